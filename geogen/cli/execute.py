@@ -1,0 +1,86 @@
+"""Running a job from the command line: reporter choice, signals, error reporting and exit codes.
+
+User mistakes (GeogenError) print one line ``geogen: error: <message>`` on stderr and exit non-zero with no
+traceback; with ``--progress jsonl`` the same message also goes out as the last JSON line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from geogen.errors import CancelledError, GeogenError
+from geogen.job.progress import BarReporter, JsonlReporter, NullReporter, Reporter
+from geogen.job.result import JobResult
+from geogen.job.runner import CancelToken, install_signal_handlers, run_job
+from geogen.job.spec import Job
+
+PROGRESS_MODES = ("auto", "bar", "jsonl", "none")
+
+
+def make_reporter(mode: str) -> Reporter:
+    if mode == "jsonl":
+        return JsonlReporter(sys.stdout)
+    if mode == "none" or (mode == "auto" and not sys.stderr.isatty()):
+        return NullReporter()
+    return BarReporter(sys.stderr)
+
+
+def fail(message: str, *, mode: str, code: int, error: str) -> None:
+    if mode == "jsonl":
+        JsonlReporter(sys.stdout).event({"type": "error", "error": error, "message": message})
+    click.echo(f"geogen: error: {message}", err=True)
+    sys.exit(code)
+
+
+def describe(result: JobResult) -> str:
+    """One line per output for people."""
+    lines = []
+    for o in result.outputs:
+        left, bottom, right, top = o.bounds
+        res = (right - left) / o.width if o.width else 0
+        date = f", {o.date}" if o.date else ""
+        lines.append(
+            f"{o.path}: {len(o.bands)} band(s), {o.width} x {o.height} px at {res:g} m/px, {o.crs}{date}"
+            + (", SYNTHETIC" if o.synthetic else "")
+        )
+    return "\n".join(lines)
+
+
+def execute(build_job: Callable[[], Job], progress: str) -> JobResult:
+    """Build the job (validation errors are user errors too), run it, print a summary; exit on failure."""
+    reporter = make_reporter(progress)
+    try:
+        job = build_job()
+        token = CancelToken(Path(job.output.dir) / "cancel")
+        install_signal_handlers(token)
+        result, result_path = run_job(job, reporter, token)
+    except CancelledError as exc:
+        fail(str(exc), mode=progress, code=exc.exit_code, error="CancelledError")
+    except GeogenError as exc:
+        fail(str(exc), mode=progress, code=exc.exit_code, error=type(exc).__name__)
+    except KeyboardInterrupt:
+        fail("job cancelled", mode=progress, code=130, error="CancelledError")
+    except Exception as exc:  # a bug, not a user mistake: say so, keep the traceback for GEOGEN_DEBUG
+        if os.environ.get("GEOGEN_DEBUG"):
+            traceback.print_exc()
+        fail(
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in geogen, please report it "
+            "(set GEOGEN_DEBUG=1 to see the traceback)",
+            mode=progress, code=1, error="InternalError",
+        )
+    if progress == "jsonl":
+        JsonlReporter(sys.stdout).event(
+            {"type": "result", "result_path": str(result_path), "result": result.to_json()}
+        )
+    else:
+        click.echo(describe(result))
+        if result.summary:
+            click.echo(result.summary)
+        click.echo(f"result: {result_path}")
+    return result

@@ -1,0 +1,48 @@
+"""`geogen info` (engines, version) and `geogen job-schema` (the job spec's JSON Schema)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+import geogen
+from geogen.engines.registry import ENGINES
+from geogen.job.runner import PIPELINES
+from geogen.job.spec import SPEC_VERSION, json_schema
+
+
+def info_dict() -> dict:
+    return {
+        "geogen_version": geogen.__version__,
+        "job_spec_version": SPEC_VERSION,
+        "python": sys.version.split()[0],
+        "tasks": sorted(PIPELINES),
+        "engines": [
+            {"name": e.name, "task": e.task, "description": e.description, "needs_weights": e.needs_weights,
+             "default": e.default, "experimental": e.experimental}
+            for e in ENGINES
+        ],
+    }
+
+
+@click.command("info")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (used by the QGIS plugin)")
+def info(as_json: bool) -> None:
+    """Show the version, the tasks and the engines available."""
+    d = info_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(f"geogen {d['geogen_version']} (job spec v{d['job_spec_version']}, Python {d['python']})")
+    for e in d["engines"]:
+        flags = " [default]" if e["default"] else ""
+        flags += " [needs weights]" if e["needs_weights"] else ""
+        click.echo(f"  {e['task']:<9} {e['name']:<12} {e['description']}{flags}")
+
+
+@click.command("job-schema")
+def job_schema() -> None:
+    """Print the JSON Schema of job files."""
+    click.echo(json.dumps(json_schema(), indent=2))

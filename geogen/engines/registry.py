@@ -1,0 +1,52 @@
+"""Which engines serve which task: names, defaults and whether they need installed weights.
+
+Pipelines look engines up here; ``geogen info`` and the QGIS plugin list them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geogen.errors import EngineError
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    task: str
+    description: str
+    needs_weights: bool
+    default: bool = False
+    experimental: bool = False
+
+
+ENGINES: tuple[EngineInfo, ...] = (
+    EngineInfo("sharpen", "superres", "weight-free Sentinel-2 sharpening of 20/60 m bands to 10 m (high-pass "
+               "modulation guided by the 10 m bands)", needs_weights=False, default=True),
+    EngineInfo("sharpen-cnn", "superres", "small CNN trained on the scene itself (Wald protocol); slower, sharper",
+               needs_weights=False),
+    EngineInfo("bicubic", "superres", "bicubic interpolation of 20/60 m bands (baseline)", needs_weights=False),
+    EngineInfo("exemplar", "sketch", "weight-free texture-by-numbers from an example image and its class map",
+               needs_weights=False, default=True),
+)
+
+
+def engines_for(task: str) -> list[EngineInfo]:
+    return [e for e in ENGINES if e.task == task]
+
+
+def resolve_engine(task: str, name: str | None) -> EngineInfo:
+    """The engine ``name`` for ``task`` (its default when None).
+
+    Raises:
+        EngineError: unknown engine for this task (the message lists the known ones).
+    """
+    known = engines_for(task)
+    if not known:
+        raise EngineError(f"no engine is available for task {task!r} in this version of geogen")
+    if name is None:
+        return next((e for e in known if e.default), known[0])
+    for e in known:
+        if e.name == name:
+            return e
+    raise EngineError(f"unknown engine {name!r} for task {task!r}; known: {', '.join(e.name for e in known)}")

@@ -1,0 +1,163 @@
+"""Areas of interest: from bounds or a vector file to a metric working grid at a target GSD.
+
+Geography rules (DESIGN.md): generate in a metric CRS; a geographic area is worked in its UTM zone; lon/lat
+metadata is the area's centroid in WGS84.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyproj import CRS, Transformer
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+import shapely
+from shapely.ops import unary_union
+
+from geogen.errors import GeometryError
+from geogen.io.raster import crs_to_str
+from geogen.io.vector import read_vector
+from tiles import Grid
+
+
+@dataclass(frozen=True)
+class Area:
+    """An area of interest: a geometry in ``crs``."""
+
+    geometry: BaseGeometry
+    crs: str
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return tuple(self.geometry.bounds)  # type: ignore[return-value]
+
+    def to_crs(self, crs: str) -> "Area":
+        return Area(reproject_geometry(self.geometry, self.crs, crs), crs)
+
+
+def parse_crs(value: str) -> CRS:
+    """A pyproj CRS from 'EPSG:n', WKT or PROJ text.
+
+    Raises:
+        GeometryError: the text is not a CRS.
+    """
+    try:
+        return CRS.from_user_input(value)
+    except Exception:  # pyproj raises CRSError, but also others for odd input
+        raise GeometryError(f"not a valid CRS: {value!r}") from None
+
+
+def is_geographic(crs: str) -> bool:
+    return parse_crs(crs).is_geographic
+
+
+def reproject_geometry(geom: BaseGeometry, src_crs: str, dst_crs: str) -> BaseGeometry:
+    """``geom`` transformed from ``src_crs`` to ``dst_crs`` (x/y axis order, as in GIS files)."""
+    if parse_crs(src_crs) == parse_crs(dst_crs):
+        return geom
+    tr = Transformer.from_crs(parse_crs(src_crs), parse_crs(dst_crs), always_xy=True)
+    return shapely.transform(geom, lambda x, y: tr.transform(x, y), interleaved=False)
+
+
+def reproject_bounds(
+    bounds: tuple[float, float, float, float], src_crs: str, dst_crs: str, densify: int = 21
+) -> tuple[float, float, float, float]:
+    """Bounds of the (densified) box ``bounds`` after reprojection."""
+    if parse_crs(src_crs) == parse_crs(dst_crs):
+        return bounds
+    tr = Transformer.from_crs(parse_crs(src_crs), parse_crs(dst_crs), always_xy=True)
+    return tuple(tr.transform_bounds(*bounds, densify_pts=densify))  # type: ignore[return-value]
+
+
+def utm_crs_for(lon: float, lat: float) -> str:
+    """The WGS84 UTM zone CRS ("EPSG:326nn" north, "EPSG:327nn" south) containing lon/lat."""
+    if not -180 <= lon <= 180 or not -90 <= lat <= 90:
+        raise GeometryError(f"longitude/latitude out of range: {lon}, {lat}")
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def centroid_lonlat(area: Area) -> tuple[float, float]:
+    """The area's centroid in WGS84 (lon, lat)."""
+    c = area.geometry.centroid
+    tr = Transformer.from_crs(parse_crs(area.crs), CRS.from_epsg(4326), always_xy=True)
+    lon, lat = tr.transform(c.x, c.y)
+    return float(lon), float(lat)
+
+
+def area_from_bounds(bounds: tuple[float, float, float, float], crs: str) -> Area:
+    """An Area from (left, bottom, right, top) in ``crs``.
+
+    Raises:
+        GeometryError: empty/inverted bounds or an invalid CRS.
+    """
+    left, bottom, right, top = bounds
+    if not (right > left and top > bottom):
+        raise GeometryError(f"area bounds are empty or inverted: {bounds}")
+    crs_str = crs_to_str(parse_crs(crs).to_wkt())
+    if parse_crs(crs).is_geographic and not (-180 <= left and right <= 180 and -90 <= bottom and top <= 90):
+        raise GeometryError(f"geographic bounds out of range (lon -180..180, lat -90..90): {bounds}")
+    return Area(box(left, bottom, right, top), crs_str)
+
+
+def area_from_vector(path: str | Path, layer: str | None = None) -> Area:
+    """The union of a vector layer's polygons.
+
+    Raises:
+        InputFileError, VectorError: see read_vector.
+    """
+    vl = read_vector(path, layer)
+    return Area(unary_union([f.geometry for f in vl.features]), vl.crs)
+
+
+def working_crs(area: Area) -> str:
+    """The metric CRS to generate in: the area's own if projected, else its centroid's UTM zone."""
+    if is_geographic(area.crs):
+        return utm_crs_for(*centroid_lonlat(area))
+    crs = parse_crs(area.crs)
+    unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+    if unit not in ("metre", "meter", "m"):
+        raise GeometryError(f"CRS {area.crs} is in {unit}; a metric CRS (or a geographic one) is needed")
+    return area.crs
+
+
+def working_grid(area: Area, gsd: float, *, crs: str | None = None, snap: bool = True) -> Grid:
+    """The metric grid at ``gsd`` metres covering ``area``.
+
+    The origin is snapped to a multiple of ``gsd`` (so grids of neighbouring jobs line up) and the size rounded up.
+
+    Raises:
+        GeometryError: ``gsd`` <= 0 or the area is empty.
+    """
+    if not (isinstance(gsd, (int, float)) and math.isfinite(gsd) and gsd > 0):
+        raise GeometryError(f"GSD must be a positive number of metres, got {gsd!r}")
+    if area.geometry.is_empty or area.geometry.area == 0:
+        raise GeometryError("area of interest is empty")
+    target = crs or working_crs(area)
+    left, bottom, right, top = reproject_bounds(area.bounds, area.crs, target) if area.crs != target else area.bounds
+    if snap:
+        left, bottom = math.floor(left / gsd) * gsd, math.floor(bottom / gsd) * gsd
+        right, top = math.ceil(right / gsd) * gsd, math.ceil(top / gsd) * gsd
+    return Grid.from_bounds((left, bottom, right, top), gsd, target)
+
+
+def check_tile_budget(n_tiles: int, max_tiles: int, *, seconds_per_tile: float | None = None, what: str = "tiles") -> None:
+    """Refuse work that needs more than ``max_tiles`` model windows, saying how many and roughly how long.
+
+    Raises:
+        AreaTooLargeError: ``n_tiles`` > ``max_tiles``.
+    """
+    from geogen.errors import AreaTooLargeError
+
+    if n_tiles <= max_tiles:
+        return
+    eta = ""
+    if seconds_per_tile:
+        secs = n_tiles * seconds_per_tile
+        eta = f" (roughly {secs / 3600:.1f} h on this machine)" if secs >= 3600 else f" (roughly {secs / 60:.0f} min)"
+    raise AreaTooLargeError(
+        f"the area needs {n_tiles} {what}{eta}, above the limit of {max_tiles}; "
+        "choose a smaller area or a coarser GSD, or raise max_tiles"
+    )

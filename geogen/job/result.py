@@ -1,0 +1,70 @@
+"""result.json: what a job produced, for the plugin and for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RESULT_VERSION = 1
+
+
+@dataclass
+class OutputRecord:
+    """One file a job wrote."""
+
+    path: str
+    bands: list[str]
+    crs: str
+    bounds: tuple[float, float, float, float]
+    width: int
+    height: int
+    kind: str = "generated"  # "generated" (synthetic), "derived" (sharpened observation) or "observed"
+    synthetic: bool = True
+    date: dt.date | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["date"] = self.date.isoformat() if self.date else None
+        d["bounds"] = list(self.bounds)
+        return d
+
+
+@dataclass
+class JobResult:
+    """Everything ``result.json`` records."""
+
+    task: str
+    engine: str
+    spec_hash: str
+    outputs: list[OutputRecord]
+    timings: dict[str, float]
+    geogen_version: str
+    warnings: list[str] = field(default_factory=list)
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": RESULT_VERSION,
+            "task": self.task,
+            "engine": self.engine,
+            "spec_hash": self.spec_hash,
+            "geogen_version": self.geogen_version,
+            "summary": self.summary,
+            "outputs": [o.to_json() for o in self.outputs],
+            "timings": self.timings,
+            "warnings": self.warnings,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+@dataclass
+class PipelineOutput:
+    """What a task pipeline hands back to the runner."""
+
+    outputs: list[OutputRecord]
+    engine: str
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,142 @@
+"""Run a validated job: dispatch to its task pipeline, time it, write result.json atomically.
+
+Cancellation is cooperative and works the same on every platform: the runner checks, at every progress report,
+whether a cancel was requested (SIGTERM/SIGINT where the OS delivers them, or a file named ``cancel`` in the
+job's output folder, which the QGIS plugin creates before it kills the process) and raises CancelledError;
+pipelines write through GeoTIFFWriter, which leaves nothing under final names when interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import geogen
+from geogen.errors import CancelledError, EngineError
+from geogen.io.geotiff import prepare_output, temp_sibling
+from geogen.job.progress import Reporter
+from geogen.engines.registry import resolve_engine
+from geogen.job.result import JobResult, OutputRecord, PipelineOutput
+from geogen.job.spec import Job, job_hash
+
+PIPELINES: dict[str, str] = {
+    "superres": "geogen.pipelines.superres:run_superres",
+    "sketch": "geogen.pipelines.sketch:run_sketch",
+    "text": "geogen.pipelines.text:run_text",
+    "temporal": "geogen.pipelines.temporal:run_temporal",
+}
+CANCEL_FILE = "cancel"
+
+
+class CancelToken:
+    """Set by a signal handler or by the presence of a cancel file; checked between tiles."""
+
+    def __init__(self, cancel_file: Path | None = None) -> None:
+        self._event = threading.Event()
+        self.cancel_file = cancel_file
+
+    def set(self) -> None:
+        self._event.set()
+
+    def check(self) -> None:
+        if self._event.is_set() or (self.cancel_file is not None and self.cancel_file.exists()):
+            raise CancelledError("job cancelled")
+
+
+class _CheckingReporter:
+    """Wraps a reporter so that every progress report is also a cancellation point."""
+
+    def __init__(self, inner: Reporter, token: CancelToken) -> None:
+        self.inner = inner
+        self.token = token
+
+    def progress(self, done: int, total: int, stage: str = "") -> None:
+        self.token.check()
+        self.inner.progress(done, total, stage)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.inner.log(message, level)
+
+    def event(self, payload: dict[str, Any]) -> None:
+        self.inner.event(payload)
+
+    @property
+    def warnings(self) -> list[str]:
+        return getattr(self.inner, "warnings", [])
+
+
+def _pipeline(task: str) -> Callable[[Job, Reporter], "list[OutputRecord] | PipelineOutput"]:
+    target = PIPELINES.get(task)
+    if target is None:
+        raise EngineError(f"unknown task {task!r}")
+    module_name, func = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise EngineError(f"task {task!r} is not available in this version of geogen") from None
+        raise
+    return getattr(module, func)
+
+
+def install_signal_handlers(token: CancelToken) -> None:
+    """SIGTERM (QGIS's Cancel on POSIX) and SIGINT (Ctrl+C) request a cancel instead of killing mid-write."""
+
+    def handler(signum: int, frame: Any) -> None:
+        token.set()
+        raise CancelledError(f"job cancelled by signal {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not in the main thread, or unsupported here
+            pass
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    tmp = temp_sibling(path, "json")
+    try:
+        tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> tuple[JobResult, Path]:
+    """Execute ``job`` and write its result record; returns the result and the record's path.
+
+    Raises:
+        GeogenError: any user-facing problem, raised by the pipeline (nothing partial is left behind).
+    """
+    out_dir = Path(job.output.dir)
+    result_path = prepare_output(out_dir / job.output.result, overwrite=True)
+    token = token or CancelToken(out_dir / CANCEL_FILE)
+    if token.cancel_file is not None and token.cancel_file.exists():
+        token.cancel_file.unlink()  # a stale request from an earlier run
+    checking = _CheckingReporter(reporter, token)
+    reporter.event({"type": "start", "task": job.task, "geogen_version": geogen.__version__})
+    t0 = time.perf_counter()
+    produced = _pipeline(job.task)(job, checking)
+    if not isinstance(produced, PipelineOutput):  # a bare list of outputs
+        produced = PipelineOutput(list(produced), resolve_engine(job.task, job.engine).name)
+    elapsed = time.perf_counter() - t0
+    result = JobResult(
+        task=job.task,
+        engine=produced.engine,
+        spec_hash=job_hash(job),
+        outputs=produced.outputs,
+        timings={"total_s": round(elapsed, 3), **produced.extra.pop("timings", {})},
+        geogen_version=geogen.__version__,
+        warnings=list(checking.warnings),
+        summary=produced.summary,
+        extra=produced.extra,
+    )
+    write_json_atomic(result_path, result.to_json())
+    return result, result_path

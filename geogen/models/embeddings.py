@@ -1,0 +1,49 @@
+"""DiffusionSat's metadata embedding: one MLP per metadata field, fed the model's own timestep sinusoid.
+
+Shared by the UNet and both ControlNets. The module is a ``ModuleList`` of diffusers ``TimestepEmbedding``s so its
+state-dict keys (``metadata_embedding.{i}.linear_{1,2}.*``) match the published checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers.models.embeddings import TimestepEmbedding
+from torch import nn
+
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+class MetadataEmbedding(nn.ModuleList):
+    """``num_metadata`` MLPs (``in_dim`` -> ``out_dim``, SiLU, ``out_dim`` -> ``out_dim``), one per field."""
+
+    def __init__(self, num_metadata: int, in_dim: int, out_dim: int) -> None:
+        super().__init__([TimestepEmbedding(in_dim, out_dim) for _ in range(num_metadata)])
+
+    def forward(self, values: torch.Tensor, time_proj: nn.Module, dtype: torch.dtype) -> torch.Tensor:
+        """Sum over fields of each field's MLP applied to its sinusoidal projection.
+
+        Args:
+            values: Normalised metadata, (N, K) or (N, K, T) with K = number of MLPs; float32 or float64.
+            time_proj: The owning model's ``Timesteps`` module (same frequencies as the timestep embedding).
+            dtype: Dtype the MLPs run in; the sinusoid is computed in float32 and cast to it afterwards.
+
+        Returns:
+            (N, D) for (N, K) input, (N, T, D) for (N, K, T) input.
+
+        Raises:
+            ValueError: Wrong shape, or a half-precision tensor (fp16 rounds e.g. 925.88 to 926 before the sinusoid).
+        """
+        if values.dtype in _HALF_DTYPES:
+            raise ValueError(
+                f"Metadata must be float32 (got {values.dtype}): half precision rounds the normalised values "
+                "(e.g. 925.88 -> 926) before the sinusoidal projection"
+            )
+        if values.ndim not in (2, 3) or values.shape[1] != len(self):
+            raise ValueError(f"Metadata must be shaped (N, {len(self)}) or (N, {len(self)}, T), got {tuple(values.shape)}")
+        projected = time_proj(values.float().reshape(-1))
+        projected = projected.reshape(*values.shape, -1).to(dtype)
+        total = None
+        for i, mlp in enumerate(self):
+            field = mlp(projected[:, i])
+            total = field if total is None else total + field
+        return total
