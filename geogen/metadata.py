@@ -3,8 +3,8 @@
 The vector is ``lon, lat, gsd, cloud_cover, year, month, day``, each scaled to roughly 0..1000 exactly as the
 published weights were trained (see docs/diffusionsat.md). A field equal to 0 is the model's learned "unknown"
 (training replaced each field by 0 with p = 0.1), so an unknown field here normalises to 0 and 0 reads back as
-unknown. Side effect of that encoding: a cloud cover of exactly 0, lon = -180 or lat = -90 are indistinguishable
-from "unknown" once normalised.
+unknown. Side effect of that encoding: a cloud cover of exactly 0, lon = -180 or lat = -90 are
+indistinguishable from "unknown" once normalised.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ class Metadata:
             raise GeometryError(f"Latitude must be within [-90, 90] degrees, got {self.lat}")
         if self.gsd_m is not None and not (math.isfinite(self.gsd_m) and self.gsd_m > 0):
             raise GeometryError(f"GSD must be a positive number of metres per pixel, got {self.gsd_m}")
-        if self.cloud_cover is not None and not (math.isfinite(self.cloud_cover) and 0.0 <= self.cloud_cover <= 1.0):
+        if self.cloud_cover is not None and not (
+            math.isfinite(self.cloud_cover) and 0.0 <= self.cloud_cover <= 1.0
+        ):
             raise JobSpecError(f"Cloud cover must be a fraction within [0, 1], got {self.cloud_cover}")
         if self.date is not None:
             if isinstance(self.date, dt.datetime):
@@ -63,15 +65,15 @@ class Metadata:
                 raise JobSpecError(f"Date must be a datetime.date, got {self.date!r}")
             if self.date < EARLIEST_DATE:
                 raise JobSpecError(
-                    f"Date must be on or after {EARLIEST_DATE}: DiffusionSat counts years from 1980 and reads year "
-                    f"1980 as 'unknown'; got {self.date}"
+                    f"Date must be on or after {EARLIEST_DATE}: DiffusionSat counts years from 1980 and "
+                    f"reads year 1980 as 'unknown'; got {self.date}"
                 )
 
     def normalize(self) -> np.ndarray:
         """The (7,) float32 vector the DiffusionSat models take; unknown fields are 0.
 
-        Computed in float64 and rounded once to float32. Keep it float32 on the model side: float16 rounds e.g.
-        925.88 to 926 before the sinusoidal projection.
+        Computed in float64 and rounded once to float32. Keep it float32 on the model side: float16 rounds
+        e.g. 925.88 to 926 before the sinusoidal projection.
         """
         vec = np.zeros(len(FIELDS), dtype=np.float64)
         if self.lon is not None:
@@ -89,7 +91,7 @@ class Metadata:
         return vec.astype(np.float32)
 
     @classmethod
-    def denormalize(cls, vec: np.ndarray | list[float] | tuple[float, ...]) -> "Metadata":
+    def denormalize(cls, vec: np.ndarray | list[float] | tuple[float, ...]) -> Metadata:
         """The metadata a normalised vector encodes; 0 entries read back as unknown.
 
         The date is known only when year, month and day are all non-zero (the models drop each independently).
@@ -100,7 +102,9 @@ class Metadata:
         """
         arr = np.asarray(vec, dtype=np.float64).reshape(-1)
         if arr.shape != (len(FIELDS),) or not np.all(np.isfinite(arr)):
-            raise JobSpecError(f"A metadata vector has 7 finite entries {FIELDS}, got {np.asarray(vec).tolist()}")
+            raise JobSpecError(
+                f"A metadata vector has 7 finite entries {FIELDS}, got {np.asarray(vec).tolist()}"
+            )
 
         def known(i: int) -> float | None:
             return None if arr[i] == 0 else float(arr[i])
@@ -114,7 +118,9 @@ class Metadata:
             try:
                 date = dt.date(year, month, day)
             except ValueError as exc:
-                raise JobSpecError(f"Metadata vector {arr.tolist()} encodes an impossible date {year}-{month}-{day}") from exc
+                raise JobSpecError(
+                    f"Metadata vector {arr.tolist()} encodes an impossible date {year}-{month}-{day}"
+                ) from exc
         return cls(
             lon=None if lon is None else lon / SCALE * 360.0 - 180.0,
             lat=None if lat is None else lat / SCALE * 180.0 - 90.0,
@@ -131,7 +137,7 @@ class Metadata:
         cloud_cover: float | None = None,
         *,
         window: Window | None = None,
-    ) -> "Metadata":
+    ) -> Metadata:
         """Metadata of the image on ``grid`` (or on its ``window``): centre in WGS84 and ground GSD in metres.
 
         The GSD is the pixel size converted to metres by the CRS's linear unit and divided by the projection's
@@ -139,7 +145,7 @@ class Metadata:
         Non-square pixels use the mean of the two sizes.
 
         Raises:
-            GeometryError: The CRS is geographic (degrees) or cannot be read, or the centre has no WGS84 position.
+            GeometryError: The CRS is geographic (degrees) or unreadable, or the centre has no WGS84 position.
         """
         from pyproj import CRS, Proj, Transformer
         from pyproj.exceptions import CRSError
@@ -150,7 +156,8 @@ class Metadata:
             raise GeometryError(f"Cannot read the grid's CRS {grid.crs!r}: {exc}") from exc
         if crs.is_geographic or not crs.is_projected:
             raise GeometryError(
-                f"Metadata needs a grid in a projected, metric CRS to measure GSD in metres; got {crs.name!r}. "
+                "Metadata needs a grid in a projected, metric CRS to measure GSD in metres; "
+                f"got {crs.name!r}. "
                 "Reproject the area of interest (e.g. to its UTM zone) first."
             )
         sub = grid if window is None else grid[window]

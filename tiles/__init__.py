@@ -5,7 +5,7 @@ Depends only on numpy and affine. CRSs are carried as opaque strings (WKT or "EP
 
 from tiles.blend import WEIGHT_KINDS, TileWeights, WeightKind, tile_weight
 from tiles.grid import Grid
-from tiles.mosaic import IncompleteMosaicError, Sink, StreamingMosaic
+from tiles.mosaic import IncompleteMosaicError, Sink, StreamingMosaic, stream_order
 from tiles.plan import Tile, count_tiles, plan, plan_grid
 from tiles.window import Window
 
@@ -22,5 +22,6 @@ __all__ = [
     "count_tiles",
     "plan",
     "plan_grid",
+    "stream_order",
     "tile_weight",
 ]

@@ -34,7 +34,7 @@ def _ramp(length: int, kind: str) -> np.ndarray:
     return np.sin(0.5 * np.pi * p) ** 2
 
 
-class _Axis:
+class AxisSpans:
     """Tile spans along one axis: offsets strictly increasing, indexed by the tile's position on that axis."""
 
     def __init__(self, spans: list[tuple[int, int]]) -> None:
@@ -45,6 +45,7 @@ class _Axis:
         return len(self.offsets)
 
     def end(self, k: int) -> int:
+        """Where tile ``k`` ends (exclusive)."""
         return self.offsets[k] + self.sizes[k]
 
     def neighbours(self, k: int) -> range:
@@ -71,7 +72,9 @@ class TileWeights:
             or a window outside ``shape``.
     """
 
-    def __init__(self, tiles: Sequence[Tile], kind: WeightKind = "cosine", shape: tuple[int, int] | None = None):
+    def __init__(
+        self, tiles: Sequence[Tile], kind: WeightKind = "cosine", shape: tuple[int, int] | None = None
+    ) -> None:
         if kind not in WEIGHT_KINDS:
             raise ValueError(f"weight kind must be one of {WEIGHT_KINDS}, got {kind!r}")
         if len(tiles) == 0:
@@ -85,10 +88,16 @@ class TileWeights:
             i, j = t.index
             w = t.window
             if rows.setdefault(i, (w.row_off, w.height)) != (w.row_off, w.height):
-                raise ValueError(f"tile {t.index} has rows {(w.row_off, w.height)}, other tiles of row {i} differ")
+                raise ValueError(
+                    f"tile {t.index} has rows {(w.row_off, w.height)}, other tiles of row {i} differ"
+                )
             if cols.setdefault(j, (w.col_off, w.width)) != (w.col_off, w.width):
-                raise ValueError(f"tile {t.index} has cols {(w.col_off, w.width)}, other tiles of column {j} differ")
-            if shape is not None and (w.row_end > shape[0] or w.col_end > shape[1] or w.row_off < 0 or w.col_off < 0):
+                raise ValueError(
+                    f"tile {t.index} has cols {(w.col_off, w.width)}, other tiles of column {j} differ"
+                )
+            if shape is not None and (
+                w.row_end > shape[0] or w.col_end > shape[1] or w.row_off < 0 or w.col_off < 0
+            ):
                 raise ValueError(f"tile {t.index} window {w} lies outside the image of shape {tuple(shape)}")
         if (
             sorted(rows) != list(range(len(rows)))
@@ -100,14 +109,15 @@ class TileWeights:
                 f"tiles must form a full row x column plan with unique indices, got {len(self._tiles)} tiles "
                 f"over {len(rows)} rows and {len(cols)} columns"
             )
-        self.rows = _Axis([rows[i] for i in range(len(rows))])
-        self.cols = _Axis([cols[j] for j in range(len(cols))])
+        self.rows = AxisSpans([rows[i] for i in range(len(rows))])
+        self.cols = AxisSpans([cols[j] for j in range(len(cols))])
         for name, axis in (("row", self.rows), ("column", self.cols)):
-            if any(b <= a for a, b in zip(axis.offsets, axis.offsets[1:])):
+            if any(b <= a for a, b in zip(axis.offsets, axis.offsets[1:], strict=False)):
                 raise ValueError(f"tile {name} offsets must increase with the index, got {axis.offsets}")
 
     @property
     def tiles(self) -> list[Tile]:
+        """The plan's tiles, in the order given."""
         return self._tiles
 
     def resolve(self, ref: "Tile | int | tuple[int, int]") -> Tile:
@@ -123,13 +133,17 @@ class TileWeights:
         if isinstance(ref, tuple):
             tile = self._by_index.get(ref)
             if tile is None:
-                raise ValueError(f"no tile with index {ref} in this plan of {len(self.rows)} x {len(self.cols)} tiles")
+                raise ValueError(
+                    f"no tile with index {ref} in this plan of {len(self.rows)} x {len(self.cols)} tiles"
+                )
             return tile
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool) and 0 <= ref < len(self._tiles):
             return self._tiles[int(ref)]
-        raise ValueError(f"tile reference must be a Tile, a (row, col) index or 0 <= i < {len(self._tiles)}, got {ref!r}")
+        raise ValueError(
+            f"tile reference must be a Tile, a (row, col) index or 0 <= i < {len(self._tiles)}, got {ref!r}"
+        )
 
-    def _raw(self, axis: _Axis, k: int) -> np.ndarray:
+    def _raw(self, axis: AxisSpans, k: int) -> np.ndarray:
         """Tile ``k``'s unnormalised profile: 1, ramped over its overlap with each neighbour."""
         size = axis.sizes[k]
         f = np.ones(size, dtype=np.float64)
@@ -145,7 +159,7 @@ class TileWeights:
                 f[size - right :] *= _ramp(right, self.kind)[::-1]
         return f
 
-    def _axis_weights(self, axis: _Axis, k: int) -> np.ndarray:
+    def _axis_weights(self, axis: AxisSpans, k: int) -> np.ndarray:
         off, end = axis.offsets[k], axis.end(k)
         total = np.zeros(axis.sizes[k], dtype=np.float64)
         # Summed in ascending tile order over exactly the tiles covering each pixel, so every tile
@@ -160,7 +174,7 @@ class TileWeights:
         return self._axis_weights(self.rows, i)
 
     def col_weights(self, j: int) -> np.ndarray:
-        """Weights (width,) of tile column ``j``; they sum to 1 with the other columns' over every image column."""
+        """Weights (width,) of tile column ``j``; they sum to 1 with the other columns' over every column."""
         return self._axis_weights(self.cols, j)
 
     def weight(self, ref: "Tile | int | tuple[int, int]") -> np.ndarray:

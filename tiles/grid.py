@@ -70,8 +70,8 @@ class Grid:
         """The pixel window covering ``bounds``, snapped outwards to whole pixels and clipped to the grid."""
         left, bottom, right, top = bounds
         inv = ~self.transform
-        c0, r0 = inv * (left, top)
-        c1, r1 = inv * (right, bottom)
+        c0, r0 = inv @ (left, top)
+        c1, r1 = inv @ (right, bottom)
         c0, r0 = math.floor(c0 + 1e-9), math.floor(r0 + 1e-9)
         c1, r1 = math.ceil(c1 - 1e-9), math.ceil(r1 - 1e-9)
         c0, r0 = max(c0, 0), max(r0, 0)
@@ -83,7 +83,7 @@ class Grid:
     def __getitem__(self, window: Window) -> "Grid":
         """The sub-grid of ``window`` (which may extend past the edges)."""
         return Grid(
-            window.width, window.height, self.transform * Affine.translation(window.col_off, window.row_off), self.crs
+            window.width, window.height, self.transform @ Affine.translation(window.col_off, window.row_off), self.crs
         )
 
     def zoom(self, factor: float) -> "Grid":
@@ -91,11 +91,11 @@ class Grid:
         w, h = self.width * factor, self.height * factor
         if abs(w - round(w)) > 1e-6 or abs(h - round(h)) > 1e-6:
             raise ValueError(f"Zoom {factor} of a {self.width} x {self.height} grid gives fractional pixels")
-        return Grid(int(round(w)), int(round(h)), self.transform * Affine.scale(1 / factor), self.crs)
+        return Grid(int(round(w)), int(round(h)), self.transform @ Affine.scale(1 / factor), self.crs)
 
     def xy(self, row: float, col: float) -> tuple[float, float]:
         """CRS coordinates of pixel (row, col)'s centre."""
-        return self.transform * (col + 0.5, row + 0.5)
+        return self.transform @ (col + 0.5, row + 0.5)
 
     def centre(self) -> tuple[float, float]:
         """CRS coordinates of the grid's centre."""

@@ -67,7 +67,9 @@ def _check(
     except TypeError:
         raise ValueError(f"overlap must be an int, got overlap={overlap!r}") from None
     if not 0 <= ov < min(th, tw):
-        raise ValueError(f"overlap must satisfy 0 <= overlap < tile, got overlap={overlap!r} with tile={tile!r}")
+        raise ValueError(
+            f"overlap must satisfy 0 <= overlap < tile, got overlap={overlap!r} with tile={tile!r}"
+        )
     return (rows, cols), (th, tw), ov
 
 

@@ -131,12 +131,13 @@ def _degrade_1d_matrix(factor: int, n_coarse: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _gram_inverse_kernel(factor: int) -> np.ndarray:
-    """1-D FIR approximation of (A A^T)^-1 on the coarse grid (A = 1-D sensor model), symmetric, odd length."""
+def _gram_inverse_kernel(factor: int, reg: float = 0.0) -> np.ndarray:
+    """1-D FIR approximation of (A A^T + reg * max eig)^-1 on the coarse grid (A = 1-D sensor model)."""
     n_coarse = 128
     a = _degrade_1d_matrix(factor, n_coarse)
     gram_col = (a @ a.T)[:, 0]  # circulant: first column defines it
-    inv = np.real(np.fft.ifft(1.0 / np.real(np.fft.fft(gram_col))))
+    spectrum = np.real(np.fft.fft(gram_col))
+    inv = np.real(np.fft.ifft(1.0 / (spectrum + reg * spectrum.max())))
     centred = np.roll(inv, n_coarse // 2)
     keep = np.nonzero(np.abs(centred) > _CONSISTENCY_TOL * np.abs(centred).max())[0]
     half = max(n_coarse // 2 - keep.min(), keep.max() - n_coarse // 2)
@@ -149,24 +150,27 @@ def _degrade_adjoint(y: np.ndarray, factor: int) -> np.ndarray:
     return _filter2d(spread, gaussian_kernel(factor).astype(np.float32))
 
 
-def project_consistent(fine: np.ndarray, coarse: np.ndarray, factor: int) -> np.ndarray:
+def project_consistent(fine: np.ndarray, coarse: np.ndarray, factor: int,
+                       valid: np.ndarray | None = None, reg: float = 0.0) -> np.ndarray:
     """The fine image closest (least squares) to ``fine`` whose ``degrade`` equals ``coarse``.
 
-    ``fine + A^T (A A^T)^-1 (coarse - A fine)`` with A = ``degrade``; the inverse is a truncated FIR filter, so the
-    result is exact to about 1e-6 of the residual away from the edges, and near the edges up to the
-    mirrored-edge approximation of the periodic model.
+    ``fine + A^T (A A^T)^-1 (coarse - A fine)`` with A = ``degrade``; the inverse is a truncated FIR filter, so
+    ``degrade`` of the result matches ``coarse`` to about 1e-5 of the residual. Coarse pixels outside ``valid``
+    (filled nodata) get no correction of their own, so made-up values are not propagated.
     """
     if factor == 1:
         return np.asarray(coarse, dtype=np.float32).copy()
     residual = np.asarray(coarse, dtype=np.float32) - degrade(fine, factor)
-    inv = _gram_inverse_kernel(factor).astype(np.float32)
+    if valid is not None:
+        residual = np.where(valid, residual, np.float32(0))
+    inv = _gram_inverse_kernel(factor, reg).astype(np.float32)
     correction = _degrade_adjoint(_filter2d(residual, inv), factor)
     return (np.asarray(fine, dtype=np.float32) + correction).astype(np.float32)
 
 
-def consistency_support(factor: int) -> int:
+def consistency_support(factor: int, reg: float = 0.0) -> int:
     """Fine pixels of margin a block needs for ``project_consistent`` to be exact inside it."""
     if factor == 1:
         return 0
-    inv_radius = len(_gram_inverse_kernel(factor)) // 2
+    inv_radius = len(_gram_inverse_kernel(factor, reg)) // 2
     return degrade_support(factor) + factor * (inv_radius + 1) + degrade_support(factor)

@@ -16,14 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from geogen.errors import InputFileError, RasterError
-from geogen.io.s2bands import S2_BANDS, normalise_band
+from geogen.io.s2bands import NATIVE_RES, S2_BANDS, normalise_band
 
 # S2_BANDS is also the band_id order of the offset lists when the metadata does not spell out the mapping
-_NATIVE_FOLDER = {
-    "B01": "R60m", "B09": "R60m", "B10": "R60m",
-    "B02": "R10m", "B03": "R10m", "B04": "R10m", "B08": "R10m",
-    "B05": "R20m", "B06": "R20m", "B07": "R20m", "B8A": "R20m", "B11": "R20m", "B12": "R20m",
-}  # fmt: skip
 _IMG = re.compile(
     r"(?:^|/)GRANULE/(?P<granule>[^/]+)/IMG_DATA/(?:(?P<res>R\d+m)/)?[^/]*_(?P<band>B\d\d|B8A)(?:_\d+m)?\.jp2$",
     re.IGNORECASE,
@@ -120,7 +115,7 @@ def _pick_native(found: dict[str, list[tuple[str | None, str]]], level: str, sou
         if len(candidates) == 1:
             picked[band] = candidates[0][1]
             continue
-        native = [p for res, p in candidates if res and res.upper() == _NATIVE_FOLDER[band].upper()]
+        native = [p for res, p in candidates if res and res.upper() == f"R{NATIVE_RES[band]}M"]
         if len(native) != 1:
             raise RasterError(f"{source}: {len(candidates)} files for band {band} in the {level} product, "
                               f"none unambiguously at native resolution")

@@ -1,7 +1,7 @@
 """DiffusionSat's metadata embedding: one MLP per metadata field, fed the model's own timestep sinusoid.
 
-Shared by the UNet and both ControlNets. The module is a ``ModuleList`` of diffusers ``TimestepEmbedding``s so its
-state-dict keys (``metadata_embedding.{i}.linear_{1,2}.*``) match the published checkpoints.
+Shared by the UNet and both ControlNets. The module is a ``ModuleList`` of diffusers ``TimestepEmbedding``s so
+its state-dict keys (``metadata_embedding.{i}.linear_{1,2}.*``) match the published checkpoints.
 """
 
 from __future__ import annotations
@@ -11,6 +11,26 @@ from diffusers.models.embeddings import TimestepEmbedding
 from torch import nn
 
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def metadata_for_batch(
+    metadata: torch.Tensor | None, batch: int, num_metadata: int, device: torch.device
+) -> torch.Tensor:
+    """``metadata`` as an (N, num_metadata) tensor for a batch of N; ``None`` means all fields unknown (0).
+
+    A batch of one is broadcast to N.
+
+    Raises:
+        ValueError: The leading size is neither N nor 1.
+    """
+    if metadata is None:
+        return torch.zeros(batch, num_metadata, dtype=torch.float32, device=device)
+    metadata = metadata.to(device)
+    if metadata.ndim >= 1 and metadata.shape[0] == 1 and batch != 1:
+        metadata = metadata.expand(batch, *metadata.shape[1:])
+    if metadata.ndim < 1 or metadata.shape[0] != batch:
+        raise ValueError(f"Metadata batch {tuple(metadata.shape)} does not match the sample batch of {batch}")
+    return metadata
 
 
 class MetadataEmbedding(nn.ModuleList):
@@ -31,7 +51,8 @@ class MetadataEmbedding(nn.ModuleList):
             (N, D) for (N, K) input, (N, T, D) for (N, K, T) input.
 
         Raises:
-            ValueError: Wrong shape, or a half-precision tensor (fp16 rounds e.g. 925.88 to 926 before the sinusoid).
+            ValueError: Wrong shape, or a half-precision tensor (fp16 rounds e.g. 925.88 to 926 before the
+                sinusoid).
         """
         if values.dtype in _HALF_DTYPES:
             raise ValueError(
@@ -39,7 +60,9 @@ class MetadataEmbedding(nn.ModuleList):
                 "(e.g. 925.88 -> 926) before the sinusoidal projection"
             )
         if values.ndim not in (2, 3) or values.shape[1] != len(self):
-            raise ValueError(f"Metadata must be shaped (N, {len(self)}) or (N, {len(self)}, T), got {tuple(values.shape)}")
+            raise ValueError(
+                f"Metadata must be shaped (N, {len(self)}) or (N, {len(self)}, T), got {tuple(values.shape)}"
+            )
         projected = time_proj(values.float().reshape(-1))
         projected = projected.reshape(*values.shape, -1).to(dtype)
         total = None

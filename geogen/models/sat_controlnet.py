@@ -1,10 +1,10 @@
-"""SatControlNetModel: diffusers' stock 2-D ``ControlNetModel`` plus DiffusionSat's metadata and resolution rule.
+"""SatControlNetModel: diffusers' stock 2-D ``ControlNetModel`` + DiffusionSat's metadata and resolution rule.
 
 Differences from stock, all from DiffusionSat's code: config keys ``conditioning_in_channels`` (stock
-``conditioning_channels``), ``conditioning_scale``, ``use_metadata`` and ``num_metadata``; a conditioning encoder
-whose stride-2 convs become stride 1 once the running scale reaches 8 (so a condition image at 1/2 or 1/4 of the
-target resolution still lands on the latent grid); and target metadata plus per-condition ``cond_metadata`` summed
-into the time embedding through the shared per-field MLPs.
+``conditioning_channels``), ``conditioning_scale``, ``use_metadata`` and ``num_metadata``; a conditioning
+encoder whose stride-2 convs become stride 1 once the running scale reaches 8 (so a condition image at 1/2 or
+1/4 of the target resolution still lands on the latent grid); and target metadata plus per-condition
+``cond_metadata`` summed into the time embedding through the shared per-field MLPs.
 """
 
 from __future__ import annotations
@@ -21,15 +21,23 @@ from diffusers.models.controlnets.controlnet import (
 )
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
-from geogen.models.embeddings import MetadataEmbedding
-from geogen.models.sat_unet import metadata_for_batch
+from geogen.models.embeddings import MetadataEmbedding, metadata_for_batch
 
 LATENT_SCALE = 8
-"""Pixel-to-latent factor of the SD VAE: the conditioning encoder downsamples until the running scale reaches it."""
+"""Pixel-to-latent factor of the SD VAE: the encoder downsamples until the running scale reaches it."""
+
+# UNet config keys a ControlNet built from that UNet copies.
+_SHARED_UNET_KEYS = (
+    "in_channels flip_sin_to_cos freq_shift down_block_types mid_block_type only_cross_attention "
+    "block_out_channels layers_per_block downsample_padding mid_block_scale_factor act_fn norm_num_groups "
+    "norm_eps cross_attention_dim transformer_layers_per_block attention_head_dim num_attention_heads "
+    "use_linear_projection class_embed_type num_class_embeds upcast_attention resnet_time_scale_shift "
+    "projection_class_embeddings_input_dim"
+).split()
 
 
 def conditioning_strides(num_downsamples: int, conditioning_scale: int) -> list[int]:
-    """Strides of the encoder's downsampling convs: 2 while the running scale (from ``conditioning_scale``) is < 8.
+    """Strides of the encoder's downsampling convs: 2 while the running scale is below 8.
 
     ``conditioning_scale`` is target resolution / condition resolution; the scale doubles after each conv.
     """
@@ -57,9 +65,17 @@ class SatConditioningEmbedding(ControlNetConditioningEmbedding):
 
 
 class SatControlNetModel(ControlNetModel):
-    """DiffusionSat's 2-D ControlNet (super-resolution); loads their ``ControlNetModel`` folders key for key."""
+    """DiffusionSat's 2-D ControlNet (super-resolution); loads their ControlNetModel folders key for key."""
 
-    ignore_for_config = ["conditioning_channels"]
+    # Stock keys DiffusionSat's config lacks (renamed or unused); kept out of the saved config.
+    ignore_for_config = [
+        "conditioning_channels",
+        "encoder_hid_dim",
+        "encoder_hid_dim_type",
+        "addition_embed_type",
+        "addition_time_embed_dim",
+        "addition_embed_type_num_heads",
+    ]
 
     @register_to_config
     def __init__(
@@ -138,11 +154,13 @@ class SatControlNetModel(ControlNetModel):
         self.metadata_embedding = None
         if use_metadata:
             self.metadata_embedding = MetadataEmbedding(
-                num_metadata, self.time_embedding.linear_1.in_features, self.time_embedding.linear_2.out_features
+                num_metadata,
+                self.time_embedding.linear_1.in_features,
+                self.time_embedding.linear_2.out_features,
             )
 
     def _build_conditioning_embedding(self) -> None:
-        """Replace the stock conditioning encoder by DiffusionSat's (stride rule); overridden by the 3-D model."""
+        """Swap the stock condition encoder for DiffusionSat's (stride rule); the 3-D model overrides this."""
         cfg = self.config
         self.controlnet_cond_embedding = SatConditioningEmbedding(
             conditioning_embedding_channels=cfg.block_out_channels[0],
@@ -161,17 +179,14 @@ class SatControlNetModel(ControlNetModel):
         conditioning_embedding_out_channels: tuple[int, ...] = (16, 32, 96, 256),
         load_weights_from_unet: bool = True,
         **extra_config: Any,
-    ) -> "SatControlNetModel":
-        """A ControlNet whose encoder copies ``unet`` (a SatUNet or stock UNet), metadata MLPs included."""
+    ) -> SatControlNetModel:
+        """A ControlNet whose encoder copies ``unet`` (a SatUNet or stock UNet), metadata MLPs included.
+
+        ``extra_config`` passes further config keys (the 3-D model's ``use_temporal_transformer``);
+        ``conditioning_scale`` is ignored by classes without that key (the 3-D model).
+        """
         md = getattr(unet, "metadata_embedding", None)
-        keys = (
-            "in_channels flip_sin_to_cos freq_shift down_block_types mid_block_type only_cross_attention "
-            "block_out_channels layers_per_block downsample_padding mid_block_scale_factor act_fn norm_num_groups "
-            "norm_eps cross_attention_dim transformer_layers_per_block attention_head_dim num_attention_heads "
-            "use_linear_projection class_embed_type num_class_embeds upcast_attention resnet_time_scale_shift "
-            "projection_class_embeddings_input_dim"
-        ).split()
-        config = {k: unet.config[k] for k in keys if k in unet.config}
+        config = {k: unet.config[k] for k in _SHARED_UNET_KEYS if k in unet.config}
         config.update(
             controlnet_conditioning_channel_order=controlnet_conditioning_channel_order,
             conditioning_embedding_out_channels=conditioning_embedding_out_channels,
@@ -184,7 +199,14 @@ class SatControlNetModel(ControlNetModel):
             config["conditioning_scale"] = conditioning_scale
         controlnet = cls(**config)
         if load_weights_from_unet:
-            for name in ("conv_in", "time_proj", "time_embedding", "class_embedding", "down_blocks", "mid_block"):
+            for name in (
+                "conv_in",
+                "time_proj",
+                "time_embedding",
+                "class_embedding",
+                "down_blocks",
+                "mid_block",
+            ):
                 source = getattr(unet, name, None)
                 if source is not None:
                     getattr(controlnet, name).load_state_dict(source.state_dict())
@@ -203,10 +225,10 @@ class SatControlNetModel(ControlNetModel):
         class_labels: torch.Tensor | None = None,
         timestep_cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(batch, D) time embedding + class embedding + target metadata + condition metadata (summed over time).
+        """(batch, D) embedding: time + class + target metadata + condition metadata (summed over time).
 
         Raises:
-            ValueError: Metadata given to a model without metadata, wrong shapes or dtypes, missing class labels.
+            ValueError: Metadata for a model without metadata, wrong shapes or dtypes, missing class labels.
         """
         emb = self.time_embedding(self._time_features(timestep, batch, dtype, device), timestep_cond)
         if self.class_embedding is not None:
@@ -230,8 +252,12 @@ class SatControlNetModel(ControlNetModel):
     ) -> torch.Tensor:
         timesteps = timestep
         if not torch.is_tensor(timesteps):
-            timesteps = torch.tensor([timesteps], dtype=torch.float64 if isinstance(timestep, float) else torch.int64)
-        timesteps = timesteps.to(device).reshape(-1).expand(batch) if timesteps.numel() == 1 else timesteps.to(device)
+            timesteps = torch.tensor(
+                [timesteps], dtype=torch.float64 if isinstance(timestep, float) else torch.int64
+            )
+        timesteps = (
+            timesteps.to(device).reshape(-1).expand(batch) if timesteps.numel() == 1 else timesteps.to(device)
+        )
         return self.time_proj(timesteps).to(dtype=dtype)
 
     def embed_metadata(
@@ -249,7 +275,7 @@ class SatControlNetModel(ControlNetModel):
         attention_mask: torch.Tensor | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """The UNet-encoder copy on ``sample`` (conv_in output + embedded condition): raw residuals and mid output."""
+        """The UNet-encoder copy run on ``sample`` (conv_in output + embedded condition): residuals, mid."""
         if attention_mask is not None:
             attention_mask = ((1 - attention_mask.to(sample.dtype)) * -10000.0).unsqueeze(1)
         residuals = (sample,)
@@ -326,16 +352,17 @@ class SatControlNetModel(ControlNetModel):
         guess_mode: bool = False,
         return_dict: bool = True,
     ) -> ControlNetOutput | tuple:
-        """Residuals for the UNet from a (N, C, h, w) condition image at 1/conditioning_scale of the target size.
+        """Residuals for the UNet from a (N, C, h, w) condition image at 1/conditioning_scale of the target.
 
         Args:
             sample: Noisy latents (N, 4, H, W).
             timestep: Diffusion timestep(s).
             encoder_hidden_states: Text embeddings (N, L, D).
             controlnet_cond: Condition image (N, conditioning_in_channels, h, w).
-            conditioning_scale: Multiplier of the outputs (not the config's resolution ratio of the same name).
+            conditioning_scale: Multiplier of the outputs (not the config's resolution ratio of that name).
             metadata: Target metadata (N, num_metadata), normalised float32; None = all unknown.
-            cond_metadata: Condition metadata (N, num_metadata) or (N, num_metadata, T), summed over T; None = not used.
+            cond_metadata: Condition metadata (N, num_metadata) or (N, num_metadata, T), summed over T;
+                None = not used.
             class_labels: As in the stock ControlNet.
             timestep_cond: As in the stock ControlNet.
             attention_mask: As in the stock ControlNet.
@@ -356,9 +383,12 @@ class SatControlNetModel(ControlNetModel):
         cond = self.controlnet_cond_embedding(controlnet_cond)
         if cond.shape[-2:] != hidden.shape[-2:]:
             raise ValueError(
-                f"The condition image {tuple(controlnet_cond.shape[-2:])} embeds to {tuple(cond.shape[-2:])}, not the "
-                f"latent size {tuple(hidden.shape[-2:])}: check conditioning_scale={self.config.get('conditioning_scale')}"
+                f"The condition image {tuple(controlnet_cond.shape[-2:])} embeds to "
+                f"{tuple(cond.shape[-2:])}, not the latent size {tuple(hidden.shape[-2:])}: "
+                f"check conditioning_scale={self.config.get('conditioning_scale')}"
             )
-        residuals, mid = self.encode(hidden + cond, emb, encoder_hidden_states, attention_mask, cross_attention_kwargs)
+        residuals, mid = self.encode(
+            hidden + cond, emb, encoder_hidden_states, attention_mask, cross_attention_kwargs
+        )
         down = [zero_conv(r) for r, zero_conv in zip(residuals, self.controlnet_down_blocks)]
         return self.finish(down, self.controlnet_mid_block(mid), conditioning_scale, guess_mode, return_dict)

@@ -1,8 +1,9 @@
 """SatUNet: diffusers' stock ``UNet2DConditionModel`` plus DiffusionSat's metadata conditioning.
 
-Each of the ``num_metadata`` normalised metadata fields goes through the UNet's own timestep sinusoid and its own
-MLP; the results are summed into the timestep embedding after the class embedding. Everything else is the stock
-UNet, so a DiffusionSat checkpoint (SD-2.1 keys + ``metadata_embedding.*``) loads with no missing or unexpected keys.
+Each of the ``num_metadata`` normalised metadata fields goes through the UNet's own timestep sinusoid and its
+own MLP; the results are summed into the timestep embedding after the class embedding. Everything else is the
+stock UNet, so a DiffusionSat checkpoint (SD-2.1 keys + ``metadata_embedding.*``) loads with no missing or
+unexpected keys.
 """
 
 from __future__ import annotations
@@ -13,31 +14,13 @@ import torch
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel, UNet2DConditionOutput
 
-from geogen.models.embeddings import MetadataEmbedding
+from geogen.models.embeddings import MetadataEmbedding, metadata_for_batch
 
 _METADATA_KEY = "geogen_sat_metadata"
 
 
-def metadata_for_batch(metadata: torch.Tensor | None, batch: int, num_metadata: int, device: torch.device) -> torch.Tensor:
-    """``metadata`` as an (N, num_metadata) float tensor for a batch of N; ``None`` means all fields unknown (0).
-
-    A batch of one is broadcast to N.
-
-    Raises:
-        ValueError: The leading size is neither N nor 1.
-    """
-    if metadata is None:
-        return torch.zeros(batch, num_metadata, dtype=torch.float32, device=device)
-    metadata = metadata.to(device)
-    if metadata.ndim >= 1 and metadata.shape[0] == 1 and batch != 1:
-        metadata = metadata.expand(batch, *metadata.shape[1:])
-    if metadata.ndim < 1 or metadata.shape[0] != batch:
-        raise ValueError(f"Metadata batch {tuple(metadata.shape)} does not match the sample batch of {batch}")
-    return metadata
-
-
 class SatUNet(UNet2DConditionModel):
-    """Stock conditional UNet with DiffusionSat's per-field metadata MLPs (config keys use_metadata, num_metadata)."""
+    """Stock conditional UNet + DiffusionSat's per-field metadata MLPs (config use_metadata, num_metadata)."""
 
     @register_to_config
     def __init__(
@@ -55,7 +38,12 @@ class SatUNet(UNet2DConditionModel):
             "DownBlock2D",
         ),
         mid_block_type: str | None = "UNetMidBlock2DCrossAttn",
-        up_block_types: tuple[str, ...] = ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        up_block_types: tuple[str, ...] = (
+            "UpBlock2D",
+            "CrossAttnUpBlock2D",
+            "CrossAttnUpBlock2D",
+            "CrossAttnUpBlock2D",
+        ),
         only_cross_attention: bool | tuple[bool] = False,
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
         layers_per_block: int | tuple[int] = 2,
@@ -151,15 +139,19 @@ class SatUNet(UNet2DConditionModel):
         self.metadata_embedding = None
         if use_metadata:
             if class_embeddings_concat:
-                raise ValueError("SatUNet sums metadata into the time embedding; class_embeddings_concat is not supported")
+                raise ValueError(
+                    "SatUNet sums metadata into the time embedding; class_embeddings_concat is not supported"
+                )
             self.metadata_embedding = MetadataEmbedding(
-                num_metadata, self.time_embedding.linear_1.in_features, self.time_embedding.linear_2.out_features
+                num_metadata,
+                self.time_embedding.linear_1.in_features,
+                self.time_embedding.linear_2.out_features,
             )
 
     def get_aug_embed(
         self, emb: torch.Tensor, encoder_hidden_states: torch.Tensor, added_cond_kwargs: dict[str, Any]
     ) -> torch.Tensor | None:
-        """The stock additional embedding plus the metadata embedding (added to ``emb`` after the class embedding)."""
+        """The stock additional embedding plus the metadata embedding (summed after the class embedding)."""
         added_cond_kwargs = dict(added_cond_kwargs or {})
         metadata = added_cond_kwargs.pop(_METADATA_KEY, None)
         aug_emb = super().get_aug_embed(emb, encoder_hidden_states, added_cond_kwargs)
@@ -185,16 +177,18 @@ class SatUNet(UNet2DConditionModel):
         encoder_attention_mask: torch.Tensor | None = None,
         return_dict: bool = True,
     ) -> UNet2DConditionOutput | tuple:
-        """The stock UNet forward with ``metadata``: (N, num_metadata) normalised float32, ``None`` = all unknown.
+        """The stock UNet forward with ``metadata``: (N, num_metadata) normalised float32, None = all unknown.
 
         Raises:
-            ValueError: ``metadata`` is given to a model built without metadata, or has the wrong shape or dtype.
+            ValueError: ``metadata`` given to a model built without metadata, or of a wrong shape or dtype.
         """
         if self.metadata_embedding is None:
             if metadata is not None:
                 raise ValueError("This UNet was built with use_metadata=False; it cannot take metadata")
         else:
-            metadata = metadata_for_batch(metadata, sample.shape[0], len(self.metadata_embedding), sample.device)
+            metadata = metadata_for_batch(
+                metadata, sample.shape[0], len(self.metadata_embedding), sample.device
+            )
             added_cond_kwargs = {**(added_cond_kwargs or {}), _METADATA_KEY: metadata}
         return super().forward(
             sample,

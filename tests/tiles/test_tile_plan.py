@@ -135,5 +135,5 @@ def test_windows_lie_inside_cover_every_pixel_and_are_full_size(args):
     rows, cols = offsets(tiles)
     # Neighbours overlap by at least the requested overlap (where there is room for two tiles).
     for offs, t, n in ((rows, tile[0], shape[0]), (cols, tile[1], shape[1])):
-        assert all(b - a <= t - overlap for a, b in zip(offs, offs[1:]))
+        assert all(b - a <= t - overlap for a, b in zip(offs, offs[1:], strict=False))
         assert offs[-1] == max(0, n - t)

@@ -1,0 +1,317 @@
+"""Weight-free sharpening of Sentinel-2's 20 m and 60 m bands onto the 10 m grid, guided by the 10 m bands.
+
+Methods (``method`` option), all with the sensor model of ``geogen.engines.sensor``:
+- ``bicubic``: interpolation only (the floor every method must beat).
+- ``glp``: a synthetic "pan" per band, P = sum_k w_k G_k + b, regressed from the coarse band on the guides
+  degraded to its grid (once per scene), plus MTF-matched high-pass injection: out = up(X) + P - up(D(P))
+  (GLP-Reg; ATPRK with a bicubic residual).
+- ``hpm`` (default): the multiplicative variant, out = up(X) + g (P - up(D(P))) with g = up(X) / up(D(P))
+  (high-pass modulation), g clipped to [0, 4] and 1 where up(D(P)) is near zero.
+Then (``consistency`` option, on by default) a regularised least-squares projection towards the images whose
+degradation reproduces the input band: fine + A^T (A A^T + reg)^-1 (coarse - A fine), A = the sensor model.
+``consistency_reg`` = 0 makes it exact; the default 0.1 keeps most of its gain under Wald's protocol (+1.3 dB mean
+PSNR over 5 real scenes) while staying robust when the real blur differs from the model (exact projection loses
+1-3 dB when the true MTF gain at Nyquist is 0.4-0.45 instead of 0.3, and rings visibly on real 20 m data; see
+bench/results/sharpen.md). It halves the input-vs-degraded-output residual of plain HPM on real scenes.
+
+Large scenes: the regression coefficients and fill values are scene-wide statistics from one bounded-memory pass
+(``fit``); every other step is a local filter, so ``sharpen`` of any window (read with a halo) equals the same
+window cut from a whole-scene run. Nodata never enters a filter: invalid pixels are first filled from their
+valid neighbours (or the scene mean) and come out invalid again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from geogen.engines.sensor import (
+    consistency_support,
+    degrade,
+    degrade_support,
+    project_consistent,
+    upsample_cubic,
+    upsample_support,
+)
+from geogen.errors import EngineError
+from geogen.io.sentinel2 import S2Stack
+from tiles import Window
+
+METHODS = ("hpm", "glp", "bicubic")
+DEFAULT_CONSISTENCY_REG = 0.1
+GUIDE_BANDS = ("B02", "B03", "B04", "B08")
+_FILL_SIGMA = 1.5
+_FILL_TRUNCATE = 3.0
+_HPM_GAIN_MAX = 4.0
+_HPM_MIN_LOWPASS = 1e-3
+_FIT_BLOCK = 1200  # fine pixels per side of a block in the statistics pass (bounded memory)
+
+Progress = Callable[[int, int], None]
+
+
+class Sharpener(Protocol):
+    """An engine that sharpens a stack window by window after one scene-wide ``fit``."""
+
+    name: str
+
+    def fit(self, stack: S2Stack, bands: Sequence[str], progress: Progress | None = None) -> None: ...
+
+    def sharpen(self, stack: S2Stack, window: Window, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class BandModel:
+    """Scene-wide statistics of one band: its mean (hole filling) and, for coarse bands, the pan regression."""
+
+    mean: float
+    weights: np.ndarray | None = None  # one per guide band; None: no usable regression (falls back to bicubic)
+    intercept: float = 0.0
+
+
+def _fill_radius() -> int:
+    return int(_FILL_TRUNCATE * _FILL_SIGMA + 0.5)
+
+
+def fill_invalid(x: np.ndarray, valid: np.ndarray, fallback: float) -> np.ndarray:
+    """``x`` with invalid pixels replaced by a Gaussian-weighted mean of valid neighbours (or ``fallback``).
+
+    Purely local (radius ``_fill_radius()``), so nodata zeros never leak into later filters.
+    """
+    if valid.all():
+        return x
+    v = valid.astype(np.float32)
+    num = ndimage.gaussian_filter(np.where(valid, x, 0).astype(np.float32), _FILL_SIGMA, mode="reflect",
+                                  truncate=_FILL_TRUNCATE)
+    den = ndimage.gaussian_filter(v, _FILL_SIGMA, mode="reflect", truncate=_FILL_TRUNCATE)
+    local = np.where(den > 1e-3, num / np.maximum(den, 1e-3), np.float32(fallback))
+    return np.where(valid, x, local).astype(np.float32)
+
+
+def _lcm(values: Sequence[int]) -> int:
+    out = 1
+    for v in values:
+        out = out * v // math.gcd(out, v)
+    return out
+
+
+def expand_window(window: Window, shape: tuple[int, int], halo: int, align: int) -> Window:
+    """``window`` grown by ``halo``, snapped outwards to multiples of ``align`` and clipped to ``shape``."""
+    rows, cols = shape
+    c0 = max(0, (window.col_off - halo) // align * align)
+    r0 = max(0, (window.row_off - halo) // align * align)
+    c1 = min(cols, -(-(window.col_end + halo) // align) * align)
+    r1 = min(rows, -(-(window.row_end + halo) // align) * align)
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def guide_bands(stack: S2Stack) -> list[str]:
+    """The finest-grid bands that guide the sharpening: the 10 m bands, or any band on the finest grid."""
+    fine = [b for b in stack.bands if stack.factor(b) == 1]
+    preferred = [b for b in GUIDE_BANDS if b in fine]
+    return preferred or fine
+
+
+def _read_guides(stack: S2Stack, guides: Sequence[str], block: Window,
+                 models: Mapping[str, BandModel]) -> tuple[np.ndarray, np.ndarray]:
+    """Filled guide bands (k, h, w) and the pixels where all of them are valid."""
+    arrays, valid = [], np.ones((block.height, block.width), bool)
+    for g in guides:
+        data, v = stack.read(g, block)
+        arrays.append(fill_invalid(data, v, models[g].mean if g in models else 0.0))
+        valid &= v
+    return np.stack(arrays), valid
+
+
+def _solve(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
+    return np.linalg.lstsq(xtx, xty, rcond=1e-12)[0]
+
+
+class ClassicalSharpener:
+    """The weight-free engine ("sharpen"; "bicubic" is this with ``method="bicubic"`` and no consistency step)."""
+
+    def __init__(self, name: str = "sharpen", method: str = "hpm", consistency: bool = True,
+                 consistency_reg: float = DEFAULT_CONSISTENCY_REG) -> None:
+        if method not in METHODS:
+            raise EngineError(f"unknown sharpening method {method!r}; known: {', '.join(METHODS)}")
+        if not isinstance(consistency, bool):
+            raise EngineError(f"option consistency must be true or false, got {consistency!r}")
+        if isinstance(consistency_reg, bool) or not isinstance(consistency_reg, (int, float)) \
+                or not 0 <= consistency_reg <= 10:
+            raise EngineError(f"option consistency_reg must be a number in [0, 10], got {consistency_reg!r}")
+        self.name = name
+        self.method = method
+        self.consistency = consistency
+        self.consistency_reg = float(consistency_reg)
+        self.models: dict[str, BandModel] = {}
+        self.guides: list[str] = []
+
+    # --- scene-wide statistics -------------------------------------------------------------------------------
+    def fit(self, stack: S2Stack, bands: Sequence[str], progress: Progress | None = None) -> None:
+        """One bounded-memory pass over the scene: band means, and the pan regression of each coarse band."""
+        self.guides = guide_bands(stack)
+        targets = [b for b in bands if stack.factor(b) > 1]
+        stat_bands = list(dict.fromkeys([*self.guides, *bands]))
+        factors = sorted({stack.factor(b) for b in targets})
+        align = _lcm([stack.factor(b) for b in stack.bands])
+        halo = max([degrade_support(f) for f in factors], default=0)
+        k = len(self.guides)
+        sums = {b: [0.0, 0] for b in stat_bands}
+        normal = {b: (np.zeros((k + 1, k + 1)), np.zeros(k + 1)) for b in targets}
+        rows, cols = stack.grid.shape
+        step = max(align, _FIT_BLOCK // align * align)
+        blocks = [Window(c, r, min(step, cols - c), min(step, rows - r))
+                  for r in range(0, rows, step) for c in range(0, cols, step)]
+        for i, inner in enumerate(blocks):
+            block = expand_window(inner, (rows, cols), halo, align)
+            rel = inner.relative_to(block)
+            for b in stat_bands:
+                f = stack.factor(b)
+                data, v = stack.read(b, inner)
+                sums[b][0] += float(data[v].sum(dtype=np.float64))
+                sums[b][1] += int(v.sum())
+            if targets:
+                self._accumulate(stack, targets, block, rel, normal)
+            if progress:
+                progress(i + 1, len(blocks))
+        self.models = {}
+        for b in stat_bands:
+            total, n = sums[b]
+            self.models[b] = BandModel(mean=total / n if n else 0.0)
+        for b in targets:
+            xtx, xty = normal[b]
+            if xtx[k, k] < 4 * (k + 1):  # too few fully valid coarse pixels for a regression
+                continue
+            coef = _solve(xtx, xty)
+            self.models[b] = BandModel(self.models[b].mean, coef[:k].astype(np.float32), float(coef[k]))
+
+    def _accumulate(self, stack: S2Stack, targets: Sequence[str], block: Window, rel: Window,
+                    normal: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Add one block's coarse pixels (those whose whole footprint is valid) to the normal equations."""
+        raw, gvalid = [], np.ones((block.height, block.width), bool)
+        for g in self.guides:
+            data, v = stack.read(g, block)
+            raw.append(np.where(v, data, 0))
+            gvalid &= v
+        guides = np.stack(raw)
+        for f in sorted({stack.factor(b) for b in targets}):
+            degraded = degrade(guides, f)
+            complete = degrade(gvalid.astype(np.float32), f) > 1 - 1e-4
+            cr = Window(rel.col_off // f, rel.row_off // f, rel.width // f, rel.height // f)
+            design = degraded[(slice(None), *cr.slices)].reshape(len(self.guides), -1)
+            complete = complete[cr.slices].ravel()
+            for b in (t for t in targets if stack.factor(t) == f):
+                x, xv = stack.read(b, block)
+                sel = complete & xv[cr.slices].ravel()
+                a = np.concatenate([design[:, sel], np.ones((1, int(sel.sum())), np.float32)]).astype(np.float64)
+                y = x[cr.slices].ravel()[sel].astype(np.float64)
+                xtx, xty = normal[b]
+                xtx += a @ a.T
+                xty += a @ y
+
+    # --- windows -------------------------------------------------------------------------------------------
+    def halo(self, factor: int) -> int:
+        """Fine pixels of context a window needs so that it matches a whole-scene run (for a band's ``factor``)."""
+        if factor == 1:
+            return 0
+        fill_fine = _fill_radius()
+        fill_coarse = factor * _fill_radius()
+        detail = fill_fine + degrade_support(factor) + factor + upsample_support(factor)
+        base = max(detail, fill_coarse + upsample_support(factor))
+        extra = consistency_support(factor, self.consistency_reg) + fill_coarse if self.consistency else 0
+        return base + extra
+
+    def sharpen(self, stack: S2Stack, window: Window, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Sharpened reflectance (n, h, w) float32 and valid mask (n, h, w) of ``bands`` over ``window``.
+
+        Bands already on the fine grid pass through unchanged.
+        """
+        if not self.models and any(stack.factor(b) > 1 for b in bands):
+            raise RuntimeError("fit() must run before sharpen()")
+        out = np.zeros((len(bands), window.height, window.width), np.float32)
+        valid = np.zeros(out.shape, bool)
+        align = _lcm([stack.factor(b) for b in stack.bands])
+        for factor in sorted({stack.factor(b) for b in bands}):
+            idx = [i for i, b in enumerate(bands) if stack.factor(b) == factor]
+            if factor == 1:
+                for i in idx:
+                    out[i], valid[i] = stack.read(bands[i], window)
+                continue
+            block = expand_window(window, stack.grid.shape, self.halo(factor), align)
+            rel = window.relative_to(block)
+            results = self._sharpen_block(stack, block, [bands[i] for i in idx], factor)
+            for i, (o, v) in zip(idx, results):
+                out[i], valid[i] = o[rel.slices], v[rel.slices]
+        return out, valid
+
+    def _sharpen_block(self, stack: S2Stack, block: Window, bands: Sequence[str],
+                       factor: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        _, per_band = self._classical_block(stack, block, bands, factor)
+        return [(per_band[b][0], per_band[b][1]) for b in bands]
+
+    def _classical_block(self, stack: S2Stack, block: Window, bands: Sequence[str],
+                         factor: int) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, ...]]]:
+        """Filled guides, and per band (sharpened, valid, filled coarse input, its valid mask) over ``block``."""
+        guides, gvalid = _read_guides(stack, self.guides, block, self.models)
+        per_band = {}
+        for b in bands:
+            x, xv = stack.read(b, block)
+            x = fill_invalid(x, xv, self.models[b].mean)
+            sharp = self.sharpen_arrays(guides, x, factor, self.models[b], xv)
+            valid = gvalid & np.repeat(np.repeat(xv, factor, axis=0), factor, axis=1)
+            per_band[b] = (sharp, valid, x, xv)
+        return guides, per_band
+
+    def sharpen_arrays(self, guides: np.ndarray, coarse: np.ndarray, factor: int, model: BandModel,
+                       coarse_valid: np.ndarray | None = None) -> np.ndarray:
+        """Sharpen one coarse band (holes already filled; ``coarse_valid`` marks real pixels) with filled guides
+        (k, h*factor, w*factor)."""
+        up = upsample_cubic(coarse, factor)
+        if self.method == "bicubic" or model.weights is None:
+            out = up
+        else:
+            pan = np.tensordot(model.weights, guides, axes=1) + np.float32(model.intercept)
+            low = upsample_cubic(degrade(pan, factor), factor)
+            detail = pan - low
+            if self.method == "glp":
+                out = up + detail
+            else:
+                safe = low > _HPM_MIN_LOWPASS
+                gain = np.where(safe, np.clip(up / np.where(safe, low, 1), 0, _HPM_GAIN_MAX), 1)
+                out = up + gain * detail
+        if self.consistency:
+            out = project_consistent(out, coarse, factor, coarse_valid, self.consistency_reg)
+        return out.astype(np.float32)
+
+
+def _check_options(name: str, options: Mapping[str, Any], known: Sequence[str]) -> None:
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise EngineError(f"engine {name!r} has no option {', '.join(map(repr, unknown))}; "
+                          f"its options: {', '.join(known) or 'none'}")
+
+
+def create_sharpener(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Sharpener:
+    """The sharpening engine ``name`` ("sharpen", "sharpen-cnn" or "bicubic") configured from job options.
+
+    Raises:
+        EngineError: unknown engine, unknown option, or an invalid option value.
+    """
+    opts = dict(options or {})
+    opts.pop("tile", None)  # pipeline option, not the engine's
+    if name == "sharpen":
+        _check_options(name, opts, ("method", "consistency", "consistency_reg"))
+        return ClassicalSharpener("sharpen", opts.get("method", "hpm"), opts.get("consistency", True),
+                                  opts.get("consistency_reg", DEFAULT_CONSISTENCY_REG))
+    if name == "bicubic":
+        _check_options(name, opts, ())
+        return ClassicalSharpener("bicubic", "bicubic", consistency=False)
+    if name == "sharpen-cnn":
+        from geogen.engines.sharpen_cnn import CNNSharpener, OPTIONS
+
+        _check_options(name, opts, OPTIONS)
+        return CNNSharpener(seed=seed, **opts)
+    raise EngineError(f"unknown sharpening engine {name!r}; known: sharpen, sharpen-cnn, bicubic")

@@ -1,0 +1,88 @@
+"""Parameters shared by the two land-cover -> scene algorithms (polygons or a class raster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qgis.core import QgsProcessingContext, QgsProcessingParameterFile, QgsProcessingParameterRasterLayer
+
+from ..common.compat import FILE_BEHAVIOR_FILE, PARAM_ADVANCED
+from ..common.errors import InputError
+from ..common.export import raster_file
+from ..common.job import relative_to_job
+from .base import GeogenAlgorithm
+
+LANDCOVER_HELP = (
+    "<p>Classes are FLAIR-1 codes (1 building ... 19 other) unless a <b>class mapping</b> JSON file maps "
+    "your values to FLAIR-1 class names or codes, e.g. "
+    '<code>{"1": "agricultural land", "2": "deciduous"}</code>. '
+    "The weight-free <b>exemplar</b> engine synthesises texture from an example image and its class map "
+    "(the backend's bundled example unless you give one); diffusion engines need installed weights.</p>"
+    "<p><b>GSD</b>: metres per pixel of the output (0 = the engine's default). <b>Date</b> and <b>prompt</b> "
+    "condition the diffusion engines.</p>"
+)
+
+
+class LandcoverAlgorithm(GeogenAlgorithm):
+    """Mapping, area, GSD, date, prompt and optional exemplar, common to both land-cover algorithms."""
+
+    TASK = "sketch"
+    USES_STEPS = True
+    MAPPING = "MAPPING"
+    EXEMPLAR_IMAGE = "EXEMPLAR_IMAGE"
+    EXEMPLAR_MASK = "EXEMPLAR_MASK"
+
+    def add_landcover_options(self) -> None:
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MAPPING,
+                self.tr("Class mapping (JSON: your value -> FLAIR-1 class)"),
+                FILE_BEHAVIOR_FILE,
+                extension="json",
+                optional=True,
+            )
+        )
+        self.add_extent(optional=True, description="Area of interest (default: the whole land-cover layer)")
+        self.add_gsd("Ground sampling distance, m/px (0 = engine default)", 0.0)
+        self.add_date()
+        self.add_prompt()
+        for name, label in (
+            (self.EXEMPLAR_IMAGE, "Exemplar image (exemplar engine; optional)"),
+            (self.EXEMPLAR_MASK, "Exemplar class map (same grid as the exemplar image)"),
+        ):
+            param = QgsProcessingParameterRasterLayer(name, self.tr(label), optional=True)
+            param.setFlags(param.flags() | PARAM_ADVANCED)
+            self.addParameter(param)
+
+    def landcover_fields(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, job_dir: Path
+    ) -> dict[str, Any]:
+        """mapping, aoi, gsd, date, prompt and exemplar as sketch_job keyword arguments.
+
+        Raises:
+            InputError: only one of the two exemplar rasters was given.
+        """
+        mapping = self.parameterAsFile(parameters, self.MAPPING, context)
+        image = self.parameterAsRasterLayer(parameters, self.EXEMPLAR_IMAGE, context)
+        mask = self.parameterAsRasterLayer(parameters, self.EXEMPLAR_MASK, context)
+        if (image is None) != (mask is None):
+            raise InputError("an exemplar needs both its image and its class map")
+        exemplar = None
+        if image is not None:
+            exemplar = (
+                relative_to_job(
+                    raster_file(image, job_dir, "exemplar_image", context.transformContext()), job_dir
+                ),
+                relative_to_job(
+                    raster_file(mask, job_dir, "exemplar_mask", context.transformContext()), job_dir
+                ),
+            )
+        return {
+            "mapping": str(Path(mapping).resolve()) if mapping else None,
+            "aoi": self.area(parameters, context),
+            "gsd": self.optional_number(parameters, self.GSD, context) or None,
+            "date": self.date(parameters, context),
+            "prompt": self.parameterAsString(parameters, self.PROMPT, context) or None,
+            "exemplar": exemplar,
+        }

@@ -1,0 +1,225 @@
+"""Job documents (``job.json``) for the backend, built as plain dicts; see ``geogen job-schema``.
+
+Paths inside a job directory are written relative to it, so the directory can be moved or sent elsewhere as a
+whole (the backend resolves relative paths against the job file's folder).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+SPEC_VERSION = 1
+JOB_FILE = "job.json"
+RESULT_FILE = "result.json"
+TASKS = ("sketch", "superres", "text", "temporal")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What every task shares: engine, model, seed, steps and the output file stem."""
+
+    engine: str | None = None
+    model: str | None = None
+    seed: int = 0
+    steps: int | None = None
+    name: str = "geogen"
+
+
+@dataclass(frozen=True)
+class Area:
+    """An area of interest: ``bounds`` (left, bottom, right, top) in ``crs`` ("EPSG:n" or WKT)."""
+
+    bounds: tuple[float, float, float, float]
+    crs: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bounds": [float(v) for v in self.bounds], "crs": self.crs}
+
+
+def relative_to_job(path: str | Path, job_dir: Path) -> str:
+    """``path`` relative to ``job_dir`` when it lies inside it (POSIX separators), else absolute."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(job_dir.resolve()).as_posix()
+    except ValueError:
+        return str(p.resolve())
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+
+
+def _base(task: str, options: RunOptions) -> dict[str, Any]:
+    return _compact(
+        {
+            "version": SPEC_VERSION,
+            "task": task,
+            "engine": options.engine or None,
+            "model": options.model or None,
+            "seed": int(options.seed),
+            "steps": int(options.steps) if options.steps else None,
+            "output": {"dir": ".", "name": options.name, "overwrite": True, "result": RESULT_FILE},
+        }
+    )
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def sketch_job(
+    landcover: str,
+    options: RunOptions,
+    *,
+    class_field: str | None = None,
+    layer: str | None = None,
+    mapping: str | None = None,
+    aoi: Area | None = None,
+    gsd: float | None = None,
+    date: dt.date | None = None,
+    prompt: str | None = None,
+    exemplar: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """A sketch job: land-cover polygons (with ``class_field``) or a class raster -> synthetic image."""
+    return {
+        **_base("sketch", options),
+        **_compact(
+            {
+                "landcover": landcover,
+                "layer": layer,
+                "class_field": class_field,
+                "mapping": mapping,
+                "aoi": aoi.to_json() if aoi else None,
+                "gsd": gsd or None,
+                "date": _date(date),
+                "prompt": prompt or None,
+                "exemplar": {"image": exemplar[0], "mask": exemplar[1]} if exemplar else None,
+            }
+        ),
+    }
+
+
+def superres_job(
+    input_path: str,
+    options: RunOptions,
+    *,
+    aoi: Area | None = None,
+    target_gsd: float | None = None,
+    bands: list[str] | None = None,
+) -> dict[str, Any]:
+    """A super-resolution job on a Sentinel-2 stack (file, band folder, .SAFE or its .zip)."""
+    return {
+        **_base("superres", options),
+        **_compact(
+            {
+                "input": input_path,
+                "aoi": aoi.to_json() if aoi else None,
+                "target_gsd": target_gsd or None,
+                "bands": bands or None,
+            }
+        ),
+    }
+
+
+def text_job(
+    prompt: str,
+    aoi: Area,
+    gsd: float,
+    options: RunOptions,
+    *,
+    date: dt.date | None = None,
+    cloud_cover: float | None = None,
+    guidance_scale: float | None = None,
+) -> dict[str, Any]:
+    """A text-to-image job over ``aoi`` at ``gsd`` metres per pixel.
+
+    Raises:
+        InputError: the prompt is empty or the GSD is not positive.
+    """
+    if not prompt.strip():
+        raise InputError("a text-to-scene job needs a prompt")
+    if not gsd > 0:
+        raise InputError(f"GSD must be positive, got {gsd!r}")
+    return {
+        **_base("text", options),
+        **_compact(
+            {
+                "prompt": prompt.strip(),
+                "aoi": aoi.to_json(),
+                "gsd": gsd,
+                "date": _date(date),
+                "cloud_cover": cloud_cover,
+                "guidance_scale": guidance_scale,
+            }
+        ),
+    }
+
+
+def temporal_job(
+    target_dates: list[dt.date],
+    options: RunOptions,
+    *,
+    inputs: Iterable[str] = (),
+    seed_image: str | None = None,
+    aoi: Area | None = None,
+    gsd: float | None = None,
+    cloud_max: float | None = None,
+    prompt: str | None = None,
+) -> dict[str, Any]:
+    """A temporal job: observed frames (``inputs``) and/or a seed image -> frames at ``target_dates``.
+
+    Raises:
+        InputError: no target date.
+    """
+    if not target_dates:
+        raise InputError("a temporal job needs at least one target date")
+    return {
+        **_base("temporal", options),
+        **_compact(
+            {
+                "inputs": [{"path": p} for p in inputs],
+                "seed_image": {"path": seed_image} if seed_image else None,
+                "target_dates": [d.isoformat() for d in target_dates],
+                "aoi": aoi.to_json() if aoi else None,
+                "gsd": gsd or None,
+                "cloud_max": cloud_max,
+                "prompt": prompt or None,
+            }
+        ),
+    }
+
+
+def parse_dates(text: str) -> list[dt.date]:
+    """Dates from "2020-01-15, 2020-06-01" (commas, semicolons or spaces between ISO dates).
+
+    Raises:
+        InputError: a token is not an ISO date (YYYY-MM-DD).
+    """
+    dates = []
+    for token in text.replace(";", ",").replace(" ", ",").split(","):
+        token = token.strip()
+        if not token:
+            continue
+        try:
+            dates.append(dt.date.fromisoformat(token))
+        except ValueError:
+            raise InputError(f"not a date: {token!r} (expected YYYY-MM-DD)") from None
+    return dates
+
+
+def write_job(job: dict[str, Any], job_dir: Path) -> Path:
+    """Write ``job`` as ``job_dir/job.json`` (atomically) and return its path."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    path = job_dir / JOB_FILE
+    tmp = job_dir / f".{JOB_FILE}.tmp"
+    tmp.write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

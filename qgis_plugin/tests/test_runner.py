@@ -1,0 +1,208 @@
+"""The backend runner: finding the backend, the JSON-lines protocol, and every way a process can go wrong
+(fake backends: hang, crash, garbage, error), with real QProcess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qgis_plugin.common.errors import BackendError, BackendNotFoundError, JobCancelledError
+from qgis_plugin.common.job import RunOptions, superres_job, write_job
+from qgis_plugin.runner.backend import INSTALL_HINT, STRIPPED_ENV, Backend, clean_environment, find_backend
+from qgis_plugin.runner.info import backend_info
+from qgis_plugin.runner.process import remove_partials, run_job
+from qgis_plugin.runner.protocol import LineSplitter, parse_line, progress_percent
+from qgis_plugin.tests.helpers import FAKE_BACKEND
+
+
+def fake(mode: str) -> Backend:
+    return Backend((sys.executable, str(FAKE_BACKEND), mode), "test")
+
+
+@pytest.fixture()
+def job_file(tmp_path: Path) -> Path:
+    return write_job(superres_job("/nowhere/s2.tif", RunOptions(name="superres")), tmp_path / "job")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie (exited, not yet reaped) counts as dead
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+
+
+# --- protocol -------------------------------------------------------------------------------------------
+def test_parse_line_accepts_protocol_events_only():
+    assert parse_line(b'{"type": "progress", "done": 3, "total": 4, "stage": "tiles"}\n')["done"] == 3
+    assert parse_line('{"type": "result", "result": {}}')["type"] == "result"
+    assert parse_line(b"Loading weights...") is None
+    assert parse_line(b"{broken json") is None
+    assert parse_line(b'{"type": "unknown"}') is None
+    assert parse_line(b'["type", "progress"]') is None
+    assert parse_line(b"\xff\xfe{") is None
+
+
+def test_progress_percent():
+    assert progress_percent({"done": 1, "total": 4}) == 25.0
+    assert progress_percent({"done": 9, "total": 4}) == 100.0
+    assert progress_percent({"done": 1, "total": 0}) is None
+    assert progress_percent({"done": "x", "total": 4}) is None
+
+
+def test_line_splitter_joins_chunks():
+    s = LineSplitter()
+    assert s.feed(b'{"type": "pro') == []
+    assert s.feed(b'gress"}\r\n{"a"') == [b'{"type": "progress"}']
+    assert s.flush() == [b'{"a"']
+
+
+# --- finding the backend --------------------------------------------------------------------------------
+def test_find_backend_order(tmp_path: Path, monkeypatch):
+    env_exe, setting_exe = tmp_path / "env-geogen", tmp_path / "setting-geogen"
+    for p in (env_exe, setting_exe):
+        p.write_text("")
+    assert find_backend(str(setting_exe), {"GEOGEN_BACKEND": str(env_exe)}).command == (str(env_exe),)
+    found = find_backend(str(setting_exe), {})
+    assert found.command == (str(setting_exe),) and "settings" in found.source
+    venv = tmp_path / "venv"
+    exe = venv / ("Scripts/geogen.exe" if sys.platform == "win32" else "bin/geogen")
+    exe.parent.mkdir(parents=True)
+    exe.write_text("")
+    assert find_backend(str(venv), {}).command == (str(exe),)  # a venv folder is accepted too
+
+
+def test_find_backend_explicit_path_missing_is_an_error(tmp_path: Path):
+    with pytest.raises(BackendNotFoundError) as err:
+        find_backend("", {"GEOGEN_BACKEND": str(tmp_path / "nope" / "geogen")})
+    assert "GEOGEN_BACKEND" in str(err.value) and "nope" in str(err.value) and INSTALL_HINT in str(err.value)
+
+
+def test_find_backend_nothing_found_says_what_to_install(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))
+    with pytest.raises(BackendNotFoundError) as err:
+        find_backend("", {})
+    assert "pip install geogen" in str(err.value)
+
+
+def test_clean_environment_drops_qgis_library_paths():
+    env = {k: "x" for k in STRIPPED_ENV} | {"PATH": "/bin", "HOME": "/home/u", "OMP_NUM_THREADS": "1"}
+    cleaned = clean_environment(env)
+    assert not set(STRIPPED_ENV) & set(cleaned)
+    assert cleaned["PATH"] == "/bin" and cleaned["OMP_NUM_THREADS"] == "1"
+    assert cleaned["PYTHONUNBUFFERED"] == "1"
+
+
+def test_backend_child_sees_cleaned_environment(monkeypatch):
+    """The variables are really absent in a child started with the backend environment."""
+    from qgis.PyQt.QtCore import QProcess
+
+    from qgis_plugin.runner.process import backend_environment
+
+    monkeypatch.setenv("PROJ_LIB", "/qgis/share/proj")
+    monkeypatch.setenv("PYTHONPATH", "/qgis/python")
+    proc = QProcess()
+    proc.setProcessEnvironment(backend_environment())
+    proc.start(sys.executable, ["-c", "import json, os; print(json.dumps(sorted(os.environ)))"])
+    assert proc.waitForFinished(30000)
+    names = json.loads(bytes(proc.readAllStandardOutput()).decode())
+    assert "PROJ_LIB" not in names and "PYTHONPATH" not in names
+    assert "PATH" in names and "PYTHONUNBUFFERED" in names
+
+
+def test_backend_info_of_real_backend(real_backend_path: str):
+    info = backend_info(Backend((real_backend_path,)), refresh=True)
+    assert "superres" in info["tasks"]
+    assert any(e["name"] == "sharpen" and e["task"] == "superres" for e in info["engines"])
+
+
+def test_backend_info_rejects_a_program_that_is_not_geogen():
+    with pytest.raises(BackendError, match="not a working geogen backend"):
+        backend_info(fake("garbage"), refresh=True)
+
+
+# --- running: failure modes -----------------------------------------------------------------------------
+def test_program_that_does_not_exist(job_file: Path, tmp_path: Path):
+    with pytest.raises(BackendError, match="could not start the geogen backend"):
+        run_job(Backend((str(tmp_path / "missing" / "geogen"),)), job_file)
+
+
+def test_hanging_backend_is_killed_on_cancel_and_leaves_nothing(job_file: Path):
+    out = job_file.parent
+    t0 = time.monotonic()
+    with pytest.raises(JobCancelledError):
+        run_job(fake("hang"), job_file, is_cancelled=lambda: time.monotonic() - t0 > 1.0, cancel_grace_s=1.0)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 6.0  # 1 s before cancel + 1 s grace + kill
+    pid = int((out / "pid").read_text())
+    assert not process_alive(pid)
+    assert not list(out.glob(".*partial*")), "partial files must be removed after a kill"
+    assert not (out / "cancel").exists()
+
+
+def test_cooperative_backend_stops_at_the_cancel_file(job_file: Path):
+    """The cross-platform protocol: a `cancel` file in the output folder; the backend exits 130 by itself."""
+    t0 = time.monotonic()
+    with pytest.raises(JobCancelledError):
+        run_job(
+            fake("cooperative"),
+            job_file,
+            is_cancelled=lambda: time.monotonic() - t0 > 0.5,
+            cancel_grace_s=30.0,
+        )
+    assert time.monotonic() - t0 < 10.0  # well before the 30 s grace: it was not killed
+    assert not list(job_file.parent.glob(".*partial*"))
+
+
+def test_crashing_backend_reports_exit_code_and_stderr(job_file: Path):
+    with pytest.raises(BackendError) as err:
+        run_job(fake("crash"), job_file)
+    assert err.value.exit_code == 1
+    assert "exit code 1" in str(err.value) and "boom in tile 3" in str(err.value)
+
+
+def test_garbage_output_is_reported_not_trusted(job_file: Path):
+    logs = []
+    with pytest.raises(BackendError) as err:
+        run_job(fake("garbage"), job_file, on_log=lambda level, msg: logs.append(msg))
+    assert "not geogen's JSON-lines protocol" in str(err.value)
+    assert any("Loading model weights" in m for m in logs)
+
+
+def test_backend_error_line_becomes_the_message(job_file: Path):
+    progress = []
+    with pytest.raises(BackendError) as err:
+        run_job(fake("error"), job_file, on_progress=lambda p, s: progress.append((p, s)))
+    assert str(err.value) == "input not found: /nowhere/s2.tif"
+    assert err.value.error_type == "InputFileError" and err.value.exit_code == 2
+    assert progress == [(0.0, "tiles")]
+
+
+def test_real_backend_user_error_is_reported(job_file: Path, real_backend_path: str):
+    with pytest.raises(BackendError) as err:
+        run_job(Backend((real_backend_path,)), job_file)
+    assert err.value.exit_code == 2
+    assert "/nowhere/s2.tif" in str(err.value) or "not available" in str(err.value)
+
+
+def test_remove_partials_only_touches_hidden_partial_files(tmp_path: Path):
+    keep = [tmp_path / "a.tif", tmp_path / ".hidden", tmp_path / "job.json"]
+    drop = [
+        tmp_path / ".a.tif.0a1b2c3d.partial.tif",
+        tmp_path / ".result.json.99.partial.json",
+        tmp_path / ".a.tif.0a1b2c3d.partial.tif.aux.xml",
+    ]
+    for p in keep + drop:
+        p.write_text("x")
+    assert sorted(remove_partials(tmp_path)) == sorted(drop)
+    assert all(p.exists() for p in keep)

@@ -1,0 +1,1 @@
+"""User interface only: the dock and the sketch layer it creates."""

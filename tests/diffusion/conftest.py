@@ -1,0 +1,36 @@
+"""Fixtures: a tiny DiffusionSat pipeline folder on disk (built once), loaded only through geogen's own code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DiffusionSat pipeline folder (SatUNet, VAE x2, CLIP text encoder, DDIM v-prediction), random weights."""
+    return build_tiny_diffusionsat(tmp_path_factory.mktemp("models") / "tiny-diffusionsat")
+
+
+@pytest.fixture(autouse=True)
+def _empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty model store of its own (never the user's)."""
+    home = tmp_path / "geogen_home"
+    monkeypatch.setenv("GEOGEN_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_components(tiny_model_dir: Path):
+    """The tiny model loaded on the CPU in float32 through the store and ``load_components``."""
+    from geogen.engines.diffusion import load_components
+    from geogen.store import Store, resolve
+
+    entry = resolve(str(tiny_model_dir), store=Store(tiny_model_dir.parent / "unused_store"))
+    return load_components(entry, device="cpu", dtype="fp32")
