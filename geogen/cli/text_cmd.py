@@ -1,4 +1,5 @@
-"""`geogen text "PROMPT" --aoi AREA --gsd M --model NAME -o OUT.tif`: a synthetic scene of an area from a prompt."""
+"""`geogen text "PROMPT" --aoi AREA --gsd M --model NAME -o OUT.tif`: a synthetic scene of an area from a
+prompt."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ from pathlib import Path
 import click
 
 from geogen.cli.execute import execute
-from geogen.cli.options import (aoi_crs_option, aoi_option, engine_option, output_fields, output_option,
-                                overwrite_option, parse_aoi, progress_option, seed_option)
+from geogen.cli.options import (
+    aoi_crs_option,
+    aoi_option,
+    engine_option,
+    output_fields,
+    output_option,
+    overwrite_option,
+    parse_aoi,
+    progress_option,
+    seed_option,
+)
 from geogen.job.spec import parse_job
 
 
@@ -17,39 +27,100 @@ from geogen.job.spec import parse_job
 @click.argument("prompt")
 @aoi_option
 @aoi_crs_option
-@click.option("--gsd", type=float, required=True, help="output pixel size in metres (also the model's GSD input)")
+@click.option(
+    "--gsd", type=float, required=True, help="output pixel size in metres (also the model's GSD input)"
+)
 @click.option("--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="scene date YYYY-MM-DD")
 @click.option("--cloud-cover", type=float, default=None, help="cloud fraction 0..1 (default: unknown)")
-@click.option("--model", default=None, help="DiffusionSat model: a name from `geogen models list`, or a folder")
+@click.option(
+    "--model", default=None, help="DiffusionSat model: a name from `geogen models list`, or a folder"
+)
 @click.option("--steps", type=int, default=None, help="denoising steps (default 50)")
-@click.option("--guidance", type=float, default=7.5, show_default=True,
-              help="classifier-free guidance scale (1 = off, half the work)")
+@click.option(
+    "--guidance",
+    type=float,
+    default=7.5,
+    show_default=True,
+    help="classifier-free guidance scale (1 = off, half the work)",
+)
 @seed_option
 @engine_option
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
-@click.option("--dtype", default="auto", show_default=True, help="auto (fp16 on GPUs, fp32 on CPU), fp32, fp16, bf16")
-@click.option("--window-batch-size", type=int, default=None, help="latent windows per UNet call (default 4 GPU, 1 CPU)")
-@click.option("--max-tiles", type=int, default=4096, show_default=True, help="refuse areas needing more windows")
-@click.option("--out-crs", default=None, help="CRS to write in (default: the metric working grid's, e.g. UTM)")
+@click.option(
+    "--dtype", default="auto", show_default=True, help="auto (fp16 on GPUs, fp32 on CPU), fp32, fp16, bf16"
+)
+@click.option(
+    "--window-batch-size", type=int, default=None, help="latent windows per UNet call (default 4 GPU, 1 CPU)"
+)
+@click.option(
+    "--cpu-offload",
+    is_flag=True,
+    help="keep model parts in CPU memory between their phases (less GPU memory)",
+)
+@click.option("--attention-slicing", is_flag=True, help="compute attention in slices (less memory, slower)")
+@click.option(
+    "--max-tiles", type=int, default=4096, show_default=True, help="refuse areas needing more windows"
+)
+@click.option(
+    "--out-crs", default=None, help="CRS to write in (default: the metric working grid's, e.g. UTM)"
+)
 @output_option
 @overwrite_option
 @progress_option
-def text(prompt: str, aoi: str | None, aoi_crs: str | None, gsd: float, date: dt.datetime | None,
-         cloud_cover: float | None, model: str | None, steps: int | None, guidance: float, seed: int,
-         engine: str | None, device: str, dtype: str, window_batch_size: int | None, max_tiles: int,
-         out_crs: str | None, output: Path, overwrite: bool, progress: str) -> None:
-    """Generate a synthetic satellite image of an area from PROMPT (e.g. "a fmow satellite image of a farm")."""
+def text(
+    prompt: str,
+    aoi: str | None,
+    aoi_crs: str | None,
+    gsd: float,
+    date: dt.datetime | None,
+    cloud_cover: float | None,
+    model: str | None,
+    steps: int | None,
+    guidance: float,
+    seed: int,
+    engine: str | None,
+    device: str,
+    dtype: str,
+    window_batch_size: int | None,
+    cpu_offload: bool,
+    attention_slicing: bool,
+    max_tiles: int,
+    out_crs: str | None,
+    output: Path,
+    overwrite: bool,
+    progress: str,
+) -> None:
+    """Generate a synthetic satellite image of an area from PROMPT ("a fmow satellite image of a farm")."""
     if aoi is None:
-        raise click.UsageError("an area of interest is needed: --aoi FILE (polygons) or --aoi left,bottom,right,top")
+        raise click.UsageError(
+            "an area of interest is needed: --aoi FILE (polygons) or --aoi left,bottom,right,top"
+        )
 
     def build():
-        options = {"device": device, "dtype": dtype, "window_batch_size": window_batch_size}
-        return parse_job({
-            "task": "text", "prompt": prompt, "aoi": parse_aoi(aoi, aoi_crs).model_dump(), "gsd": gsd,
-            "date": date.date().isoformat() if date else None, "cloud_cover": cloud_cover, "model": model,
-            "steps": steps, "guidance_scale": guidance, "seed": seed, "engine": engine, "max_tiles": max_tiles,
-            "options": {k: v for k, v in options.items() if v is not None},
-            "output": output_fields(output, overwrite, out_crs),
-        })
+        options = {
+            "device": device,
+            "dtype": dtype,
+            "window_batch_size": window_batch_size,
+            "cpu_offload": cpu_offload or None,
+            "attention_slicing": attention_slicing or None,
+        }
+        return parse_job(
+            {
+                "task": "text",
+                "prompt": prompt,
+                "aoi": parse_aoi(aoi, aoi_crs).model_dump(),
+                "gsd": gsd,
+                "date": date.date().isoformat() if date else None,
+                "cloud_cover": cloud_cover,
+                "model": model,
+                "steps": steps,
+                "guidance_scale": guidance,
+                "seed": seed,
+                "engine": engine,
+                "max_tiles": max_tiles,
+                "options": {k: v for k, v in options.items() if v is not None},
+                "output": output_fields(output, overwrite, out_crs),
+            }
+        )
 
     execute(build, progress)

@@ -2,13 +2,14 @@
 
 A band of resolution ``r`` times coarser than the finest grid is modelled as the fine scene seen through a
 Gaussian low-pass whose response is 0.3 at the coarse grid's Nyquist frequency (the MSI MTF, as in the S2
-sharpening literature), then averaged over ``r x r`` fine pixels (corner-aligned: coarse pixel ``i`` covers fine
-pixels ``r*i .. r*i+r-1``). ``degrade`` is that model, ``upsample_cubic`` its usual (non-inverse) interpolation and
-``project_consistent`` the smallest change that makes a fine image degrade exactly to a given coarse one.
+sharpening literature), then averaged over ``r x r`` fine pixels (corner-aligned: coarse pixel ``i`` covers
+fine pixels ``r*i .. r*i+r-1``). ``degrade`` is that model, ``upsample_cubic`` its usual (non-inverse)
+interpolation and ``project_consistent`` the smallest change that makes a fine image degrade exactly to a
+given coarse one.
 
-Every filter here has a finite support (``*_support`` in fine pixels), uses mirrored edges (``d c b a | a b c d``)
-and works on arrays whose last two axes are (rows, cols); a block computed with a halo at least the support wide
-therefore matches the same block cut from a whole-scene computation.
+Every filter here has a finite support (``*_support`` in fine pixels), uses mirrored edges
+(``d c b a | a b c d``) and works on arrays whose last two axes are (rows, cols); a block computed with a halo
+at least the support wide therefore matches the same block cut from a whole-scene computation.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ _TRUNCATE_SIGMAS = 3.5
 _CONSISTENCY_TOL = 1e-5
 
 
-def mtf_sigma(factor: int) -> float:
-    """Gaussian sigma (fine pixels) whose response is ``MTF_GAIN_AT_NYQUIST`` at the coarse Nyquist frequency."""
-    return factor * math.sqrt(-2.0 * math.log(MTF_GAIN_AT_NYQUIST)) / math.pi
+def mtf_sigma(factor: int, gain: float = MTF_GAIN_AT_NYQUIST) -> float:
+    """Gaussian sigma (fine pixels) whose response is ``gain`` at the coarse Nyquist frequency."""
+    return factor * math.sqrt(-2.0 * math.log(gain)) / math.pi
 
 
 @lru_cache(maxsize=None)
-def gaussian_kernel(factor: int) -> np.ndarray:
+def gaussian_kernel(factor: int, gain: float = MTF_GAIN_AT_NYQUIST) -> np.ndarray:
     """The normalised 1-D MTF kernel for ``factor``, truncated at 3.5 sigma."""
-    sigma = mtf_sigma(factor)
+    sigma = mtf_sigma(factor, gain)
     radius = max(1, int(math.ceil(_TRUNCATE_SIGMAS * sigma)))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
@@ -57,12 +58,17 @@ def block_mean(x: np.ndarray, factor: int) -> np.ndarray:
     return x.reshape(*x.shape[:-2], h, factor, w, factor).mean(axis=(-3, -1))
 
 
-def degrade(x: np.ndarray, factor: int) -> np.ndarray:
-    """The sensor model: MTF low-pass, then ``factor x factor`` averaging (float32 out)."""
+def degrade(x: np.ndarray, factor: int, gain: float | None = MTF_GAIN_AT_NYQUIST) -> np.ndarray:
+    """The sensor model: MTF low-pass, then ``factor x factor`` averaging (float32 out).
+
+    Another ``gain`` (or None: averaging only) simulates a sensor unlike the model, to test robustness.
+    """
+    x = np.asarray(x, dtype=np.float32)
     if factor == 1:
-        return np.asarray(x, dtype=np.float32)
-    blurred = _filter2d(np.asarray(x, dtype=np.float32), gaussian_kernel(factor).astype(np.float32))
-    return block_mean(blurred, factor)
+        return x
+    if gain is not None:
+        x = _filter2d(x, gaussian_kernel(factor, gain).astype(np.float32))
+    return block_mean(x, factor)
 
 
 def degrade_support(factor: int) -> int:
@@ -72,7 +78,7 @@ def degrade_support(factor: int) -> int:
 
 @lru_cache(maxsize=None)
 def _cubic_phases(factor: int) -> np.ndarray:
-    """(factor, 4) Keys (a = -0.5) weights on coarse pixels i-1..i+2 (from i-2..i+2 trimmed) for each fine phase."""
+    """(factor, 5) Keys (a = -0.5) weights on coarse pixels i-2..i+2 for each fine phase p (pixel r*i+p)."""
     weights = np.zeros((factor, 5))
     for p in range(factor):
         pos = (p + 0.5) / factor - 0.5  # fine pixel centre r*i+p in coarse pixel units, relative to i
@@ -105,7 +111,7 @@ def _upsample_axis(x: np.ndarray, factor: int, axis: int) -> np.ndarray:
 
 
 def upsample_cubic(x: np.ndarray, factor: int) -> np.ndarray:
-    """Bicubic (Keys, a = -0.5) interpolation onto the corner-aligned grid ``factor`` times finer (float32)."""
+    """Bicubic (Keys, a = -0.5) interpolation onto the corner-aligned grid ``factor`` times finer."""
     x = np.asarray(x, dtype=np.float32)
     if factor == 1:
         return x
@@ -150,13 +156,14 @@ def _degrade_adjoint(y: np.ndarray, factor: int) -> np.ndarray:
     return _filter2d(spread, gaussian_kernel(factor).astype(np.float32))
 
 
-def project_consistent(fine: np.ndarray, coarse: np.ndarray, factor: int,
-                       valid: np.ndarray | None = None, reg: float = 0.0) -> np.ndarray:
+def project_consistent(
+    fine: np.ndarray, coarse: np.ndarray, factor: int, valid: np.ndarray | None = None, reg: float = 0.0
+) -> np.ndarray:
     """The fine image closest (least squares) to ``fine`` whose ``degrade`` equals ``coarse``.
 
-    ``fine + A^T (A A^T)^-1 (coarse - A fine)`` with A = ``degrade``; the inverse is a truncated FIR filter, so
-    ``degrade`` of the result matches ``coarse`` to about 1e-5 of the residual. Coarse pixels outside ``valid``
-    (filled nodata) get no correction of their own, so made-up values are not propagated.
+    ``fine + A^T (A A^T)^-1 (coarse - A fine)`` with A = ``degrade``; the inverse is a truncated FIR filter,
+    so ``degrade`` of the result matches ``coarse`` to about 1e-5 of the residual. Coarse pixels outside
+    ``valid`` (filled nodata) get no correction of their own, so made-up values are not propagated.
     """
     if factor == 1:
         return np.asarray(coarse, dtype=np.float32).copy()

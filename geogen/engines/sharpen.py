@@ -9,15 +9,16 @@ Methods (``method`` option), all with the sensor model of ``geogen.engines.senso
   (high-pass modulation), g clipped to [0, 4] and 1 where up(D(P)) is near zero.
 Then (``consistency`` option, on by default) a regularised least-squares projection towards the images whose
 degradation reproduces the input band: fine + A^T (A A^T + reg)^-1 (coarse - A fine), A = the sensor model.
-``consistency_reg`` = 0 makes it exact; the default 0.1 keeps most of its gain under Wald's protocol (+1.3 dB mean
-PSNR over 5 real scenes) while staying robust when the real blur differs from the model (exact projection loses
-1-3 dB when the true MTF gain at Nyquist is 0.4-0.45 instead of 0.3, and rings visibly on real 20 m data; see
-bench/results/sharpen.md). It halves the input-vs-degraded-output residual of plain HPM on real scenes.
+``consistency_reg`` = 0 makes it exact; the default 0.1 keeps most of its gain under Wald's protocol (+1.3 dB
+mean PSNR over 5 real scenes) while staying robust when the real blur differs from the model (exact projection
+loses 1-3 dB when the true MTF gain at Nyquist is 0.4-0.45 instead of 0.3, and rings visibly on real 20 m
+data; see bench/results/sharpen.md). It halves the input-vs-degraded-output residual of plain HPM on real
+scenes.
 
-Large scenes: the regression coefficients and fill values are scene-wide statistics from one bounded-memory pass
-(``fit``); every other step is a local filter, so ``sharpen`` of any window (read with a halo) equals the same
-window cut from a whole-scene run. Nodata never enters a filter: invalid pixels are first filled from their
-valid neighbours (or the scene mean) and come out invalid again.
+Large scenes: the regression coefficients and fill values are scene-wide statistics from one bounded-memory
+pass (``fit``); every other step is a local filter, so ``sharpen`` of any window (read with a halo) equals
+the same window cut from a whole-scene run. Nodata never enters a filter: invalid pixels are first filled from
+their valid neighbours (or the scene mean) and come out invalid again.
 """
 
 from __future__ import annotations
@@ -60,15 +61,19 @@ class Sharpener(Protocol):
 
     def fit(self, stack: S2Stack, bands: Sequence[str], progress: Progress | None = None) -> None: ...
 
-    def sharpen(self, stack: S2Stack, window: Window, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
+    def sharpen(
+        self, stack: S2Stack, window: Window, bands: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
 class BandModel:
-    """Scene-wide statistics of one band: its mean (hole filling) and, for coarse bands, the pan regression."""
+    """Scene-wide statistics of a band: its mean (to fill holes) and, for coarse bands, the pan regression."""
 
     mean: float
-    weights: np.ndarray | None = None  # one per guide band; None: no usable regression (falls back to bicubic)
+    weights: np.ndarray | None = (
+        None  # one per guide band; None: no usable regression (falls back to bicubic)
+    )
     intercept: float = 0.0
 
 
@@ -84,8 +89,9 @@ def fill_invalid(x: np.ndarray, valid: np.ndarray, fallback: float) -> np.ndarra
     if valid.all():
         return x
     v = valid.astype(np.float32)
-    num = ndimage.gaussian_filter(np.where(valid, x, 0).astype(np.float32), _FILL_SIGMA, mode="reflect",
-                                  truncate=_FILL_TRUNCATE)
+    num = ndimage.gaussian_filter(
+        np.where(valid, x, 0).astype(np.float32), _FILL_SIGMA, mode="reflect", truncate=_FILL_TRUNCATE
+    )
     den = ndimage.gaussian_filter(v, _FILL_SIGMA, mode="reflect", truncate=_FILL_TRUNCATE)
     local = np.where(den > 1e-3, num / np.maximum(den, 1e-3), np.float32(fallback))
     return np.where(valid, x, local).astype(np.float32)
@@ -115,8 +121,9 @@ def guide_bands(stack: S2Stack) -> list[str]:
     return preferred or fine
 
 
-def _read_guides(stack: S2Stack, guides: Sequence[str], block: Window,
-                 models: Mapping[str, BandModel]) -> tuple[np.ndarray, np.ndarray]:
+def _read_guides(
+    stack: S2Stack, guides: Sequence[str], block: Window, models: Mapping[str, BandModel]
+) -> tuple[np.ndarray, np.ndarray]:
     """Filled guide bands (k, h, w) and the pixels where all of them are valid."""
     arrays, valid = [], np.ones((block.height, block.width), bool)
     for g in guides:
@@ -131,16 +138,24 @@ def _solve(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
 
 
 class ClassicalSharpener:
-    """The weight-free engine ("sharpen"; "bicubic" is this with ``method="bicubic"`` and no consistency step)."""
+    """The weight-free engine "sharpen" ("bicubic" is this with method "bicubic" and no consistency)."""
 
-    def __init__(self, name: str = "sharpen", method: str = "hpm", consistency: bool = True,
-                 consistency_reg: float = DEFAULT_CONSISTENCY_REG) -> None:
+    def __init__(
+        self,
+        name: str = "sharpen",
+        method: str = "hpm",
+        consistency: bool = True,
+        consistency_reg: float = DEFAULT_CONSISTENCY_REG,
+    ) -> None:
         if method not in METHODS:
             raise EngineError(f"unknown sharpening method {method!r}; known: {', '.join(METHODS)}")
         if not isinstance(consistency, bool):
             raise EngineError(f"option consistency must be true or false, got {consistency!r}")
-        if isinstance(consistency_reg, bool) or not isinstance(consistency_reg, (int, float)) \
-                or not 0 <= consistency_reg <= 10:
+        if (
+            isinstance(consistency_reg, bool)
+            or not isinstance(consistency_reg, (int, float))
+            or not 0 <= consistency_reg <= 10
+        ):
             raise EngineError(f"option consistency_reg must be a number in [0, 10], got {consistency_reg!r}")
         self.name = name
         self.method = method
@@ -149,11 +164,11 @@ class ClassicalSharpener:
         self.models: dict[str, BandModel] = {}
         self.guides: list[str] = []
 
-    # --- scene-wide statistics -------------------------------------------------------------------------------
+    # --- scene-wide statistics ----------------------------------------------------------------------------
     def fit(self, stack: S2Stack, bands: Sequence[str], progress: Progress | None = None) -> None:
         """One bounded-memory pass over the scene: band means, and the pan regression of each coarse band."""
         self.guides = guide_bands(stack)
-        targets = [b for b in bands if stack.factor(b) > 1]
+        targets = [b for b in bands if stack.factor(b) > 1] if self.method != "bicubic" else []
         stat_bands = list(dict.fromkeys([*self.guides, *bands]))
         factors = sorted({stack.factor(b) for b in targets})
         align = _lcm([stack.factor(b) for b in stack.bands])
@@ -163,13 +178,15 @@ class ClassicalSharpener:
         normal = {b: (np.zeros((k + 1, k + 1)), np.zeros(k + 1)) for b in targets}
         rows, cols = stack.grid.shape
         step = max(align, _FIT_BLOCK // align * align)
-        blocks = [Window(c, r, min(step, cols - c), min(step, rows - r))
-                  for r in range(0, rows, step) for c in range(0, cols, step)]
+        blocks = [
+            Window(c, r, min(step, cols - c), min(step, rows - r))
+            for r in range(0, rows, step)
+            for c in range(0, cols, step)
+        ]
         for i, inner in enumerate(blocks):
             block = expand_window(inner, (rows, cols), halo, align)
             rel = inner.relative_to(block)
             for b in stat_bands:
-                f = stack.factor(b)
                 data, v = stack.read(b, inner)
                 sums[b][0] += float(data[v].sum(dtype=np.float64))
                 sums[b][1] += int(v.sum())
@@ -188,8 +205,14 @@ class ClassicalSharpener:
             coef = _solve(xtx, xty)
             self.models[b] = BandModel(self.models[b].mean, coef[:k].astype(np.float32), float(coef[k]))
 
-    def _accumulate(self, stack: S2Stack, targets: Sequence[str], block: Window, rel: Window,
-                    normal: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    def _accumulate(
+        self,
+        stack: S2Stack,
+        targets: Sequence[str],
+        block: Window,
+        rel: Window,
+        normal: dict[str, tuple[np.ndarray, np.ndarray]],
+    ) -> None:
         """Add one block's coarse pixels (those whose whole footprint is valid) to the normal equations."""
         raw, gvalid = [], np.ones((block.height, block.width), bool)
         for g in self.guides:
@@ -206,7 +229,9 @@ class ClassicalSharpener:
             for b in (t for t in targets if stack.factor(t) == f):
                 x, xv = stack.read(b, block)
                 sel = complete & xv[cr.slices].ravel()
-                a = np.concatenate([design[:, sel], np.ones((1, int(sel.sum())), np.float32)]).astype(np.float64)
+                a = np.concatenate([design[:, sel], np.ones((1, int(sel.sum())), np.float32)]).astype(
+                    np.float64
+                )
                 y = x[cr.slices].ravel()[sel].astype(np.float64)
                 xtx, xty = normal[b]
                 xtx += a @ a.T
@@ -214,7 +239,7 @@ class ClassicalSharpener:
 
     # --- windows -------------------------------------------------------------------------------------------
     def halo(self, factor: int) -> int:
-        """Fine pixels of context a window needs so that it matches a whole-scene run (for a band's ``factor``)."""
+        """Fine pixels of context a window needs to match a whole-scene run (for a band's ``factor``)."""
         if factor == 1:
             return 0
         fill_fine = _fill_radius()
@@ -247,14 +272,16 @@ class ClassicalSharpener:
                 out[i], valid[i] = o[rel.slices], v[rel.slices]
         return out, valid
 
-    def _sharpen_block(self, stack: S2Stack, block: Window, bands: Sequence[str],
-                       factor: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _sharpen_block(
+        self, stack: S2Stack, block: Window, bands: Sequence[str], factor: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         _, per_band = self._classical_block(stack, block, bands, factor)
         return [(per_band[b][0], per_band[b][1]) for b in bands]
 
-    def _classical_block(self, stack: S2Stack, block: Window, bands: Sequence[str],
-                         factor: int) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, ...]]]:
-        """Filled guides, and per band (sharpened, valid, filled coarse input, its valid mask) over ``block``."""
+    def _classical_block(
+        self, stack: S2Stack, block: Window, bands: Sequence[str], factor: int
+    ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, ...]]]:
+        """Filled guides, and per band (sharpened, valid, filled coarse input, its mask) over ``block``."""
         guides, gvalid = _read_guides(stack, self.guides, block, self.models)
         per_band = {}
         for b in bands:
@@ -265,10 +292,18 @@ class ClassicalSharpener:
             per_band[b] = (sharp, valid, x, xv)
         return guides, per_band
 
-    def sharpen_arrays(self, guides: np.ndarray, coarse: np.ndarray, factor: int, model: BandModel,
-                       coarse_valid: np.ndarray | None = None) -> np.ndarray:
-        """Sharpen one coarse band (holes already filled; ``coarse_valid`` marks real pixels) with filled guides
-        (k, h*factor, w*factor)."""
+    def sharpen_arrays(
+        self,
+        guides: np.ndarray,
+        coarse: np.ndarray,
+        factor: int,
+        model: BandModel,
+        coarse_valid: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Sharpen one coarse band with filled guides (k, h*factor, w*factor).
+
+        ``coarse`` has its holes filled already; ``coarse_valid`` marks its real pixels.
+        """
         up = upsample_cubic(coarse, factor)
         if self.method == "bicubic" or model.weights is None:
             out = up
@@ -290,8 +325,10 @@ class ClassicalSharpener:
 def _check_options(name: str, options: Mapping[str, Any], known: Sequence[str]) -> None:
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise EngineError(f"engine {name!r} has no option {', '.join(map(repr, unknown))}; "
-                          f"its options: {', '.join(known) or 'none'}")
+        raise EngineError(
+            f"engine {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(known) or 'none'}"
+        )
 
 
 def create_sharpener(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Sharpener:
@@ -304,13 +341,17 @@ def create_sharpener(name: str, options: Mapping[str, Any] | None = None, seed: 
     opts.pop("tile", None)  # pipeline option, not the engine's
     if name == "sharpen":
         _check_options(name, opts, ("method", "consistency", "consistency_reg"))
-        return ClassicalSharpener("sharpen", opts.get("method", "hpm"), opts.get("consistency", True),
-                                  opts.get("consistency_reg", DEFAULT_CONSISTENCY_REG))
+        return ClassicalSharpener(
+            "sharpen",
+            opts.get("method", "hpm"),
+            opts.get("consistency", True),
+            opts.get("consistency_reg", DEFAULT_CONSISTENCY_REG),
+        )
     if name == "bicubic":
         _check_options(name, opts, ())
         return ClassicalSharpener("bicubic", "bicubic", consistency=False)
     if name == "sharpen-cnn":
-        from geogen.engines.sharpen_cnn import CNNSharpener, OPTIONS
+        from geogen.engines.sharpen_cnn import OPTIONS, CNNSharpener
 
         _check_options(name, opts, OPTIONS)
         return CNNSharpener(seed=seed, **opts)

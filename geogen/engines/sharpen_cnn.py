@@ -1,11 +1,11 @@
 """A small residual CNN, trained on the scene itself, that refines the classical sharpening of the 20 m bands.
 
 No weights ship or download: ``fit`` degrades the scene by 2 with the sensor model (Wald's protocol one scale
-down: 10 m guides -> 20 m, 20 m bands -> 40 m), sharpens that with the classical engine, and trains the network
-to predict what the classical result misses (the real 20 m band minus the classical 20 m estimate) from the
-guides and the classical estimate. At full resolution the same network adds its correction to the classical
-10 m estimate, and the consistency projection is applied again. 60 m bands stay classical (too few pixels to
-learn from at one scale further down).
+down: 10 m guides -> 20 m, 20 m bands -> 40 m), sharpens that with the classical engine, and trains the
+network to predict what the classical result misses (the real 20 m band minus the classical 20 m estimate)
+from the guides and the classical estimate. At full resolution the same network adds its correction to the
+classical 10 m estimate, and the consistency projection is applied again. 60 m bands stay classical (too few
+pixels to learn from at one scale further down).
 
 Deterministic for a given ``seed`` and thread count; trains on at most ``train_size`` x ``train_size`` fine
 pixels from the scene centre, so memory stays bounded on full tiles.
@@ -45,8 +45,11 @@ class ResidualCNN(nn.Module):
         super().__init__()
         self.head = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
-                          nn.Conv2d(channels, channels, 3, padding=1))
+            nn.Sequential(
+                nn.Conv2d(channels, channels, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, padding=1),
+            )
             for _ in range(blocks)
         )
         self.tail = nn.Conv2d(channels, out_channels, 3, padding=1)
@@ -72,10 +75,19 @@ def _positive_int(name: str, value: object) -> int:
 
 
 class CNNSharpener(ClassicalSharpener):
-    """Engine "sharpen-cnn": classical HPM + consistency, then a scene-trained CNN correction for 20 m bands."""
+    """Engine "sharpen-cnn": classical HPM + consistency, then a scene-trained CNN correction (20 m bands)."""
 
-    def __init__(self, seed: int = 0, iterations: int = 500, blocks: int = 6, channels: int = 48, patch: int = 32,
-                 batch: int = 16, lr: float = 1e-3, train_size: int = 1536) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        iterations: int = 500,
+        blocks: int = 6,
+        channels: int = 48,
+        patch: int = 32,
+        batch: int = 16,
+        lr: float = 1e-3,
+        train_size: int = 1536,
+    ) -> None:
         super().__init__("sharpen-cnn", "hpm", consistency=True)
         self.seed = int(seed)
         self.iterations = _positive_int("iterations", iterations)
@@ -121,8 +133,10 @@ class CNNSharpener(ClassicalSharpener):
         h = min(rows, self.train_size) // align * align
         w = min(cols, self.train_size) // align * align
         if h < 4 * align or w < 4 * align:
-            raise EngineError(f"sharpen-cnn needs a scene of at least {4 * align} x {4 * align} 10 m pixels "
-                              f"to train on, got {cols} x {rows}")
+            raise EngineError(
+                f"sharpen-cnn needs a scene of at least {4 * align} x {4 * align} 10 m pixels "
+                f"to train on, got {cols} x {rows}"
+            )
         crop = Window((cols - w) // 2 // align * align, (rows - h) // 2 // align * align, w, h)
         guides, gvalid = _read_guides(stack, self.guides, crop, self.models)
         coarse = {self.guides[i]: degrade(guides[i], _FACTOR) for i in range(len(self.guides))}
@@ -140,8 +154,9 @@ class CNNSharpener(ClassicalSharpener):
         classical, _ = teacher.sharpen(small, small.grid.full_window, self.targets)
         return np.stack([coarse[g] for g in self.guides]), classical, np.stack(truth), valid
 
-    def _train(self, net: ResidualCNN, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
-               progress: Progress | None) -> float:
+    def _train(
+        self, net: ResidualCNN, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor, progress: Progress | None
+    ) -> float:
         h, w = x.shape[-2:]
         ph, pw = min(self.patch, h), min(self.patch, w)
         gen = torch.Generator().manual_seed(self.seed)
@@ -152,9 +167,9 @@ class CNNSharpener(ClassicalSharpener):
         for it in range(self.iterations):
             rs = torch.randint(0, h - ph + 1, (self.batch,), generator=gen).tolist()
             cs = torch.randint(0, w - pw + 1, (self.batch,), generator=gen).tolist()
-            xb = torch.stack([x[:, r:r + ph, c:c + pw] for r, c in zip(rs, cs)])
-            yb = torch.stack([y[:, r:r + ph, c:c + pw] for r, c in zip(rs, cs)])
-            mb = torch.stack([m[:, r:r + ph, c:c + pw] for r, c in zip(rs, cs)])
+            xb = torch.stack([x[:, r : r + ph, c : c + pw] for r, c in zip(rs, cs)])
+            yb = torch.stack([y[:, r : r + ph, c : c + pw] for r, c in zip(rs, cs)])
+            mb = torch.stack([m[:, r : r + ph, c : c + pw] for r, c in zip(rs, cs)])
             loss = ((net(xb) - yb).abs() * mb).sum() / (mb.sum() * yb.shape[1]).clamp(min=1.0)
             opt.zero_grad()
             loss.backward()
@@ -173,17 +188,23 @@ class CNNSharpener(ClassicalSharpener):
         radius = 2 + 2 * self.n_blocks
         return base + radius + consistency_support(factor, self.consistency_reg) + factor * _fill_radius()
 
-    def _sharpen_block(self, stack: S2Stack, block: Window, bands: Sequence[str],
-                       factor: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _sharpen_block(
+        self, stack: S2Stack, block: Window, bands: Sequence[str], factor: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         if factor != _FACTOR or self.net is None:
             return super()._sharpen_block(stack, block, bands, factor)
-        guides, per_band = self._classical_block(stack, block, list(dict.fromkeys([*self.targets, *bands])), factor)
+        guides, per_band = self._classical_block(
+            stack, block, list(dict.fromkeys([*self.targets, *bands])), factor
+        )
         classical = np.stack([per_band[b][0] for b in self.targets])
         mean, std = self._norm
         x = torch.from_numpy(((np.concatenate([guides, classical]) - mean) / std).astype(np.float32))[None]
         with torch.no_grad():
             residual = self.net(x)[0].numpy() * _RESIDUAL_SCALE
-        refined = {b: project_consistent(classical[i] + residual[i], per_band[b][2], factor, per_band[b][3],
-                                         self.consistency_reg)
-                   for i, b in enumerate(self.targets)}
+        refined = {
+            b: project_consistent(
+                classical[i] + residual[i], per_band[b][2], factor, per_band[b][3], self.consistency_reg
+            )
+            for i, b in enumerate(self.targets)
+        }
         return [(refined.get(b, per_band[b][0]), per_band[b][1]) for b in bands]

@@ -1,4 +1,4 @@
-"""Class fidelity: does each land-cover class look, in colour and texture, like that class in a real reference?
+"""Class fidelity: does each land-cover class look, in colour and texture, like it does in a real image?
 
 For every class present in both the generated image's class map and the reference's, five per-pixel features
 are compared between the two images: red, green, blue, the luminance gradient magnitude (Sobel; edges and
@@ -47,7 +47,10 @@ def features(image: np.ndarray) -> np.ndarray:
 
 def _check(image: np.ndarray, class_map: np.ndarray, name: str) -> None:
     if np.asarray(image).shape[1:] != np.asarray(class_map).shape:
-        raise ValueError(f"{name}: image {np.asarray(image).shape} and class map {np.asarray(class_map).shape} differ in size")
+        raise ValueError(
+            f"{name}: image {np.asarray(image).shape} and class map {np.asarray(class_map).shape} "
+            "differ in size"
+        )
 
 
 def class_fidelity(
@@ -100,7 +103,7 @@ def class_fidelity(
             "distance": dist,
             "colour": colour,
             "texture": texture,
-            "features": {f: float(d) for f, d in zip(FEATURES, per_feature)},
+            "features": {f: float(d) for f, d in zip(FEATURES, per_feature, strict=True)},
         }
         weights.append(float(out_px.sum()))
         dists.append(dist)

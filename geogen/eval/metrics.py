@@ -102,7 +102,9 @@ def ssim(pred: np.ndarray, ref: np.ndarray, *, data_range: float, valid: np.ndar
     return float(np.mean([_ssim_map(p[b], r[b], peak)[v].mean() for b in range(p.shape[0])]))
 
 
-def band_ssim(pred: np.ndarray, ref: np.ndarray, *, data_range: float, valid: np.ndarray | None = None) -> np.ndarray:
+def band_ssim(
+    pred: np.ndarray, ref: np.ndarray, *, data_range: float, valid: np.ndarray | None = None
+) -> np.ndarray:
     """SSIM of each band (1-D array)."""
     p, r = _as_bands(pred, ref)
     return np.array([ssim(p[b], r[b], data_range=data_range, valid=valid) for b in range(p.shape[0])])

@@ -1,4 +1,4 @@
-"""Repetition score: how much of an image's texture re-appears elsewhere in it (the quilting "kaleidoscope" trap).
+"""Repetition score: how much of an image's texture re-appears elsewhere in it (the "kaleidoscope" trap).
 
 Definition (lower is better; real FLAIR aerial images at 0.2 m score 0.00-0.09 with the defaults, close to the
 0.02-0.14 reported for real aerial imagery): the share of *textured* ``patch`` x ``patch`` patches, on a grid,
@@ -7,11 +7,13 @@ that have a *near-duplicate* somewhere else in the image, in any of the 8 orient
 - textured: the patch's luminance, averaged over 2 x 2 pixels, has a standard deviation >= ``min_std`` (flat
   roofs, water and shadow match anything and are not counted);
 - near-duplicate: a window, at any pixel offset, not overlapping the patch, whose high-pass luminance
-  (luminance minus its Gaussian blur, sigma 1.5 px) has a normalised cross-correlation >= ``threshold`` with the
-  patch's. High-pass NCC ignores brightness, contrast and slow colour shifts, so recoloured copies still count.
+  (luminance minus its Gaussian blur, sigma 1.5 px) has a normalised cross-correlation >= ``threshold``
+  with the patch's. High-pass NCC ignores brightness, contrast and slow colour shifts, so recoloured
+  copies still count.
 
-Search: every window at half resolution is ranked by NCC (a matrix product) in the patch's best orientation for
-it; the best ``topk`` per patch (if their NCC there is >= 0.6) are then checked at full resolution at +-1 px. Patches are a seeded random sample of at most
+Search: every window at half resolution is ranked by NCC (a matrix product) in the patch's best orientation
+for it; the best ``topk`` per patch (if their NCC there is >= 0.6) are then checked at full resolution at
++-1 px. Patches are a seeded random sample of at most
 ``max_patches``, so the score is an estimate (standard error about sqrt(s (1 - s) / max_patches)).
 """
 
@@ -57,7 +59,7 @@ def repetition_score(
     topk: int = 16,
     seed: int = 0,
 ) -> float:
-    """Share (0..1) of textured patches of ``image`` (3, H, W) with a near-duplicate elsewhere; see module doc.
+    """Share (0..1) of textured patches of ``image`` (3, H, W) with a near-duplicate elsewhere (module doc).
 
     ``valid`` (H, W) bool restricts patches and matches to fully valid windows (e.g. class map != 0).
     Returns 0.0 when the image has no textured patch.
@@ -102,7 +104,7 @@ def repetition_score(
     n = len(qy)
 
     # Coarse: half-resolution matches above the gate (in any orientation), best ``topk`` per patch.
-    coarse = np.stack([half[y : y + q, x : x + q] for y, x in zip(qy, qx)])
+    coarse = np.stack([half[y : y + q, x : x + q] for y, x in zip(qy, qx, strict=True)])
     off = np.arange(-q + 1, q)
     by = (qy[:, None, None] + off[None, :, None]).repeat(len(off), axis=2).reshape(n, -1)
     bx = (qx[:, None, None] + off[None, None, :]).repeat(len(off), axis=1).reshape(n, -1)
@@ -129,7 +131,9 @@ def repetition_score(
     qi, hit = np.concatenate(hits_q), np.concatenate(hits_c)
 
     # Fine: full-resolution high-pass NCC at +-1 px around each coarse match, best orientation.
-    fine_q = np.stack([highpass[2 * y : 2 * y + patch, 2 * x : 2 * x + patch] for y, x in zip(qy, qx)])
+    fine_q = np.stack(
+        [highpass[2 * y : 2 * y + patch, 2 * x : 2 * x + patch] for y, x in zip(qy, qx, strict=True)]
+    )
     fine_q = np.stack([_unit(_orient(fine_q, o).reshape(n, -1)) for o in range(_ORIENTATIONS)], axis=1)
     windows = sliding_window_view(highpass, (patch, patch))
     best = np.full(n, -1.0)

@@ -1,19 +1,19 @@
 """Wald's protocol: score a sharpening engine on a real stack without a higher-resolution truth.
 
 Every band is degraded by ``factor`` with the sensor model (MTF Gaussian, gain 0.3 at Nyquist, then
-``factor x factor`` averaging), the engine sharpens the degraded stack back to the degraded finest grid, and the
-result is compared with the original bands of that resolution. Bicubic is always scored alongside, on the same
-pixels, as the floor.
+``factor x factor`` averaging), the engine sharpens the degraded stack back to the degraded finest grid, and
+the result is compared with the original bands of that resolution. Bicubic is always scored alongside, on the
+same pixels, as the floor.
 
-The scene is cropped from its top-left corner to a multiple of ``factor**2`` fine pixels so that every degraded
-grid is whole. Pixels invalid in the input are filled before degrading and left out of the scores.
+The scene is cropped from its top-left corner to a multiple of ``factor**2`` fine pixels so that every
+degraded grid is whole. Pixels invalid in the input are filled before degrading and left out of the scores.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from affine import Affine
@@ -26,6 +26,7 @@ from geogen.io.sentinel2 import S2Stack
 from tiles import Grid, Window
 
 BASELINE = "bicubic"
+Degradation = Callable[[np.ndarray, int], np.ndarray]
 
 
 @dataclass
@@ -59,20 +60,23 @@ class WaldReport:
         return d
 
 
-def _degraded_stack(stack: S2Stack, bands: Sequence[str], guides: Sequence[str],
-                    factor: int) -> tuple[S2Stack, np.ndarray, np.ndarray]:
+def _degraded_stack(
+    stack: S2Stack, bands: Sequence[str], guides: Sequence[str], factor: int, degradation: Degradation
+) -> tuple[S2Stack, np.ndarray, np.ndarray]:
     """(stack degraded by ``factor``, reference bands, their valid mask) over the cropped scene."""
     rows, cols = stack.grid.shape
     unit = factor * factor
     h, w = rows // unit * unit, cols // unit * unit
     if h == 0 or w == 0:
-        raise RasterError(f"scene of {cols} x {rows} pixels is too small for Wald's protocol at factor {factor}")
+        raise RasterError(
+            f"scene of {cols} x {rows} pixels is too small for Wald's protocol at factor {factor}"
+        )
     crop = Window(0, 0, w, h)
     arrays, valid = {}, {}
     for b in (*guides, *bands):
         data, v = stack.read(b, crop)
         filled = fill_invalid(data, v, float(data[v].mean()) if v.any() else 0.0)
-        arrays[b] = degrade(filled, factor)
+        arrays[b] = degradation(filled, factor)
         valid[b] = block_mean(v.astype(np.float32), factor) > 1 - 1e-6
     coarse = stack.grid[crop]
     grid = Grid(w // factor, h // factor, coarse.transform @ Affine.scale(factor), coarse.crs)
@@ -85,8 +89,16 @@ def _degraded_stack(stack: S2Stack, bands: Sequence[str], guides: Sequence[str],
     return degraded, np.stack(refs), ref_valid
 
 
-def _score(engine: str, pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, bands: Sequence[str], factor: int,
-           data_range: float, seconds: float) -> EngineScores:
+def _score(
+    engine: str,
+    pred: np.ndarray,
+    ref: np.ndarray,
+    valid: np.ndarray,
+    bands: Sequence[str],
+    factor: int,
+    data_range: float,
+    seconds: float,
+) -> EngineScores:
     per_band = {
         b: {
             "psnr": metrics.psnr(pred[i], ref[i], data_range=data_range, valid=valid),
@@ -107,10 +119,18 @@ def _score(engine: str, pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, ba
     )
 
 
-def wald(stack: S2Stack, engines: str | Sequence[str], *, factor: int = 2, bands: Sequence[str] | None = None,
-         options: Mapping[str, Mapping[str, Any]] | None = None, seed: int = 0,
-         data_range: float = 1.0) -> WaldReport:
-    """Score ``engines`` (and bicubic) under Wald's protocol on the bands ``factor`` times coarser than the finest.
+def wald(
+    stack: S2Stack,
+    engines: str | Sequence[str],
+    *,
+    factor: int = 2,
+    bands: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    data_range: float = 1.0,
+    degradation: Degradation = degrade,
+) -> WaldReport:
+    """Score ``engines`` (and bicubic) by Wald's protocol on the bands ``factor`` times coarser than 10 m.
 
     Args:
         stack: the real stack (reflectance).
@@ -120,6 +140,8 @@ def wald(stack: S2Stack, engines: str | Sequence[str], *, factor: int = 2, bands
         options: per-engine options, keyed by engine name.
         seed: passed to engines that use randomness.
         data_range: peak value for PSNR/SSIM, in reflectance (1.0 = reflectance 1).
+        degradation: ``f(array, factor) -> array`` that simulates the coarser band (default: the sensor
+            model the engines assume; another one measures how robust an engine is to a wrong blur model).
 
     Raises:
         RasterError: no band at ``factor``, a requested band at another factor, or a scene too small.
@@ -130,11 +152,13 @@ def wald(stack: S2Stack, engines: str | Sequence[str], *, factor: int = 2, bands
     chosen = list(bands) if bands is not None else at_factor
     wrong = [b for b in chosen if b not in at_factor]
     if not chosen or wrong:
-        raise RasterError(f"Wald's protocol at factor {factor} scores bands {factor}x coarser than the finest grid; "
-                          f"this stack has {', '.join(at_factor) or 'none'}"
-                          + (f", not {', '.join(wrong)}" if wrong else ""))
+        raise RasterError(
+            f"Wald's protocol at factor {factor} scores bands {factor}x coarser than the finest grid; "
+            f"this stack has {', '.join(at_factor) or 'none'}"
+            + (f", not {', '.join(wrong)}" if wrong else "")
+        )
     guides = guide_bands(stack)
-    degraded, ref, valid = _degraded_stack(stack, chosen, guides, factor)
+    degraded, ref, valid = _degraded_stack(stack, chosen, guides, factor, degradation)
     scores: dict[str, EngineScores] = {}
     for name in [BASELINE, *[n for n in names if n != BASELINE]]:
         engine = create_sharpener(name, (options or {}).get(name), seed=seed)
@@ -142,5 +166,7 @@ def wald(stack: S2Stack, engines: str | Sequence[str], *, factor: int = 2, bands
         engine.fit(degraded, chosen)
         pred, pred_valid = engine.sharpen(degraded, degraded.grid.full_window, chosen)
         seconds = time.perf_counter() - t0
-        scores[name] = _score(name, pred, ref, valid & pred_valid.all(axis=0), chosen, factor, data_range, seconds)
+        scores[name] = _score(
+            name, pred, ref, valid & pred_valid.all(axis=0), chosen, factor, data_range, seconds
+        )
     return WaldReport(factor, chosen, guides, degraded.grid.shape, data_range, scores)

@@ -30,8 +30,8 @@ def normalise_band(name: str) -> str | None:
 def find_band(text: str) -> str | None:
     """The one band named in ``text`` (a file name or band description) as a token, else None.
 
-    ``S2A_MSIL2A_..._B8A.tif`` -> "B8A"; ``s2cloudless_cloud_probability_CLP`` -> None. Texts naming two different
-    bands are ambiguous and give None.
+    ``S2A_MSIL2A_..._B8A.tif`` -> "B8A"; ``s2cloudless_cloud_probability_CLP`` -> None. Texts naming two
+    different bands are ambiguous and give None.
     """
     found = {_canonical(m.group(1)) for m in _TOKEN.finditer(text)}
     return found.pop() if len(found) == 1 else None

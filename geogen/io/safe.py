@@ -1,7 +1,7 @@
-"""Sentinel-2 .SAFE products (folder or .zip): where each band's JP2 is and how to turn its DN into reflectance.
+"""Sentinel-2 .SAFE products (folder or .zip): where each band's JP2 is and how its DN become reflectance.
 
-Only the product metadata (``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``) and file names are read here; pixels are read
-later through GDAL, zip members via ``/vsizip/`` without extracting anything.
+Only the product metadata (``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``) and file names are read here; pixels are
+read later through GDAL, zip members via ``/vsizip/`` without extracting anything.
 
 Radiometry, per the product metadata: reflectance = (DN + offset) / quantification, with the offset from
 ``RADIO_ADD_OFFSET`` (L1C) or ``BOA_ADD_OFFSET`` (L2A) for processing baseline 04.00 and later, and 0 before.
@@ -58,7 +58,9 @@ def baseline_at_least(baseline: str | None, major: int) -> bool:
     return bool(m) and int(m.group(1)) >= major
 
 
-def parse_metadata(xml_bytes: bytes, level: str, source: str) -> tuple[str | None, float, dict[str, float], list[str]]:
+def parse_metadata(
+    xml_bytes: bytes, level: str, source: str
+) -> tuple[str | None, float, dict[str, float], list[str]]:
     """(baseline, quantification, offsets per band, warnings) from a product metadata document.
 
     Raises:
@@ -104,7 +106,9 @@ def parse_metadata(xml_bytes: bytes, level: str, source: str) -> tuple[str | Non
             if band:
                 offsets[band] = value
         if not offsets:
-            warnings.append(f"{source}: processing baseline {baseline} but no {offset_tag} values; assuming offset 0")
+            warnings.append(
+                f"{source}: processing baseline {baseline} but no {offset_tag} values; assuming offset 0"
+            )
     return baseline, quant, offsets, warnings
 
 
@@ -117,8 +121,10 @@ def _pick_native(found: dict[str, list[tuple[str | None, str]]], level: str, sou
             continue
         native = [p for res, p in candidates if res and res.upper() == f"R{NATIVE_RES[band]}M"]
         if len(native) != 1:
-            raise RasterError(f"{source}: {len(candidates)} files for band {band} in the {level} product, "
-                              f"none unambiguously at native resolution")
+            raise RasterError(
+                f"{source}: {len(candidates)} files for band {band} in the {level} product, "
+                f"none unambiguously at native resolution"
+            )
         picked[band] = native[0]
     return picked
 
@@ -127,7 +133,9 @@ def _scan(names: list[str], source: str) -> tuple[str, str, dict[str, list[tuple
     """(metadata member, level, band candidates) from member/file names relative to the product."""
     mtd = [n for n in names if _MTD.search(n) and n.count("/") <= 1]
     if not mtd:
-        raise InputFileError(f"{source} is not a Sentinel-2 L1C/L2A product: no MTD_MSIL1C.xml or MTD_MSIL2A.xml")
+        raise InputFileError(
+            f"{source} is not a Sentinel-2 L1C/L2A product: no MTD_MSIL1C.xml or MTD_MSIL2A.xml"
+        )
     mtd.sort(key=lambda n: n.count("/"))
     level = "L" + _MTD.search(mtd[0]).group(1).upper()
     found: dict[str, list[tuple[str | None, str]]] = {}
@@ -138,8 +146,10 @@ def _scan(names: list[str], source: str) -> tuple[str, str, dict[str, list[tuple
             granules.add(m.group("granule"))
             found.setdefault(m.group("band").upper(), []).append((m.group("res"), n))
     if len(granules) > 1:
-        raise RasterError(f"{source} holds {len(granules)} granules ({', '.join(sorted(granules))}); "
-                          "geogen reads single-tile products: pass one granule's IMG_DATA folder instead")
+        raise RasterError(
+            f"{source} holds {len(granules)} granules ({', '.join(sorted(granules))}); "
+            "geogen reads single-tile products: pass one granule's IMG_DATA folder instead"
+        )
     if not found:
         raise InputFileError(f"{source} has no band images (GRANULE/*/IMG_DATA/*_B??.jp2)")
     return mtd[0], level, found
@@ -162,7 +172,9 @@ def read_safe(path: str | Path) -> SafeProduct:
                 mtd, level, found = _scan(names, str(p))
                 xml_bytes = zf.read(mtd)
         except zipfile.BadZipFile:
-            raise InputFileError(f"{p} is not a zip file (expected a Sentinel-2 .SAFE folder or its .zip)") from None
+            raise InputFileError(
+                f"{p} is not a zip file (expected a Sentinel-2 .SAFE folder or its .zip)"
+            ) from None
         prefix = "/vsizip/" + p.resolve().as_posix() + "/"
         resolve = lambda member: prefix + member  # noqa: E731
     else:

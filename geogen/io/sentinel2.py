@@ -9,9 +9,9 @@ Inputs (``open_s2``):
 
 Conventions made explicit here, because they are where users' SR runs usually go wrong:
 - reflectance = (DN + offset) / quantification for integer data; the offset and quantification come from the
-  product metadata (SAFE) or the GDAL band scale/offset; without either, uint16/int16 data is DN = reflectance x
-  10000 and float data is taken as reflectance unless its values are too large for that (then DN x 10000, with a
-  warning). 8-bit data is refused (a 0-255 rendering is not reflectance).
+  product metadata (SAFE) or the GDAL band scale/offset; without either, uint16/int16 data is DN = reflectance
+  x 10000 and float data is taken as reflectance unless its values are too large for that (then DN x 10000,
+  with a warning). 8-bit data is refused (a 0-255 rendering is not reflectance).
 - DN 0 (and NaN, and a declared nodata value) is nodata: ``read`` returns it as invalid, never as a value.
 - all bands must share the CRS and the bounds, with resolutions an integer multiple of the finest band's
   (corner-aligned: coarse pixel (i, j) covers fine pixels (f*i .. f*i+f-1, f*j .. f*j+f-1)).
@@ -27,8 +27,8 @@ from typing import Mapping, Protocol
 from warnings import catch_warnings, simplefilter
 
 import numpy as np
-from affine import Affine
 import rasterio
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
@@ -100,8 +100,9 @@ class _FileBand:
         try:
             dn = self._ds.read(self.source.index, window=inner.to_rasterio())
         except RasterioIOError as exc:
-            raise RasterError(f"cannot read band {self.source.name} from {self.source.path}: "
-                              f"{str(exc).splitlines()[0]}") from None
+            raise RasterError(
+                f"cannot read band {self.source.name} from {self.source.path}: {str(exc).splitlines()[0]}"
+            ) from None
         rel = inner.relative_to(window)
         out[rel.slices], valid[rel.slices] = _to_reflectance(dn, self.source.radiometry)
         return out, valid
@@ -148,17 +149,28 @@ def _factors(grids: Mapping[str, Grid]) -> tuple[Grid, dict[str, int]]:
     factors: dict[str, int] = {}
     for band, g in grids.items():
         if not _same_crs(g.crs, fine.crs):
-            raise RasterError(f"band {band} is in {g.crs} but band {fine_name} in {fine.crs}; all bands need one CRS")
+            raise RasterError(
+                f"band {band} is in {g.crs} but band {fine_name} in {fine.crs}; all bands need one CRS"
+            )
         if any(abs(a - b) > tol for a, b in zip(g.bounds, fine.bounds)):
-            raise RasterError(f"band {band} covers {tuple(round(v, 3) for v in g.bounds)} but band {fine_name} "
-                              f"covers {tuple(round(v, 3) for v in fine.bounds)}; all bands must share one extent")
+            raise RasterError(
+                f"band {band} covers {tuple(round(v, 3) for v in g.bounds)} but band {fine_name} "
+                f"covers {tuple(round(v, 3) for v in fine.bounds)}; all bands must share one extent"
+            )
         fx, fy = g.res[0] / fine.res[0], g.res[1] / fine.res[1]
         f = round(fx)
-        if f < 1 or abs(fx - f) > 1e-4 * f or abs(fy - f) > 1e-4 * f or g.width * f != fine.width \
-                or g.height * f != fine.height:
-            raise RasterError(f"band {band} has {g.res[0]:g} x {g.res[1]:g} pixels ({g.width} x {g.height}), not a "
-                              f"whole multiple of band {fine_name}'s {fine.res[0]:g} m grid ({fine.width} x "
-                              f"{fine.height})")
+        if (
+            f < 1
+            or abs(fx - f) > 1e-4 * f
+            or abs(fy - f) > 1e-4 * f
+            or g.width * f != fine.width
+            or g.height * f != fine.height
+        ):
+            raise RasterError(
+                f"band {band} has {g.res[0]:g} x {g.res[1]:g} pixels ({g.width} x {g.height}), not a "
+                f"whole multiple of band {fine_name}'s {fine.res[0]:g} m grid ({fine.width} x "
+                f"{fine.height})"
+            )
         factors[band] = f
     return fine, factors
 
@@ -166,14 +178,21 @@ def _factors(grids: Mapping[str, Grid]) -> tuple[Grid, dict[str, int]]:
 class S2Stack:
     """The bands of one Sentinel-2 scene, each on its native grid, corner-aligned to the finest one.
 
-    Use as a context manager (files stay open between windowed reads). ``read(band, window)`` takes a window of
-    the finest grid (``grid``) aligned to the band's factor and returns that footprint at the band's native
+    Use as a context manager (files stay open between windowed reads). ``read(band, window)`` takes a window
+    of the finest grid (``grid``) aligned to the band's factor and returns that footprint at the band's native
     resolution as float32 reflectance plus a bool valid mask.
     """
 
-    def __init__(self, readers: Mapping[str, _BandReader], *, source: str, level: str | None = None,
-                 baseline: str | None = None, warnings: list[str] | None = None,
-                 notes: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        readers: Mapping[str, _BandReader],
+        *,
+        source: str,
+        level: str | None = None,
+        baseline: str | None = None,
+        warnings: list[str] | None = None,
+        notes: Mapping[str, str] | None = None,
+    ) -> None:
         if not readers:
             raise InputFileError(f"no Sentinel-2 bands in {source}")
         self._readers = {b: readers[b] for b in sort_bands(list(readers))}
@@ -185,18 +204,30 @@ class S2Stack:
         self.notes = dict(notes or {})
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], grid: Grid, *, valid: Mapping[str, np.ndarray] | None = None,
-                    source: str = "arrays") -> "S2Stack":
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, np.ndarray],
+        grid: Grid,
+        *,
+        valid: Mapping[str, np.ndarray] | None = None,
+        source: str = "arrays",
+    ) -> "S2Stack":
         """A stack from reflectance arrays keyed by band; each array's size fixes its factor to ``grid``."""
         readers: dict[str, _BandReader] = {}
         for band, data in arrays.items():
             h, w = data.shape
             f = grid.height // h
             if f < 1 or h * f != grid.height or w * f != grid.width:
-                raise RasterError(f"band {band} array is {w} x {h}, not a whole fraction of the {grid.width} x "
-                                  f"{grid.height} grid")
+                raise RasterError(
+                    f"band {band} array is {w} x {h}, not a whole fraction of the {grid.width} x "
+                    f"{grid.height} grid"
+                )
             band_grid = Grid(w, h, grid.transform @ Affine.scale(f), grid.crs)
-            v = np.ones(data.shape, bool) if valid is None or band not in valid else np.asarray(valid[band], bool)
+            v = (
+                np.ones(data.shape, bool)
+                if valid is None or band not in valid
+                else np.asarray(valid[band], bool)
+            )
             readers[band] = _ArrayBand(np.asarray(data, np.float32), v, band_grid)
         return cls(readers, source=source)
 
@@ -230,8 +261,9 @@ class S2Stack:
     def __enter__(self) -> "S2Stack":
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -263,22 +295,28 @@ def _file_radiometry(ds: rasterio.io.DatasetReader, index: int, path: str, warni
         return Radiometry(scale, offset, nodata, f"GDAL scale {scale:g} / offset {offset:g}")
     dtype = np.dtype(ds.dtypes[index - 1])
     if dtype == np.uint8 or dtype == np.int8:
-        raise RasterError(f"{path} is 8-bit: that looks like a 0-255 display rendering, not reflectance; "
-                          "use the product's uint16 bands (reflectance x 10000) or float reflectance")
+        raise RasterError(
+            f"{path} is 8-bit: that looks like a 0-255 display rendering, not reflectance; "
+            "use the product's uint16 bands (reflectance x 10000) or float reflectance"
+        )
     if dtype.kind in "iu":
         return Radiometry(1e-4, 0.0, nodata, "DN = reflectance x 10000 (no offset)")
     step = max(1, max(ds.width, ds.height) // 256)
-    sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step))).astype(np.float64)
+    sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step))).astype(
+        np.float64
+    )
     sample = sample[np.isfinite(sample) & (sample != 0)]
     if sample.size and np.percentile(sample, 99) > _MAX_PLAUSIBLE_REFLECTANCE:
-        warnings.append(f"{Path(path).name}: float values up to {sample.max():g} are too large for reflectance; "
-                        "reading them as reflectance x 10000")
+        warnings.append(
+            f"{Path(path).name}: float values up to {sample.max():g} are too large for reflectance; "
+            "reading them as reflectance x 10000"
+        )
         return Radiometry(1e-4, 0.0, nodata, "float DN = reflectance x 10000")
     return Radiometry(1.0, 0.0, nodata, "float reflectance")
 
 
 def _file_bands(path: Path, warnings: list[str]) -> list[BandSource]:
-    """The Sentinel-2 bands one raster file holds (by file name when single-band, else by band descriptions)."""
+    """The Sentinel-2 bands in a raster file (named by its file name if single-band, else by descriptions)."""
     p = str(path)
     with _open(p, path.name) as ds:
         if ds.count == 1:
@@ -288,8 +326,10 @@ def _file_bands(path: Path, warnings: list[str]) -> list[BandSource]:
             pairs = [(i, find_band(d or "")) for i, d in enumerate(ds.descriptions, start=1)]
             pairs = [(i, b) for i, b in pairs if b]
             if not pairs:
-                raise RasterError(f"{p} has {ds.count} bands but no band description names a Sentinel-2 band "
-                                  "(B01..B12, B8A); set the band descriptions or give one file per band")
+                raise RasterError(
+                    f"{p} has {ds.count} bands but no band description names a Sentinel-2 band "
+                    "(B01..B12, B8A); set the band descriptions or give one file per band"
+                )
         if not pairs:
             return []
         grid = _grid_of(ds, p, pairs[0][1])
@@ -319,8 +359,10 @@ def _folder_sources(folder: Path, warnings: list[str]) -> dict[str, BandSource]:
             files += [f for f in sorted((folder / sub).iterdir()) if f.suffix.lower() in _RASTER_SUFFIXES]
     sources = [s for f in files for s in _file_bands(f, warnings)]
     if not sources:
-        raise InputFileError(f"no Sentinel-2 band files in folder {folder}: expected GeoTIFF/JP2 files with the band "
-                             "in the name (e.g. T33UUP_..._B02.jp2) or multi-band GeoTIFFs with band descriptions")
+        raise InputFileError(
+            f"no Sentinel-2 band files in folder {folder}: expected GeoTIFF/JP2 files with the band "
+            "in the name (e.g. T33UUP_..._B02.jp2) or multi-band GeoTIFFs with band descriptions"
+        )
     return _pick(sources)
 
 
@@ -330,9 +372,12 @@ def _safe_sources(path: Path) -> tuple[dict[str, BandSource], str, str | None, l
     sources: dict[str, BandSource] = {}
     for band, gdal_path in product.band_paths.items():
         offset = product.offsets.get(band, 0.0)
-        radiometry = Radiometry(1.0 / product.quantification, offset / product.quantification, None,
-                                f"{product.level} baseline {product.baseline}: (DN + {offset:g}) / "
-                                f"{product.quantification:g}")
+        radiometry = Radiometry(
+            1.0 / product.quantification,
+            offset / product.quantification,
+            None,
+            f"{product.level} baseline {product.baseline}: (DN + {offset:g}) / {product.quantification:g}",
+        )
         with _open(gdal_path, band) as ds:
             sources[band] = BandSource(band, gdal_path, 1, _grid_of(ds, gdal_path, band), radiometry)
     return sources, product.level, product.baseline, warnings
@@ -357,7 +402,9 @@ def open_s2(path: str | Path) -> S2Stack:
     else:
         sources = _pick(_file_bands(p, warnings))
         if not sources:
-            raise InputFileError(f"{p} names no Sentinel-2 band (B01..B12, B8A) in its file name or band descriptions")
+            raise InputFileError(
+                f"{p} names no Sentinel-2 band (B01..B12, B8A) in its file name or band descriptions"
+            )
     readers = {b: _FileBand(s) for b, s in sources.items()}
     notes = {b: s.radiometry.note for b, s in sources.items()}
     return S2Stack(readers, source=str(p), level=level, baseline=baseline, warnings=warnings, notes=notes)

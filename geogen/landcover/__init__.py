@@ -1,7 +1,7 @@
-"""Land-cover classes for sketch conditions: vocabularies, colour-coded rendering, user mappings, fallbacks."""
+"""Land-cover classes for sketch conditions: vocabularies, colour rendering, user mappings, fallbacks."""
 
 from geogen.landcover.fallback import closest_available, substitutions
-from geogen.landcover.mapping import ClassMapping, check_codes, load_mapping
+from geogen.landcover.mapping import ClassMapping, check_codes, code_lookup, load_mapping
 from geogen.landcover.vocab import (
     FLAIR19,
     NODATA,
@@ -23,6 +23,7 @@ __all__ = [
     "class_names",
     "classes_from_condition",
     "closest_available",
+    "code_lookup",
     "get_vocabulary",
     "load_mapping",
     "render_condition",

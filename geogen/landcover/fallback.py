@@ -86,7 +86,7 @@ def closest_available(
 def similar_available(
     code: int, available: Mapping[int, int], vocab: Vocabulary = FLAIR19, min_pixels: int = 0
 ) -> int | None:
-    """The first of the two closest substitutes of ``code`` with at least ``min_pixels`` pixels available, or None.
+    """The first of the two closest substitutes of ``code`` with ``min_pixels`` pixels available, or None.
 
     Used to borrow texture for a scarce class: only its two closest listed classes qualify.
     """

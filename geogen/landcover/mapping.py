@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,14 +67,18 @@ class ClassMapping:
     source: str = "mapping"
 
     @classmethod
-    def from_dict(cls, entries: Mapping[str, object], vocab: Vocabulary = FLAIR19, source: str = "mapping") -> ClassMapping:
+    def from_dict(
+        cls, entries: Mapping[str, object], vocab: Vocabulary = FLAIR19, source: str = "mapping"
+    ) -> ClassMapping:
         """Validate ``{"input value": class name or code}``.
 
         Raises:
             ClassMappingError: targets naming no class (all listed), or two keys that compare equal.
         """
         if not isinstance(entries, Mapping) or not entries:
-            raise ClassMappingError(f"{source}: a class mapping must be a non-empty JSON object, got {entries!r}")
+            raise ClassMappingError(
+                f"{source}: a class mapping must be a non-empty JSON object, got {entries!r}"
+            )
         table: dict[str, int] = {}
         bad: list[str] = []
         for key, target in entries.items():
@@ -84,7 +88,11 @@ class ClassMapping:
             if isinstance(target, str) and target.strip().lower() in _NODATA_NAMES:
                 table[ckey] = NODATA
                 continue
-            if isinstance(target, (int, np.integer)) and not isinstance(target, bool) and int(target) == NODATA:
+            if (
+                isinstance(target, (int, np.integer))
+                and not isinstance(target, bool)
+                and int(target) == NODATA
+            ):
                 table[ckey] = NODATA
                 continue
             try:
@@ -135,7 +143,7 @@ class ClassMapping:
         """
         values = list(values)
         keys = [canonical_key(v) for v in values]
-        missing = [v for v, k in zip(values, keys) if k not in self.table]
+        missing = [v for v, k in zip(values, keys, strict=True) if k not in self.table]
         if missing:
             raise self._unmapped(missing)
         return [self.table[k] for k in keys]
@@ -191,6 +199,33 @@ def load_mapping(
     return ClassMapping.from_file(path, vocab)
 
 
+def code_lookup(
+    spec: str | Path | Mapping[str, object] | None, vocab: Vocabulary = FLAIR19, base: Path | None = None
+) -> Callable[[object], int | None]:
+    """Input class value -> engine code, or None when unmapped (the caller lists all unmapped values at once).
+
+    With a mapping (file path, relative to ``base``, or dict) values go through it; without one they must
+    already be class codes or class names of ``vocab``.
+
+    Raises:
+        InputFileError: the mapping file is missing or unreadable.
+        ClassMappingError: the mapping is invalid.
+    """
+    mapping = load_mapping(spec, vocab, base)
+    if mapping is not None:
+        table = mapping.table
+        return lambda value: table.get(canonical_key(value))
+
+    def direct(value: object) -> int | None:
+        key = canonical_key(value)
+        try:
+            return vocab.code(int(key) if key.lstrip("-").isdigit() else key)
+        except ClassMappingError:
+            return None
+
+    return direct
+
+
 def check_codes(class_map: np.ndarray, vocab: Vocabulary = FLAIR19) -> np.ndarray:
     """A class raster that should already hold engine codes, as (H, W) uint8 (no mapping given).
 
@@ -201,7 +236,9 @@ def check_codes(class_map: np.ndarray, vocab: Vocabulary = FLAIR19) -> np.ndarra
     if arr.dtype.kind not in "iuf":
         raise ClassMappingError(f"a class raster must be numeric, got {arr.dtype}")
     values = np.unique(arr)
-    bad = [v for v in values.tolist() if not (float(v).is_integer() and (int(v) == NODATA or int(v) in vocab))]
+    bad = [
+        v for v in values.tolist() if not (float(v).is_integer() and (int(v) == NODATA or int(v) in vocab))
+    ]
     if bad:
         raise ClassMappingError(
             f"the class raster holds {len(bad)} value{'s' if len(bad) != 1 else ''} that are not classes of "

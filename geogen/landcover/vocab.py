@@ -52,7 +52,11 @@ class Vocabulary:
         by_code = {c.code: c for c in self.classes}
         by_name = {_normalise(c.name): c for c in self.classes}
         colours = {c.colour for c in self.classes}
-        if len(by_code) != len(self.classes) or len(by_name) != len(self.classes) or len(colours) != len(self.classes):
+        if (
+            len(by_code) != len(self.classes)
+            or len(by_name) != len(self.classes)
+            or len(colours) != len(self.classes)
+        ):
             raise ValueError(f"vocabulary {self.name!r} has duplicate codes, names or colours")
         if NODATA in by_code or max(by_code) > 255:
             raise ValueError(f"vocabulary {self.name!r}: class codes must lie in 1..255")
@@ -61,6 +65,7 @@ class Vocabulary:
 
     @property
     def codes(self) -> tuple[int, ...]:
+        """Class codes in vocabulary order."""
         return tuple(c.code for c in self.classes)
 
     def __contains__(self, code: object) -> bool:
@@ -76,8 +81,17 @@ class Vocabulary:
             return self._by_code[int(code)]
         except (KeyError, TypeError, ValueError):
             raise ClassMappingError(
-                f"{code!r} is not a class code of vocabulary {self.name!r} (codes {min(self._by_code)}..{max(self._by_code)})"
+                f"{code!r} is not a class code of vocabulary {self.name!r} "
+                f"(codes {min(self._by_code)}..{max(self._by_code)})"
             ) from None
+
+    def name_of(self, code: int) -> str:
+        """The name of the class with ``code``.
+
+        Raises:
+            ClassMappingError: no class has that code.
+        """
+        return self[code].name
 
     def label(self, code: int) -> str:
         """``'name' (code)`` for messages; unknown codes are shown as such instead of raising."""
@@ -135,7 +149,8 @@ def _flair19() -> Vocabulary:
         (19, "other", "#000000"),
     ]
     classes = tuple(
-        LandCoverClass(code, name, (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16))) for code, name, h in legend
+        LandCoverClass(code, name, (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)))
+        for code, name, h in legend
     )
     return Vocabulary("flair19", classes)
 
@@ -157,7 +172,9 @@ def get_vocabulary(name: str) -> Vocabulary:
     try:
         return VOCABULARIES[key]
     except KeyError:
-        raise ClassMappingError(f"unknown land-cover vocabulary {name!r}; known: {', '.join(VOCABULARIES)}") from None
+        raise ClassMappingError(
+            f"unknown land-cover vocabulary {name!r}; known: {', '.join(VOCABULARIES)}"
+        ) from None
 
 
 def _unknown_codes(class_map: np.ndarray, vocab: Vocabulary) -> list[int]:
@@ -206,10 +223,11 @@ def classes_from_condition(condition: np.ndarray, vocab: Vocabulary = FLAIR19) -
     found = sorted_keys[pos] == key
     if not found.all():
         bad = np.unique(key[~found])
-        shown = ", ".join("#{:06x}".format(int(k)) for k in bad[:20])
+        shown = ", ".join(f"#{int(k):06x}" for k in bad[:20])
         more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
         raise ClassMappingError(
-            f"{int((~found).sum())} condition pixels have colours outside vocabulary {vocab.name!r}: {shown}{more}"
+            f"{int((~found).sum())} condition pixels have colours outside vocabulary {vocab.name!r}: "
+            f"{shown}{more}"
         )
     return sorted_codes[pos]
 

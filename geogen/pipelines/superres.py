@@ -1,7 +1,7 @@
 """Sentinel-2 super-resolution: every chosen band onto the 10 m grid, written as one GeoTIFF.
 
-input stack -> engine (job.engine, default "sharpen") -> output grid (the finest band's grid, cut to the area of
-interest) -> scene-wide fit -> window by window (each read with the engine's halo) -> uint16 GeoTIFF
+input stack -> engine (job.engine, default "sharpen") -> output grid (the finest band's grid, cut to the area
+of interest) -> scene-wide fit -> window by window (each read with the engine's halo) -> uint16 GeoTIFF
 (reflectance x 10000, no offset, 0 = nodata) -> optional warp to ``job.output.crs``.
 """
 
@@ -17,18 +17,20 @@ from geogen.engines.sharpen import Sharpener, create_sharpener
 from geogen.errors import EngineError, GeometryError, JobSpecError
 from geogen.io.aoi import Area, area_from_bounds, area_from_vector, check_tile_budget, parse_crs
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
+from geogen.io.raster import read_grid
 from geogen.io.s2bands import normalise_band, sort_bands
 from geogen.io.sentinel2 import S2Stack, open_s2
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
 from geogen.job.spec import SuperresJob
-from tiles import Window
-from tiles.plan import plan
+from tiles import Grid, Window
+from tiles.plan import count_tiles, plan
 
 TILE = 1024
 REFLECTANCE_SCALE = 10000
-SECONDS_PER_TILE = {"sharpen": 4.0, "bicubic": 1.0, "sharpen-cnn": 120.0}  # 1024 px, one core (bench)
+# one 1024 x 1024 window on one core, all 12 bands (bench/results/sharpen.md; the CNN also trains ~2 min once)
+SECONDS_PER_TILE = {"sharpen": 1.0, "bicubic": 0.2, "sharpen-cnn": 20.0}
 
 
 def _bands(job: SuperresJob, stack: S2Stack) -> list[str]:
@@ -45,7 +47,9 @@ def _bands(job: SuperresJob, stack: S2Stack) -> list[str]:
         if band is None:
             raise JobSpecError(f"bands: {name!r} is not a Sentinel-2 band name (B01..B12, B8A)")
         if band not in stack.bands:
-            raise JobSpecError(f"bands: {band} is not in the input {stack.source}; it has {', '.join(stack.bands)}")
+            raise JobSpecError(
+                f"bands: {band} is not in the input {stack.source}; it has {', '.join(stack.bands)}"
+            )
         chosen.append(band)
     return sort_bands(set(chosen))
 
@@ -58,21 +62,28 @@ def _window(job: SuperresJob, stack: S2Stack) -> Window:
     """
     if job.aoi is None:
         return stack.grid.full_window
-    area: Area = (area_from_vector(job.aoi.vector, job.aoi.layer) if job.aoi.vector
-                  else area_from_bounds(job.aoi.bounds, job.aoi.crs))  # type: ignore[arg-type]
+    area: Area = (
+        area_from_vector(job.aoi.vector, job.aoi.layer)
+        if job.aoi.vector
+        else area_from_bounds(job.aoi.bounds, job.aoi.crs)
+    )  # type: ignore[arg-type]
     bounds = area.to_crs(stack.grid.crs).bounds
     try:
         return stack.grid.window(bounds)
     except ValueError:
-        raise GeometryError(f"the area of interest {tuple(round(v, 2) for v in bounds)} ({stack.grid.crs}) does not "
-                            f"overlap the scene {tuple(round(v, 2) for v in stack.grid.bounds)}") from None
+        raise GeometryError(
+            f"the area of interest {tuple(round(v, 2) for v in bounds)} ({stack.grid.crs}) does not "
+            f"overlap the scene {tuple(round(v, 2) for v in stack.grid.bounds)}"
+        ) from None
 
 
 def _check_gsd(job: SuperresJob, stack: S2Stack, engine: str) -> None:
     res = stack.grid.res[0]
     if job.target_gsd is not None and abs(job.target_gsd - res) > 0.01 * res:
-        raise EngineError(f"target_gsd {job.target_gsd:g} m is not supported by engine {engine!r}: it outputs on the "
-                          f"finest band's grid ({res:g} m); a finer GSD needs a diffusion SR engine")
+        raise EngineError(
+            f"target_gsd {job.target_gsd:g} m is not supported by engine {engine!r}: it outputs on the "
+            f"finest band's grid ({res:g} m); a finer GSD needs a diffusion SR engine"
+        )
 
 
 def _tile_size(job: SuperresJob) -> int:
@@ -98,8 +109,56 @@ def _tags(job: SuperresJob, stack: S2Stack, engine: Sharpener, bands: list[str])
         "GEOGEN_REFLECTANCE": f"reflectance = DN / {REFLECTANCE_SCALE} (no offset); DN 0 = nodata",
         "GEOGEN_ENGINE_OPTIONS": {k: v for k, v in job.options.items()},
     }
-    return provenance_tags(engine=engine.name, seed=job.seed if engine.name == "sharpen-cnn" else None,
-                           synthetic=False, task="superres", extra=extra)
+    return provenance_tags(
+        engine=engine.name,
+        seed=job.seed if engine.name == "sharpen-cnn" else None,
+        synthetic=False,
+        task="superres",
+        extra=extra,
+    )
+
+
+def _write(
+    job: SuperresJob,
+    stack: S2Stack,
+    engine: Sharpener,
+    bands: list[str],
+    window: Window,
+    target: Path,
+    tile: int,
+    reporter: Reporter,
+    overwrite: bool,
+) -> None:
+    """Sharpen ``window`` of the stack tile by tile into a uint16 GeoTIFF at ``target``."""
+    tiles = plan((window.height, window.width), tile, 0)
+    writer = GeoTIFFWriter(
+        target,
+        stack.grid[window],
+        len(bands),
+        "uint16",
+        nodata=0,
+        band_descriptions=bands,
+        tags=_tags(job, stack, engine, bands),
+        overwrite=overwrite,
+    )
+    with writer:
+        for i, t in enumerate(tiles):
+            w = t.window
+            scene_window = Window(window.col_off + w.col_off, window.row_off + w.row_off, w.width, w.height)
+            reflectance, valid = engine.sharpen(stack, scene_window, bands)
+            writer.write(w, to_dn(reflectance, valid))
+            reporter.progress(i + 1, len(tiles), "sharpen")
+
+
+def _warp(native: Path, final: Path, crs: str, overwrite: bool, reporter: Reporter) -> Grid:
+    """Reproject the finished native-grid file onto ``crs`` (bilinear; nodata stays out) and drop it."""
+    reporter.progress(0, 1, "reproject")
+    try:
+        reproject_file(native, final, crs, resampling=Resampling.bilinear, overwrite=overwrite)
+    finally:
+        native.unlink(missing_ok=True)
+    reporter.progress(1, 1, "reproject")
+    return read_grid(final)
 
 
 def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
@@ -113,8 +172,9 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
     info = resolve_engine("superres", job.engine)
     tile = _tile_size(job)
     engine = create_sharpener(info.name, job.options, seed=job.seed)
-    if job.output.crs is not None:
-        parse_crs(job.output.crs)
+    out_crs = job.output.crs
+    if out_crs is not None:
+        parse_crs(out_crs)  # a bad CRS fails now, not after the work
     final = prepare_output(Path(job.output.dir) / f"{job.output.name}.tif", overwrite=job.output.overwrite)
     with open_s2(job.input) as stack:
         for w in stack.warnings:
@@ -122,42 +182,35 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         bands = _bands(job, stack)
         _check_gsd(job, stack, info.name)
         window = _window(job, stack)
+        n_tiles = count_tiles((window.height, window.width), tile, 0)
+        check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE.get(info.name))
+        reporter.log(
+            f"{Path(stack.source).name}: {len(stack.bands)} bands, {stack.grid.width} x "
+            f"{stack.grid.height} px at {stack.grid.res[0]:g} m; radiometry: "
+            f"{'; '.join(sorted(set(stack.notes.values())))}"
+        )
+        engine.fit(stack, bands, progress=lambda d, t: reporter.progress(d, t, "fit"))
         grid = stack.grid[window]
         gsd = grid.res[0]
-        tiles = plan((window.height, window.width), tile, 0)
-        check_tile_budget(len(tiles), job.max_tiles, seconds_per_tile=SECONDS_PER_TILE.get(info.name))
-        reporter.log(f"{Path(stack.source).name}: {len(stack.bands)} bands, {stack.grid.width} x "
-                     f"{stack.grid.height} px at {stack.grid.res[0]:g} m; radiometry: "
-                     f"{'; '.join(sorted(set(stack.notes.values())))}")
-
-        engine.fit(stack, bands, progress=lambda d, t: reporter.progress(d, t, "fit"))
-        warp = job.output.crs is not None and parse_crs(job.output.crs) != parse_crs(grid.crs)
+        warp = out_crs is not None and parse_crs(out_crs) != parse_crs(grid.crs)
         target = temp_sibling(final, "native") if warp else final
-        writer = GeoTIFFWriter(target, grid, len(bands), "uint16", nodata=0, band_descriptions=bands,
-                               tags=_tags(job, stack, engine, bands), overwrite=job.output.overwrite or warp)
-        with writer:
-            for i, t in enumerate(tiles):
-                scene_window = Window(window.col_off + t.window.col_off, window.row_off + t.window.row_off,
-                                      t.window.width, t.window.height)
-                reflectance, valid = engine.sharpen(stack, scene_window, bands)
-                writer.write(t.window, to_dn(reflectance, valid))
-                reporter.progress(i + 1, len(tiles), "sharpen")
+        _write(job, stack, engine, bands, window, target, tile, reporter, job.output.overwrite or warp)
         source_name = Path(stack.source).name
     if warp:
-        reporter.progress(0, 1, "reproject")
-        try:
-            reproject_file(target, final, job.output.crs, resampling=Resampling.bilinear,  # type: ignore[arg-type]
-                           overwrite=job.output.overwrite)
-        finally:
-            target.unlink(missing_ok=True)
-        reporter.progress(1, 1, "reproject")
-        from geogen.io.raster import read_grid
-
-        grid = read_grid(final)
+        grid = _warp(target, final, out_crs, job.output.overwrite, reporter)  # type: ignore[arg-type]
     record = OutputRecord(
-        path=str(final), bands=bands, crs=grid.crs, bounds=grid.bounds, width=grid.width, height=grid.height,
-        kind="derived", synthetic=False, extra={"gsd_m": gsd, "source": source_name},
+        path=str(final),
+        bands=bands,
+        crs=grid.crs,
+        bounds=grid.bounds,
+        width=grid.width,
+        height=grid.height,
+        kind="derived",
+        synthetic=False,
+        extra={"gsd_m": gsd, "source": source_name},
     )
-    summary = (f"{len(bands)} Sentinel-2 bands of {source_name} sharpened to {gsd:g} m with engine {info.name}: "
-               f"{grid.width} x {grid.height} px in {grid.crs}")
+    summary = (
+        f"{len(bands)} Sentinel-2 bands of {source_name} sharpened to {gsd:g} m with engine {info.name}: "
+        f"{grid.width} x {grid.height} px in {grid.crs}"
+    )
     return PipelineOutput([record], info.name, summary)

@@ -1,9 +1,9 @@
-"""Text to scene: prompt + place + date + GSD -> a georeferenced synthetic image of the area, with DiffusionSat.
+"""Text to scene with DiffusionSat: prompt + place + date + GSD -> a georeferenced synthetic image.
 
-area of interest -> metric working grid at the job's GSD (UTM for a geographic area) -> latent canvas around it
--> latent windows, each with the DiffusionSat metadata of its own centre -> denoising over all windows at once
-(MultiDiffusion) -> VAE decode tile by tile -> RGB + alpha GeoTIFF (transparent outside the area's polygon),
-with provenance tags -> optional warp to the CRS asked for.
+area of interest -> metric working grid at the job's GSD (UTM for a geographic area) -> latent canvas around
+it -> latent windows, each with the DiffusionSat metadata of its own centre -> denoising over all windows at
+once (MultiDiffusion) -> VAE decode tile by tile -> RGB + alpha GeoTIFF (transparent outside the area's
+polygon), with provenance tags -> optional warp to the CRS asked for.
 """
 
 from __future__ import annotations
@@ -21,14 +21,27 @@ from shapely.geometry import box
 from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.decode import decode_latents
-from geogen.engines.diffusion.latent_tiling import (DenoiseStats, TextConditioning, denoise, initial_noise,
-                                                    plan_windows)
+from geogen.engines.diffusion.latent_tiling import (
+    DenoiseStats,
+    LatentWindow,
+    TextConditioning,
+    denoise,
+    initial_noise,
+    plan_windows,
+)
 from geogen.engines.diffusion.layout import LatentLayout, latent_layout
 from geogen.engines.diffusion.options import DiffusionOptions, parse_options
 from geogen.engines.registry import resolve_engine
 from geogen.errors import EngineError, ModelError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, check_tile_budget, is_geographic, \
-    reproject_geometry, working_grid
+from geogen.io.aoi import (
+    Area,
+    area_from_bounds,
+    area_from_vector,
+    check_tile_budget,
+    is_geographic,
+    reproject_geometry,
+    working_grid,
+)
 from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.tags import provenance_tags
@@ -58,13 +71,15 @@ def _model(job: TextJob) -> ModelEntry:
         ModelError: no model named, unknown name or path, or a model of another kind.
     """
     if not job.model:
-        raise ModelError("the diffusionsat engine needs a model: pass --model NAME_OR_PATH (a DiffusionSat "
-                         "pipeline folder, or a name from `geogen models list`)")
+        raise ModelError(
+            "the diffusionsat engine needs a model: pass --model NAME_OR_PATH (a DiffusionSat "
+            "pipeline folder, or a name from `geogen models list`)"
+        )
     return require_kind(resolve(job.model), DIFFUSIONSAT)
 
 
 def _window_px(entry: ModelEntry, opts: DiffusionOptions, factor: int) -> int:
-    """The generation window: the option, else the model's known resolution, else its config (capped at 512)."""
+    """The generation window: the option, else the model's resolution, else its config (at most 512)."""
     if opts.window:
         return opts.window
     if entry.facts.get("resolution"):
@@ -77,17 +92,24 @@ def _plan_layout(entry: ModelEntry, grid: Grid, opts: DiffusionOptions) -> Laten
     """The latent layout from the model's configs alone (read as JSON, before any weight is loaded)."""
     pipeline = entry.pipeline_path
     if pipeline is None:
-        raise ModelError(f"model {entry.name!r} has no pipeline folder (model_index.json with its VAE and text "
-                         "encoder); install the whole DiffusionSat folder")
+        raise ModelError(
+            f"model {entry.name!r} has no pipeline folder (model_index.json with its VAE and text "
+            "encoder); install the whole DiffusionSat folder"
+        )
     factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
     unet_factor = 2 ** (len(read_config(entry.weights_path)["block_out_channels"]) - 1)
     overlap = opts.overlap
-    return latent_layout(grid, factor=factor, unet_factor=unet_factor, window_px=_window_px(entry, opts, factor),
-                         overlap_px=overlap)
+    return latent_layout(
+        grid,
+        factor=factor,
+        unet_factor=unet_factor,
+        window_px=_window_px(entry, opts, factor),
+        overlap_px=overlap,
+    )
 
 
 def _tile_metadata(layout: LatentLayout, job: TextJob, tile: Tile) -> np.ndarray:
-    """A latent window's normalised metadata: its own centre in WGS84, its ground GSD, the job's date and cloud."""
+    """A latent window's normalised metadata: its own centre and ground GSD, the job's date and cloud."""
     window = tile.scaled(layout.factor).window
     return Metadata.from_grid(layout.canvas, job.date, job.cloud_cover, window=window).normalize()
 
@@ -100,7 +122,7 @@ def _valid_mask(polygon: Any, grid: Grid) -> np.ndarray | None:
 
 
 def _area_polygon(area: Area, crs: str) -> Any:
-    """The area's geometry in ``crs``; geographic outlines are densified first so edges follow the graticule."""
+    """The area's geometry in ``crs``; geographic outlines are densified so edges follow the graticule."""
     geom = area.geometry
     if is_geographic(area.crs):
         left, bottom, right, top = geom.bounds
@@ -108,24 +130,46 @@ def _area_polygon(area: Area, crs: str) -> Any:
     return reproject_geometry(geom, area.crs, crs)
 
 
-def _tags(job: TextJob, entry: ModelEntry, comps: DiffusionComponents, layout: LatentLayout, steps: int,
-          centre: np.ndarray, per_window: dict[tuple[int, int], np.ndarray]) -> dict[str, str]:
+def _tags(
+    job: TextJob,
+    entry: ModelEntry,
+    comps: DiffusionComponents,
+    layout: LatentLayout,
+    steps: int,
+    centre: np.ndarray,
+    per_window: dict[tuple[int, int], np.ndarray],
+) -> dict[str, str]:
     metadata: dict[str, Any] = {
-        "fields": list(FIELDS), "centre": [round(float(v), 3) for v in centre],
-        "unconditional": [0.0] * len(FIELDS) if job.guidance_scale > 1 else None, "windows": len(per_window),
+        "fields": list(FIELDS),
+        "centre": [round(float(v), 3) for v in centre],
+        "unconditional": [0.0] * len(FIELDS) if job.guidance_scale > 1 else None,
+        "windows": len(per_window),
     }
     if len(per_window) <= MAX_TAGGED_WINDOWS:
-        metadata["per_window"] = {f"{i},{j}": [round(float(v), 3) for v in vec]
-                                  for (i, j), vec in sorted(per_window.items())}
+        metadata["per_window"] = {
+            f"{i},{j}": [round(float(v), 3) for v in vec] for (i, j), vec in sorted(per_window.items())
+        }
     extra = {
-        "steps": steps, "guidance_scale": job.guidance_scale, "scheduler": "DDIM",
-        "prediction_type": comps.prediction_type, "gsd_m": job.gsd,
-        "date": job.date.isoformat() if job.date else None, "cloud_cover": job.cloud_cover,
-        "window_px": layout.window * layout.factor, "overlap_px": layout.overlap * layout.factor,
+        "steps": steps,
+        "guidance_scale": job.guidance_scale,
+        "scheduler": "DDIM",
+        "prediction_type": comps.prediction_type,
+        "gsd_m": job.gsd,
+        "date": job.date.isoformat() if job.date else None,
+        "cloud_cover": job.cloud_cover,
+        "window_px": layout.window * layout.factor,
+        "overlap_px": layout.overlap * layout.factor,
         "dtype": str(comps.dtype).removeprefix("torch."),
     }
-    return provenance_tags(engine="diffusionsat", model=entry.name, prompt=job.prompt, seed=job.seed,
-                           metadata=metadata, task="text", extra=extra)
+    return provenance_tags(
+        engine="diffusionsat",
+        model=entry.name,
+        prompt=job.prompt,
+        seed=job.seed,
+        metadata=metadata,
+        task="text",
+        extra=extra,
+    )
 
 
 def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
@@ -139,72 +183,153 @@ def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
         raise EngineError(f"text engine {engine.name!r} is not available in this version of geogen")
     opts = parse_options(job.options)
     steps = job.steps or DEFAULT_STEPS
-    guided = job.guidance_scale > 1
     entry = _model(job)
     area = _area(job)
     grid = working_grid(area, job.gsd)
     layout = _plan_layout(entry, grid, opts)
     centre = Metadata.from_grid(grid, job.date, job.cloud_cover).normalize()  # checks date/cloud before work
     device = select_device(opts.device)
-    per_window_s = seconds_per_window(count_parameters(entry.weights_path), layout.window, steps, guided,
-                                      device.type)
+    per_window_s = seconds_per_window(
+        count_parameters(entry.weights_path), layout.window, steps, job.guidance_scale > 1, device.type
+    )
     check_tile_budget(layout.n_windows, job.max_tiles, seconds_per_tile=per_window_s, what="latent windows")
 
     t0 = time.perf_counter()
-    reporter.progress(0, 1, "load model")
-    comps = load_components(entry, device=device, dtype=opts.dtype, attention_slicing=opts.attention_slicing,
-                            cpu_offload=opts.cpu_offload)
-    if comps.vae_scale_factor != layout.factor:
-        raise ModelError(f"model {entry.name!r}: its VAE config and weights disagree on the downsampling factor")
-    reporter.progress(1, 1, "load model")
-    overflow = comps.prompt_overflow(job.prompt)
-    if overflow:
-        reporter.log(f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
-                     "warning")
+    comps = _load(entry, opts, device, layout, job.prompt, reporter)
     t_load = time.perf_counter()
-
-    if comps.num_metadata not in (0, len(FIELDS)):
-        raise ModelError(f"model {entry.name!r} reads {comps.num_metadata} metadata fields; DiffusionSat's are "
-                         f"the {len(FIELDS)} of {', '.join(FIELDS)}")
-    windows = plan_windows(layout.latent_shape, layout.window, layout.overlap,
-                           metadata=(lambda t: _tile_metadata(layout, job, t)) if comps.num_metadata else None)
-    per_window = {w.tile.index: w.metadata for w in windows if w.metadata is not None}
-    reporter.log(f"{entry.name} on {device.type} ({str(comps.dtype).removeprefix('torch.')}): "
-                 f"{layout.canvas.width} x {layout.canvas.height} px canvas, {len(windows)} window(s) of "
-                 f"{layout.window * layout.factor} px, {steps} steps, guidance {job.guidance_scale:g}")
-    with torch.no_grad():
-        text = TextConditioning(comps.encode_prompts([job.prompt]),
-                                comps.encode_prompts([""]) if guided else None)
-        noise = initial_noise((comps.latent_channels, *layout.latent_shape), job.seed)
-        batch = opts.window_batch_size or (1 if device.type == "cpu" else 4)
-        stats = DenoiseStats()
-        with comps.placed(comps.unet) as unet:
-            latents = denoise(unet, comps.scheduler, noise, windows, text, steps=steps,
-                              guidance_scale=job.guidance_scale, window_batch_size=batch,
-                              weight_kind=opts.weight_kind,  # type: ignore[arg-type]
-                              progress=lambda d, n: reporter.progress(d, n, "denoise"), device=device,
-                              dtype=comps.dtype, stats=stats)
+    latents, windows, stats = _generate(job, comps, layout, opts, steps, reporter)
     t_denoise = time.perf_counter()
-    final, out_grid = _write(job, entry, comps, layout, area, latents, opts, steps, centre, per_window, reporter)
+    per_window = {w.tile.index: w.metadata for w in windows if w.metadata is not None}
+    tags = _tags(job, entry, comps, layout, steps, centre, per_window)
+    final, out_grid = _write(job, comps, layout, area, latents, opts, tags, reporter)
     t_end = time.perf_counter()
 
     record = OutputRecord(
-        path=str(final), bands=["red", "green", "blue", "alpha"], crs=out_grid.crs, bounds=out_grid.bounds,
-        width=out_grid.width, height=out_grid.height, kind="generated", synthetic=True, date=job.date,
+        path=str(final),
+        bands=["red", "green", "blue", "alpha"],
+        crs=out_grid.crs,
+        bounds=out_grid.bounds,
+        width=out_grid.width,
+        height=out_grid.height,
+        kind="generated",
+        synthetic=True,
+        date=job.date,
         extra={"gsd_m": job.gsd, "prompt": job.prompt, "model": entry.name, "windows": len(windows)},
     )
-    summary = (f"synthetic {grid.width} x {grid.height} px scene at {job.gsd:g} m from \"{job.prompt}\" with "
-               f"DiffusionSat ({entry.name}), {len(windows)} latent window(s), {steps} steps, seed {job.seed}")
-    extra = {"timings": {"load_s": round(t_load - t0, 3), "denoise_s": round(t_denoise - t_load, 3),
-                         "decode_write_s": round(t_end - t_denoise, 3)},
-             "unet_calls": stats.unet_calls, "metadata_centre": [round(float(v), 3) for v in centre]}
+    summary = (
+        f'synthetic {grid.width} x {grid.height} px scene at {job.gsd:g} m from "{job.prompt}" with '
+        f"DiffusionSat ({entry.name}), {len(windows)} latent window(s), {steps} steps, seed {job.seed}"
+    )
+    extra = {
+        "timings": {
+            "load_s": round(t_load - t0, 3),
+            "denoise_s": round(t_denoise - t_load, 3),
+            "decode_write_s": round(t_end - t_denoise, 3),
+        },
+        "unet_calls": stats.unet_calls,
+        "metadata_centre": [round(float(v), 3) for v in centre],
+    }
     return PipelineOutput([record], engine.name, summary, extra)
 
 
-def _write(job: TextJob, entry: ModelEntry, comps: DiffusionComponents, layout: LatentLayout, area: Area,
-           latents: torch.Tensor, opts: DiffusionOptions, steps: int, centre: np.ndarray,
-           per_window: dict[tuple[int, int], np.ndarray], reporter: Reporter) -> tuple[Path, Grid]:
-    """Decode into the GeoTIFF on the working grid, then warp to the asked CRS if any; returns the file and grid."""
+def _load(
+    entry: ModelEntry,
+    opts: DiffusionOptions,
+    device: torch.device,
+    layout: LatentLayout,
+    prompt: str,
+    reporter: Reporter,
+) -> DiffusionComponents:
+    """The model's components, checked against the layout planned from its configs.
+
+    Raises:
+        ModelError: unloadable parts, a VAE whose weights contradict its config, or a metadata count other
+            than DiffusionSat's 7.
+    """
+    reporter.progress(0, 1, "load model")
+    comps = load_components(
+        entry,
+        device=device,
+        dtype=opts.dtype,
+        attention_slicing=opts.attention_slicing,
+        cpu_offload=opts.cpu_offload,
+    )
+    if comps.vae_scale_factor != layout.factor:
+        raise ModelError(
+            f"model {entry.name!r}: its VAE config and weights disagree on the downsampling factor"
+        )
+    if comps.num_metadata not in (0, len(FIELDS)):
+        raise ModelError(
+            f"model {entry.name!r} reads {comps.num_metadata} metadata fields; DiffusionSat's are "
+            f"the {len(FIELDS)} of {', '.join(FIELDS)}"
+        )
+    reporter.progress(1, 1, "load model")
+    overflow = comps.prompt_overflow(prompt)
+    if overflow:
+        reporter.log(
+            f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
+            "warning",
+        )
+    return comps
+
+
+def _generate(
+    job: TextJob,
+    comps: DiffusionComponents,
+    layout: LatentLayout,
+    opts: DiffusionOptions,
+    steps: int,
+    reporter: Reporter,
+) -> tuple[torch.Tensor, list[LatentWindow], DenoiseStats]:
+    """The denoised latent canvas, its windows (with their metadata) and what denoising cost."""
+    windows = plan_windows(
+        layout.latent_shape,
+        layout.window,
+        layout.overlap,
+        metadata=(lambda t: _tile_metadata(layout, job, t)) if comps.num_metadata else None,
+    )
+    reporter.log(
+        f"{comps.name} on {comps.device.type} ({str(comps.dtype).removeprefix('torch.')}): "
+        f"{layout.canvas.width} x {layout.canvas.height} px canvas, {len(windows)} window(s) of "
+        f"{layout.window * layout.factor} px, {steps} steps, guidance {job.guidance_scale:g}"
+    )
+    guided = job.guidance_scale > 1
+    stats = DenoiseStats()
+    with torch.no_grad():
+        text = TextConditioning(
+            comps.encode_prompts([job.prompt]), comps.encode_prompts([""]) if guided else None
+        )
+        noise = initial_noise((comps.latent_channels, *layout.latent_shape), job.seed)
+        with comps.placed(comps.unet) as unet:
+            latents = denoise(
+                unet,
+                comps.scheduler,
+                noise,
+                windows,
+                text,
+                steps=steps,
+                guidance_scale=job.guidance_scale,
+                window_batch_size=opts.window_batch_size or (1 if comps.device.type == "cpu" else 4),
+                weight_kind=opts.weight_kind,  # type: ignore[arg-type]
+                progress=lambda d, n: reporter.progress(d, n, "denoise"),
+                device=comps.device,
+                dtype=comps.dtype,
+                stats=stats,
+            )
+    return latents, windows, stats
+
+
+def _write(
+    job: TextJob,
+    comps: DiffusionComponents,
+    layout: LatentLayout,
+    area: Area,
+    latents: torch.Tensor,
+    opts: DiffusionOptions,
+    tags: dict[str, str],
+    reporter: Reporter,
+) -> tuple[Path, Grid]:
+    """Decode into a GeoTIFF on the working grid, warp it to the asked CRS if any; return file and grid."""
     grid = layout.grid
     final = Path(job.output.dir) / f"{job.output.name}.tif"
     out_crs = job.output.crs
@@ -212,9 +337,14 @@ def _write(job: TextJob, entry: ModelEntry, comps: DiffusionComponents, layout: 
     polygon = _area_polygon(area, grid.crs)
     out_window = layout.output_window
     writer = GeoTIFFWriter(
-        target, grid, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"],
+        target,
+        grid,
+        3,
+        "uint8",
+        alpha=True,
+        band_descriptions=["red", "green", "blue"],
         colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
-        tags=_tags(job, entry, comps, layout, steps, centre, per_window),
+        tags=tags,
         overwrite=job.output.overwrite or target != final,
     )
 
@@ -227,16 +357,25 @@ def _write(job: TextJob, entry: ModelEntry, comps: DiffusionComponents, layout: 
 
     decode_tile = (opts.decode_tile // layout.factor) if opts.decode_tile else layout.window
     with writer, comps.placed(comps.vae) as vae:
-        decode_latents(vae, latents, sink, tile=decode_tile, overlap=decode_tile // 4, device=comps.device,
-                       dtype=comps.dtype, progress=lambda d, n: reporter.progress(d, n, "decode"))
+        decode_latents(
+            vae,
+            latents,
+            sink,
+            tile=decode_tile,
+            overlap=decode_tile // 4,
+            device=comps.device,
+            dtype=comps.dtype,
+            progress=lambda d, n: reporter.progress(d, n, "decode"),
+        )
     if target != final:
         reporter.progress(0, 1, "reproject")
         try:
-            reproject_file(target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite)
+            reproject_file(
+                target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite
+            )
         finally:
             target.unlink(missing_ok=True)
         reporter.progress(1, 1, "reproject")
     from geogen.io.raster import read_grid
 
     return final, read_grid(final)
-

@@ -113,7 +113,7 @@ def test_generate_adds_the_result_over_the_sketch(dock, project, qgis_iface):
 
 def test_cancel_stops_the_real_backend_and_leaves_nothing(dock, project, qgis_iface):
     layer = dock.new_sketch_layer()
-    big = QgsRectangle(465000, 5079000, 465800, 5079800)
+    big = QgsRectangle(465000, 5079400, 465800, 5079800)  # two 512 px tiles at 1 m: cancelled after the first
     draw(layer, big, [11, 7, 10, 3])
     dock.extent_widget.setOutputCrs(UTM33)
     dock.extent_widget.setOutputExtentFromUser(big, UTM33)

@@ -102,20 +102,21 @@ def test_sketch_polygons_to_scene_exemplar(geogen_provider, project, own, sloven
     assert no_partials(out)
 
 
-def test_landcover_raster_to_scene_keeps_the_raster_grid(
-    geogen_provider, project, own, slovenia: Path, tmp_path: Path
-):
+def test_landcover_raster_to_scene_covers_the_raster(geogen_provider, project, own, slovenia: Path, tmp_path: Path):
     import processing
 
     mask = own(QgsRasterLayer(str(slovenia / "LULC_mask_10m.tif"), "mask"))
+    feedback = RecordingFeedback()
     processing.runAndLoadResults(
         "geogen:landcover_raster_to_scene",
-        {"INPUT": mask, "MAPPING": str(MAPPING), "OUTPUT": str(tmp_path / "raster_job")},
+        {"INPUT": mask, "MAPPING": str(MAPPING), "GSD": 2.0, "OUTPUT": str(tmp_path / "raster_job")},
+        feedback=feedback,
     )
     (layer,) = loaded_layers(project, "geogen sketch")
     assert layer.crs() == mask.crs()
-    assert_extent(layer.extent(), mask.extent(), tol=0.01)
-    assert (layer.width(), layer.height()) == (mask.width(), mask.height())
+    assert_extent(layer.extent(), mask.extent(), tol=2.0)  # the raster's place on a snapped 2 m grid
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(2.0)
+    assert any("exemplars" in w for w in feedback.warnings)  # the backend's warnings reach the feedback
 
 
 def test_superresolve_s2_layer_with_sharpen(geogen_provider, project, own, slovenia: Path, tmp_path: Path):
@@ -161,8 +162,9 @@ def test_unavailable_task_reports_the_backend_message(geogen_provider, project, 
 
     with pytest.raises(QgsProcessingException) as err:
         processing.runAndLoadResults(alg, {**params, "OUTPUT": str(tmp_path / "job")})
-    message = str(err.value)
-    assert "not available" in message or "engine" in message
+    message = str(err.value)  # the backend's own words: no such task yet, or no model installed for it
+    assert "not available" in message or "needs a model" in message or "engine" in message, message
+    assert "Traceback" not in message
     assert project.count() == 0
     assert (tmp_path / "job" / "job.json").is_file()
 
@@ -208,7 +210,7 @@ def test_cancel_stops_the_real_backend_and_loads_nothing(
                 "INPUT": polygons,
                 "CLASS_FIELD": "LULC_ID",
                 "MAPPING": str(MAPPING),
-                "EXTENT": "465000,465800,5079000,5079800 [EPSG:32633]",
+                "EXTENT": "465000,465800,5079400,5079800 [EPSG:32633]",  # two tiles
                 "GSD": 1.0,
                 "OUTPUT": str(out),
             },

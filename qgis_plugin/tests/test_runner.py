@@ -30,14 +30,14 @@ def job_file(tmp_path: Path) -> Path:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (POSIX: signal 0; on Windows os.kill would terminate it, so not checked)."""
+    if sys.platform == "win32":
+        return False
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    try:  # a zombie (exited, not yet reaped) counts as dead
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return True
+    return True
 
 
 # --- protocol -------------------------------------------------------------------------------------------
@@ -206,3 +206,24 @@ def test_remove_partials_only_touches_hidden_partial_files(tmp_path: Path):
         p.write_text("x")
     assert sorted(remove_partials(tmp_path)) == sorted(drop)
     assert all(p.exists() for p in keep)
+
+
+def test_installed_models_are_offered_per_task(real_backend_path: str):
+    from qgis_plugin.runner.info import models_for
+
+    info = backend_info(Backend((real_backend_path,)), refresh=True)
+    assert isinstance(info["models"], list)  # from `geogen models list --json`
+    listing = {
+        "models": [
+            {"name": "dsat", "kind": "diffusionsat", "installed": True},
+            {"name": "seg2sat", "kind": "controlnet", "installed": True},
+            {"name": "style", "kind": "lora", "installed": True},
+            {"name": "broken", "kind": "controlnet", "installed": False},
+            {"name": "sr", "kind": "diffusionsat-sr-controlnet"},
+        ]
+    }
+    assert models_for(listing, "sketch") == ["seg2sat"]
+    assert models_for(listing, "text") == ["dsat"]
+    assert models_for(listing, "temporal") == ["dsat"]
+    assert models_for(listing, "superres") == ["sr"]
+    assert models_for(None, "text") == []

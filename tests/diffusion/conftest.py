@@ -1,4 +1,5 @@
-"""Fixtures: a tiny DiffusionSat pipeline folder on disk (built once), loaded only through geogen's own code."""
+"""Fixtures: a tiny DiffusionSat pipeline folder on disk (built once), loaded only through geogen's own
+code."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DiffusionSat pipeline folder (SatUNet, VAE x2, CLIP text encoder, DDIM v-prediction), random weights."""
+    """A random-weight DiffusionSat pipeline folder (SatUNet, VAE x2, CLIP text, DDIM v-prediction)."""
     return build_tiny_diffusionsat(tmp_path_factory.mktemp("models") / "tiny-diffusionsat")
 
 

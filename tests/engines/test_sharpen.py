@@ -36,7 +36,8 @@ def austria_arrays(patches: list[Path]) -> tuple[dict[str, np.ndarray], Grid]:
         return _arrays(stack), stack.grid
 
 
-# --- sensor model ----------------------------------------------------------------------------------------------
+# --- sensor model -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("factor", [2, 6])
 def test_mtf_gain_is_0_3_at_the_coarse_nyquist(factor: int) -> None:
@@ -56,7 +57,7 @@ def test_degrade_and_upsample_keep_constants_and_corner_alignment(factor: int) -
     block = sensor.block_mean(ramp, factor)
     np.testing.assert_allclose(block[0], factor * np.arange(24 // factor) + (factor - 1) / 2)
     up = sensor.upsample_cubic(block, factor)  # cubic reproduces a linear ramp away from the edges
-    np.testing.assert_allclose(up[:, 2 * factor:-2 * factor], ramp[:, 2 * factor:-2 * factor], atol=1e-4)
+    np.testing.assert_allclose(up[:, 2 * factor : -2 * factor], ramp[:, 2 * factor : -2 * factor], atol=1e-4)
 
 
 @pytest.mark.parametrize("factor", [2, 6])
@@ -74,7 +75,8 @@ def test_expand_window_snaps_and_clips() -> None:
     assert expand_window(Window(100, 100, 20, 20), (120, 120), 30, 6) == Window(66, 66, 54, 54)
 
 
-# --- Wald's protocol on real scenes ----------------------------------------------------------------------------
+# --- Wald's protocol on real scenes -------------------------------------------------------------------------
+
 
 def test_sharpen_beats_bicubic_on_every_bigearthnet_patch(patches: list[Path]) -> None:
     for patch in patches:
@@ -87,7 +89,9 @@ def test_sharpen_beats_bicubic_on_every_bigearthnet_patch(patches: list[Path]) -
 
 
 def test_dsen2_crop_20m_bands_gain_over_7_db(shared_data: Path) -> None:
-    report = wald(dsen2_stack(shared_data), ["sharpen", "bicubic"], factor=2, options={"sharpen": {"method": "glp"}})
+    report = wald(
+        dsen2_stack(shared_data), ["sharpen", "bicubic"], factor=2, options={"sharpen": {"method": "glp"}}
+    )
     glp = report.scores["sharpen"].psnr
     default = wald(dsen2_stack(shared_data), "sharpen", factor=2).scores
     assert default["sharpen"].psnr - default["bicubic"].psnr >= 7.0
@@ -105,12 +109,15 @@ def test_dsen2_crop_60m_bands_factor_6(shared_data: Path) -> None:
 
 def test_consistency_step_improves_wald_scores(shared_data: Path) -> None:
     stack = dsen2_stack(shared_data)
-    rmse = {name: wald(stack, "sharpen", options={"sharpen": opts}).scores["sharpen"].rmse
-            for name, opts in (("off", {"consistency": False}), ("soft", {}), ("exact", {"consistency_reg": 0.0}))}
+    rmse = {
+        name: wald(stack, "sharpen", options={"sharpen": opts}).scores["sharpen"].rmse
+        for name, opts in (("off", {"consistency": False}), ("soft", {}), ("exact", {"consistency_reg": 0.0}))
+    }
     assert rmse["exact"] < rmse["soft"] < 0.9 * rmse["off"]
 
 
-# --- behaviour on a full-resolution real stack ------------------------------------------------------------------
+# --- behaviour on a full-resolution real stack --------------------------------------------------------------
+
 
 def test_output_degrades_back_to_the_input(austria_arrays) -> None:
     arrays, grid = austria_arrays
@@ -122,8 +129,13 @@ def test_output_degrades_back_to_the_input(austria_arrays) -> None:
         engine.fit(stack, bands)
         out, valid = engine.sharpen(stack, grid.full_window, bands)
         assert valid.all() and out.shape == (4, 120, 120)
-        residual[name] = np.array([np.abs(sensor.degrade(out[i], stack.factor(b)) - arrays[b])
-                                   for i, b in enumerate(bands) if stack.factor(b) == 2])
+        residual[name] = np.array(
+            [
+                np.abs(sensor.degrade(out[i], stack.factor(b)) - arrays[b])
+                for i, b in enumerate(bands)
+                if stack.factor(b) == 2
+            ]
+        )
     assert residual["exact"].max() < 1e-4  # exact projection: degrading reproduces the input to < 1 DN
     assert residual["soft"].mean() < 0.5 * residual["off"].mean()  # the default halves plain HPM's drift
     assert residual["off"].max() > 0.01
@@ -189,7 +201,8 @@ def test_single_grid_stack_passes_through(shared_data: Path) -> None:
         assert valid.all()
 
 
-# --- configuration errors ------------------------------------------------------------------------------------
+# --- configuration errors -----------------------------------------------------------------------------------
+
 
 def test_unknown_engine_lists_the_known_ones() -> None:
     with pytest.raises(EngineError, match="known: sharpen, sharpen-cnn, bicubic"):

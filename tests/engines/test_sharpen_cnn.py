@@ -1,4 +1,5 @@
-"""The scene-trained CNN engine, kept tiny (few iterations, small crop); its real scores come from the bench."""
+"""The scene-trained CNN engine, kept tiny (few iterations, small crop); its real scores come from the
+bench."""
 
 from __future__ import annotations
 
@@ -66,9 +67,14 @@ def test_60m_bands_stay_classical(crop: S2Stack) -> None:
     assert np.abs(a[1] - b[1]).max() > 1e-4  # the 20 m band got the CNN's correction
 
 
-@pytest.mark.parametrize("options, message", [({"iterations": 0}, "iterations must be a positive integer"),
-                                              ({"lr": 2}, "lr must be in"),
-                                              ({"depth": 3}, "no option 'depth'")])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"iterations": 0}, "iterations must be a positive integer"),
+        ({"lr": 2}, "lr must be in"),
+        ({"depth": 3}, "no option 'depth'"),
+    ],
+)
 def test_bad_options(options: dict, message: str) -> None:
     with pytest.raises(EngineError, match=message):
         create_sharpener("sharpen-cnn", options)

@@ -1,4 +1,5 @@
-"""Real Sentinel-2 test inputs from ../shared/data, and small products built from them (no synthetic pixels)."""
+"""Real Sentinel-2 test inputs from ../shared/data, and small products built from them (no synthetic
+pixels)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def dsen2_grid(size: int = 600) -> Grid:
 
 
 def dsen2_stack(shared_data: Path, crop: int | None = None) -> S2Stack:
-    """The DSen2 crop on its nominal grid, optionally its top-left ``crop`` x ``crop`` 10 m pixels (crop % 6 == 0)."""
+    """The DSen2 crop on its nominal grid, or its top-left ``crop`` x ``crop`` 10 m pixels (crop % 6 == 0)."""
     arrays = dsen2_arrays(shared_data)
     size = crop or 600
     cut = {b: a[: size * a.shape[0] // 600, : size * a.shape[1] // 600] for b, a in arrays.items()}
@@ -124,23 +125,43 @@ _ALL13 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", 
 
 
 def _spectral() -> str:
-    return "".join(f'<Spectral_Information bandId="{i}" physicalBand="{b.replace("B0", "B")}"/>'
-                   for i, b in enumerate(_ALL13))
+    return "".join(
+        f'<Spectral_Information bandId="{i}" physicalBand="{b.replace("B0", "B")}"/>'
+        for i, b in enumerate(_ALL13)
+    )
 
 
 def _write_jp2(path: Path, data: np.ndarray, transform: Affine, crs: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="JP2OpenJPEG", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype="uint16", crs=crs, transform=transform, QUALITY=100, REVERSIBLE="YES") as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="JP2OpenJPEG",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype="uint16",
+        crs=crs,
+        transform=transform,
+        QUALITY=100,
+        REVERSIBLE="YES",
+    ) as ds:
         ds.write(data, 1)
 
 
-def make_safe(patch: Path, root: Path, *, level: str = "L2A", baseline: str = "04.00", offset: int = -1000,
-              as_zip: bool = False) -> Path:
+def make_safe(
+    patch: Path,
+    root: Path,
+    *,
+    level: str = "L2A",
+    baseline: str = "04.00",
+    offset: int = -1000,
+    as_zip: bool = False,
+) -> Path:
     """A single-granule .SAFE (or .zip) holding a BigEarthNet patch's real bands.
 
-    With a non-zero ``offset`` the stored DN are the patch's DN minus ``offset``, so that (DN + offset) / 10000
-    gives back the patch's reflectance; 0 stays 0 (nodata).
+    With a non-zero ``offset`` the stored DN are the patch's DN minus ``offset``, so that
+    (DN + offset) / 10000 gives back the patch's reflectance; 0 stays 0 (nodata).
     """
     date = "20220613T101031"
     name = f"S2A_MSI{level}_{date}_N{baseline.replace('.', '')}_R022_T33UUP_{date}.SAFE"
@@ -165,11 +186,16 @@ def make_safe(patch: Path, root: Path, *, level: str = "L2A", baseline: str = "0
         _write_jp2(granule / "R20m" / f"T33UUP_{date}_SCL_20m.jp2", np.full((60, 60), 4, np.uint16), t20, crs)
     tag = "BOA_ADD_OFFSET" if level == "L2A" else "RADIO_ADD_OFFSET"
     wrap = "BOA_ADD_OFFSET_VALUES_LIST" if level == "L2A" else "Radiometric_Offset_List"
-    offsets = (f"<{wrap}>" + "".join(f'<{tag} band_id="{i}">{offset}</{tag}>' for i in range(13)) + f"</{wrap}>"
-               if offset else "")
+    offsets = (
+        f"<{wrap}>" + "".join(f'<{tag} band_id="{i}">{offset}</{tag}>' for i in range(13)) + f"</{wrap}>"
+        if offset
+        else ""
+    )
     template = _L2A_MTD if level == "L2A" else _L1C_MTD
     (safe / f"MTD_MSI{level}.xml").write_text(
-        template.format(baseline=baseline, quant=10000, offsets=offsets, spectral=_spectral()), encoding="utf-8")
+        template.format(baseline=baseline, quant=10000, offsets=offsets, spectral=_spectral()),
+        encoding="utf-8",
+    )
     if not as_zip:
         return safe
     archive = root / (safe.stem + ".zip")

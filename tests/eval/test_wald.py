@@ -44,8 +44,9 @@ def test_invalid_input_pixels_are_left_out(shared_data: Path) -> None:
     arrays = dsen2_arrays(shared_data)
     valid = {b: np.ones(a.shape, bool) for b, a in arrays.items()}
     valid["B05"][:30, :30] = False
-    stack = S2Stack.from_arrays({b: np.where(valid[b], a, 0) for b, a in arrays.items()}, dsen2_grid(),
-                                valid=valid)
+    stack = S2Stack.from_arrays(
+        {b: np.where(valid[b], a, 0) for b, a in arrays.items()}, dsen2_grid(), valid=valid
+    )
     report = wald(stack, "sharpen")
     clean = wald(dsen2_stack(shared_data), "sharpen")
     # the hole neither crashes the scores nor drags them (0 reflectance would cost many dB)

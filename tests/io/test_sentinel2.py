@@ -35,25 +35,41 @@ def _dn(patch: Path, band: str) -> np.ndarray:
 
 # --- band names ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, band", [("B2", "B02"), ("b02", "B02"), ("B8a", "B8A"), ("B10", "B10"),
-                                        (" B12 ", "B12"), ("B13", None), ("B8B", None), ("SCL", None)])
+
+@pytest.mark.parametrize(
+    "text, band",
+    [
+        ("B2", "B02"),
+        ("b02", "B02"),
+        ("B8a", "B8A"),
+        ("B10", "B10"),
+        (" B12 ", "B12"),
+        ("B13", None),
+        ("B8B", None),
+        ("SCL", None),
+    ],
+)
 def test_normalise_band(text: str, band: str | None) -> None:
     assert normalise_band(text) == band
 
 
-@pytest.mark.parametrize("text, band", [
-    ("S2A_MSIL2A_20170613T101031_87_48_B8A", "B8A"),
-    ("T33UUB_20170527T100031_B02_10m", "B02"),
-    ("T33UUB_20170527T100031_B2", "B02"),
-    ("s2cloudless_cloud_probability_CLP", None),
-    ("T33UUB_20170527T100031_TCI", None),
-    ("B04_minus_B08", None),  # two bands: ambiguous
-])
+@pytest.mark.parametrize(
+    "text, band",
+    [
+        ("S2A_MSIL2A_20170613T101031_87_48_B8A", "B8A"),
+        ("T33UUB_20170527T100031_B02_10m", "B02"),
+        ("T33UUB_20170527T100031_B2", "B02"),
+        ("s2cloudless_cloud_probability_CLP", None),
+        ("T33UUB_20170527T100031_TCI", None),
+        ("B04_minus_B08", None),  # two bands: ambiguous
+    ],
+)
 def test_find_band_in_names(text: str, band: str | None) -> None:
     assert find_band(text) == band
 
 
 # --- (a) per-band folders ----------------------------------------------------------------------------------
+
 
 def test_bigearthnet_folders_load_on_native_grids(patches: list[Path]) -> None:
     for patch in patches:
@@ -119,6 +135,7 @@ def test_l2a_image_folder_with_resolution_subfolders(austria: Path, tmp_path: Pa
 
 # --- (b) multi-band GeoTIFFs -------------------------------------------------------------------------------
 
+
 def test_slovenia_multiband_loads_and_skips_cloud_layer(shared_data: Path) -> None:
     path = shared_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150711_13band_refl.tif"
     with rasterio.open(path) as ds:
@@ -137,7 +154,20 @@ def test_slovenia_multiband_loads_and_skips_cloud_layer(shared_data: Path) -> No
 def test_dsen2_multiband_files_in_a_folder(shared_data: Path, tmp_path: Path) -> None:
     folder = write_nominal_dsen2(shared_data, tmp_path / "dsen2")
     with open_s2(folder) as stack:
-        assert stack.bands == ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+        assert stack.bands == (
+            "B01",
+            "B02",
+            "B03",
+            "B04",
+            "B05",
+            "B06",
+            "B07",
+            "B08",
+            "B8A",
+            "B09",
+            "B11",
+            "B12",
+        )
         assert stack.grid.shape == (600, 600)
         assert (stack.factor("B05"), stack.factor("B09")) == (2, 6)
         red, _ = stack.read("B04", Window(0, 0, 6, 6))
@@ -146,6 +176,7 @@ def test_dsen2_multiband_files_in_a_folder(shared_data: Path, tmp_path: Path) ->
 
 
 # --- (c) .SAFE folders and zips ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("as_zip", [False, True])
 def test_l2a_safe_baseline_04_applies_the_offset(austria: Path, tmp_path: Path, as_zip: bool) -> None:
@@ -178,8 +209,10 @@ def test_l1c_safe_zip_with_radio_offset(austria: Path, tmp_path: Path) -> None:
 
 
 def test_offsets_ignored_before_baseline_04() -> None:
-    xml = (b'<r><PROCESSING_BASELINE>03.01</PROCESSING_BASELINE><BOA_QUANTIFICATION_VALUE>10000'
-           b'</BOA_QUANTIFICATION_VALUE><BOA_ADD_OFFSET band_id="1">-1000</BOA_ADD_OFFSET></r>')
+    xml = (
+        b"<r><PROCESSING_BASELINE>03.01</PROCESSING_BASELINE><BOA_QUANTIFICATION_VALUE>10000"
+        b'</BOA_QUANTIFICATION_VALUE><BOA_ADD_OFFSET band_id="1">-1000</BOA_ADD_OFFSET></r>'
+    )
     baseline, quant, offsets, _ = parse_metadata(xml, "L2A", "test")
     assert (baseline, quant, offsets) == ("03.01", 10000.0, {})
     baseline, quant, offsets, _ = parse_metadata(xml.replace(b"03.01", b"05.10"), "L2A", "test")
@@ -202,7 +235,8 @@ def test_not_a_zip(tmp_path: Path) -> None:
         open_s2(bad)
 
 
-# --- errors --------------------------------------------------------------------------------------------------
+# --- errors -------------------------------------------------------------------------------------------------
+
 
 def test_missing_input(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="not found"):

@@ -36,7 +36,7 @@ def test_available_class_stands_for_itself():
 
 
 def test_transitive_then_largest():
-    # swimming pool -> water, impervious: neither; water's and impervious's substitutes reach pervious surface.
+    # swimming pool -> water, impervious: neither; their own substitutes reach pervious surface.
     assert closest_available(13, {2: 10, 10: 1000}) == 2
     # vineyard's chain never reaches water or pools: the largest available class is the last resort.
     assert closest_available(9, {5: 10, 13: 50}) == 13

@@ -10,28 +10,40 @@ import pytest
 import rasterio
 
 from geogen.errors import ClassMappingError, InputFileError
-from geogen.landcover import ClassMapping, check_codes, load_mapping
+from geogen.landcover import ClassMapping, check_codes, code_lookup, load_mapping
 from geogen.landcover.mapping import canonical_key
 
-SLOVENIA_MAPPING = Path(__file__).resolve().parents[2] / "geogen" / "data" / "mappings" / "slovenia_lulc_to_flair.json"
+SLOVENIA_MAPPING = (
+    Path(__file__).resolve().parents[2] / "geogen" / "data" / "mappings" / "slovenia_lulc_to_flair.json"
+)
 
 
 def test_keys_compare_as_numbers_or_trimmed_casefolded_text():
-    assert canonical_key(2) == canonical_key("2") == canonical_key("2.0") == canonical_key(np.float32(2.0)) == "2"
+    assert (
+        canonical_key(2)
+        == canonical_key("2")
+        == canonical_key("2.0")
+        == canonical_key(np.float32(2.0))
+        == "2"
+    )
     assert canonical_key("  Urban  Area ") == canonical_key("urban area")
     assert canonical_key(None) == "null"
     assert canonical_key(2.5) == "2.5"
 
 
 def test_targets_by_name_code_or_nodata():
-    m = ClassMapping.from_dict({"1": "agricultural land", "2": 16, "urban": "Impervious_Surface", "0": "nodata"})
+    m = ClassMapping.from_dict(
+        {"1": "agricultural land", "2": 16, "urban": "Impervious_Surface", "0": "nodata"}
+    )
     assert m.map_values([1, "2", "URBAN", 0.0]) == [11, 16, 3, 0]
 
 
 def test_bad_targets_are_all_listed():
     with pytest.raises(ClassMappingError) as err:
         ClassMapping.from_dict({"1": "forest", "2": 42, "3": "water"}, source="my.json")
-    assert "'1' -> 'forest'" in str(err.value) and "'2' -> 42" in str(err.value) and "my.json" in str(err.value)
+    assert (
+        "'1' -> 'forest'" in str(err.value) and "'2' -> 42" in str(err.value) and "my.json" in str(err.value)
+    )
 
 
 def test_equal_keys_are_rejected():
@@ -92,6 +104,25 @@ def test_slovenia_mapping_on_the_real_lulc_raster(slovenia):
     with rasterio.open(slovenia / "LULC_mask_10m.tif") as src:
         lulc, nodata = src.read(1), src.nodata
     flair = mapping.map_array(lulc, nodata=nodata)
-    counts = dict(zip(*np.unique(flair, return_counts=True)))
-    # eo-learn's counts: 0 nodata 155, 1 cultivated 11, 2 forest 7601, 3 grassland 1777, 4 shrubland 358, 8 artificial 198.
+    counts = dict(zip(*np.unique(flair, return_counts=True), strict=True))
+    # eo-learn's counts: 0 nodata 155, 1 cultivated 11, 2 forest 7601, 3 grassland 1777,
+    # 4 shrubland 358, 8 artificial 198.
     assert counts == {0: 155, 11: 11, 16: 7601, 10: 1777, 8: 358, 3: 198}
+
+
+def test_code_lookup_with_and_without_a_mapping(tmp_path):
+    with_map = code_lookup({"Forest": "mixed", "7": "water"})
+    assert [with_map(v) for v in ("forest", 7, 7.0, "lake")] == [16, 5, 5, None]
+    direct = code_lookup(None)
+    assert [direct(v) for v in (1, "3", 19.0, "Swimming Pool", 0, 20, "forest", None)] == [
+        1,
+        3,
+        19,
+        13,
+        None,
+        None,
+        None,
+        None,
+    ]
+    (tmp_path / "m.json").write_text('{"1": "building"}', encoding="utf-8")
+    assert code_lookup("m.json", base=tmp_path)(1) == 1

@@ -1,4 +1,4 @@
-"""FLAIR-1 vocabulary and colour-coded conditions: exact palette colours, lossless inversion, Seg2Sat parity."""
+"""FLAIR-1 vocabulary and colour-coded conditions: exact colours, lossless inversion, Seg2Sat parity."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def test_flair19_legend_matches_the_official_colours():
     assert FLAIR19[1].name == "building" and FLAIR19[1].hex == "#db0e9a"
     assert FLAIR19[10].hex == "#55ff00" and FLAIR19[13].hex == "#3de6eb"
     assert FLAIR19[19].name == "other" and FLAIR19[19].colour == (0, 0, 0)
+    assert FLAIR19.name_of(12) == "plowed land" and FLAIR19.label(12) == "'plowed land' (12)"
     assert len({c.colour for c in FLAIR19.classes}) == 19
 
 
@@ -70,7 +71,7 @@ def test_render_rejects_codes_outside_the_vocabulary_listing_all():
 def test_real_flair_masks_round_trip(flair, flair_id):
     mask = flair[flair_id]
     rgb = render_condition(mask)
-    colours = {tuple(c) for c in rgb.reshape(3, -1).T[:: 97].tolist()}
+    colours = {tuple(c) for c in rgb.reshape(3, -1).T[::97].tolist()}
     assert colours <= {c.colour for c in FLAIR19.classes}
     np.testing.assert_array_equal(classes_from_condition(rgb), mask)
 

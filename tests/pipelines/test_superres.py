@@ -17,7 +17,9 @@ from geogen.job.spec import parse_job
 from geogen.pipelines.superres import run_superres
 from tests.eval.s2_data import S2_ORDER_L2A, band_file, make_safe
 
-SAMPLE = Path(__file__).resolve().parents[2] / "geogen" / "data" / "sample_s2" / "S2A_MSIL2A_20170613T101031_87_48"
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / "geogen" / "data" / "sample_s2" / "S2A_MSIL2A_20170613T101031_87_48"
+)
 
 
 class RecordingReporter:
@@ -39,8 +41,14 @@ class RecordingReporter:
 
 
 def _job(tmp_path: Path, name: str = "sharp", **fields: Any):
-    return parse_job({"task": "superres", "input": str(fields.pop("input", SAMPLE)),
-                      "output": {"dir": str(tmp_path), "name": name, **fields.pop("output", {})}, **fields})
+    return parse_job(
+        {
+            "task": "superres",
+            "input": str(fields.pop("input", SAMPLE)),
+            "output": {"dir": str(tmp_path), "name": name, **fields.pop("output", {})},
+            **fields,
+        }
+    )
 
 
 def _dn(band: str, folder: Path = SAMPLE) -> np.ndarray:
@@ -89,8 +97,10 @@ def test_aoi_in_lonlat_cuts_the_same_pixels_as_the_full_run(default_run, tmp_pat
     to_lonlat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
     lon0, lat0 = to_lonlat.transform(404400 + 305, 5342400 - 795)
     lon1, lat1 = to_lonlat.transform(404400 + 795, 5342400 - 405)
-    out = run_superres(_job(tmp_path, aoi={"bounds": [lon0, lat0, lon1, lat1], "crs": "EPSG:4326"},
-                            options={"tile": 64}), RecordingReporter())
+    out = run_superres(
+        _job(tmp_path, aoi={"bounds": [lon0, lat0, lon1, lat1], "crs": "EPSG:4326"}, options={"tile": 64}),
+        RecordingReporter(),
+    )
     with rasterio.open(out.outputs[0].path) as part, rasterio.open(full.outputs[0].path) as whole:
         col = round((part.transform.c - whole.transform.c) / 10)
         row = round((whole.transform.f - part.transform.f) / 10)
@@ -144,22 +154,31 @@ def test_output_crs_warps_at_the_end(tmp_path: Path) -> None:
 @pytest.mark.parametrize("engine", ["bicubic", "sharpen-cnn"])
 def test_other_engines(tmp_path: Path, engine: str) -> None:
     options = {"iterations": 5, "blocks": 1, "channels": 4} if engine == "sharpen-cnn" else {}
-    out = run_superres(_job(tmp_path, engine=engine, bands=["B05", "B8A"], options=options), RecordingReporter())
+    out = run_superres(
+        _job(tmp_path, engine=engine, bands=["B05", "B8A"], options=options), RecordingReporter()
+    )
     assert out.engine == engine
     with rasterio.open(out.outputs[0].path) as ds:
         assert ds.tags()["GEOGEN_ENGINE"] == engine and ds.count == 2 and ds.read().min() > 0
 
 
-@pytest.mark.parametrize("fields, error, message", [
-    ({"engine": "esrgan"}, EngineError, "known: sharpen, sharpen-cnn, bicubic"),
-    ({"target_gsd": 5.0}, EngineError, "target_gsd 5 m is not supported"),
-    ({"bands": ["B10"]}, JobSpecError, "B10 is not in the input"),
-    ({"bands": ["NIR"]}, JobSpecError, "'NIR' is not a Sentinel-2 band"),
-    ({"aoi": {"bounds": [500000, 5000000, 500100, 5000100], "crs": "EPSG:32633"}}, GeometryError,
-     "does not overlap the scene"),
-    ({"options": {"tile": 8}}, JobSpecError, "options.tile"),
-    ({"input": "/nonexistent/scene"}, InputFileError, "not found"),
-])
+@pytest.mark.parametrize(
+    "fields, error, message",
+    [
+        ({"engine": "esrgan"}, EngineError, "known: sharpen, sharpen-cnn, bicubic"),
+        ({"target_gsd": 5.0}, EngineError, "target_gsd 5 m is not supported"),
+        ({"bands": ["B10"]}, JobSpecError, "B10 is not in the input"),
+        ({"bands": ["NIR"]}, JobSpecError, "'NIR' is not a Sentinel-2 band"),
+        (
+            {"aoi": {"bounds": [500000, 5000000, 500100, 5000100], "crs": "EPSG:32633"}},
+            GeometryError,
+            "does not overlap the scene",
+        ),
+        ({"options": {"tile": 8}}, JobSpecError, "options.tile"),
+        ({"input": "/nonexistent/scene"}, InputFileError, "not found"),
+    ({"output": {"crs": "EPSG:999999"}}, GeometryError, "not a valid CRS"),
+    ],
+)
 def test_errors(tmp_path: Path, fields: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         run_superres(_job(tmp_path, **fields), RecordingReporter())
@@ -173,3 +192,12 @@ def test_existing_output_needs_overwrite(default_run, tmp_path: Path) -> None:
     run_superres(_job(tmp_path, bands=["B02"], output={"overwrite": True}), RecordingReporter())
     with rasterio.open(tmp_path / "sharp.tif") as ds:
         assert ds.count == 1
+
+
+def test_float_reflectance_stack_on_one_grid(shared_data: Path, tmp_path: Path) -> None:
+    """Slovenian L1C: 13 bands already resampled to ~10 m, float reflectance: scaled, not sharpened."""
+    path = shared_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150830_13band_refl.tif"
+    out = run_superres(_job(tmp_path, input=path, bands=["B04", "B10"]), RecordingReporter())
+    with rasterio.open(path) as src, rasterio.open(out.outputs[0].path) as ds:
+        assert ds.transform == src.transform and ds.descriptions == ("B04", "B10")
+        np.testing.assert_array_equal(ds.read(1), np.rint(src.read(4) * 10000).clip(1))

@@ -1,11 +1,12 @@
-"""A diffusion pipeline's parts loaded from a model folder: tokenizer, text encoder, VAE, UNet, DDIM scheduler.
+"""A diffusion pipeline's parts from a model folder: tokenizer, text encoder, VAE, UNet, DDIM scheduler.
 
 Loading goes through geogen's checked loaders (``geogen.models.loading``): a DiffusionSat UNet becomes a
-``SatUNet`` (a stock class would silently drop its metadata weights), and every missing or mismatched weight is
-refused. The scheduler is always DDIM built from the folder's scheduler config (DiffusionSat: v-prediction).
-Precision: float16 on CUDA/MPS by default (bfloat16 on request), float32 on CPU; attention runs through
-PyTorch's scaled-dot-product attention (diffusers' ``AttnProcessor2_0``). With ``cpu_offload`` each part stays
-in CPU memory and visits the accelerator only for its phase (text encoding, denoising, decoding).
+``SatUNet`` (a stock class would silently drop its metadata weights), and every missing or mismatched weight
+is refused. The scheduler is always DDIM built from the folder's scheduler config (DiffusionSat:
+v-prediction). Precision: float16 on CUDA/MPS by default (bfloat16 on request), float32 on CPU; attention
+runs through PyTorch's scaled-dot-product attention (diffusers' ``AttnProcessor2_0``). With ``cpu_offload``
+each part stays in CPU memory and visits the accelerator only for its phase (text encoding, denoising,
+decoding).
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ def select_device(name: str | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise EngineError(f"device {name!r} asked for, but this torch build sees no CUDA GPU")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise EngineError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise EngineError(
+            f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist"
+        )
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise EngineError("device 'mps' asked for, but Apple MPS is not available here")
     if device.type not in ("cpu", "cuda", "mps"):
         raise EngineError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
@@ -88,7 +93,7 @@ class DiffusionComponents:
 
     @property
     def unet_factor(self) -> int:
-        """Latent sizes the UNet accepts are multiples of this (its number of downsamplings, as a power of 2)."""
+        """Latent sides the UNet accepts are multiples of this (2 ** its number of downsamplings)."""
         return 2 ** (len(self.unet.config.block_out_channels) - 1)
 
     @property
@@ -107,7 +112,7 @@ class DiffusionComponents:
 
     @contextlib.contextmanager
     def placed(self, module: torch.nn.Module) -> Iterator[torch.nn.Module]:
-        """``module`` on the compute device for the ``with`` block (moved back to the CPU after with offload)."""
+        """``module`` on the compute device for the ``with`` block (back to the CPU after it with offload)."""
         if not self.cpu_offload:
             yield module
             return
@@ -120,7 +125,7 @@ class DiffusionComponents:
                 torch.cuda.empty_cache()
 
     def prompt_overflow(self, prompt: str) -> int:
-        """How many of ``prompt``'s tokens the text encoder never sees (it reads ``model_max_length`` tokens)."""
+        """How many of ``prompt``'s tokens the text encoder never sees (it reads ``model_max_length``)."""
         ids = self.tokenizer(prompt, truncation=False).input_ids
         return max(0, len(ids) - int(self.tokenizer.model_max_length))
 
@@ -128,7 +133,10 @@ class DiffusionComponents:
     def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
         """Text embeddings (P, tokens, width) of ``prompts``, on the device in the compute dtype."""
         tokens = self.tokenizer(
-            list(prompts), padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            list(prompts),
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
             return_tensors="pt",
         )
         with self.placed(self.text_encoder) as encoder:
@@ -145,8 +153,8 @@ def _pipeline_folder(entry: ModelEntry) -> Path:
     folder = entry.pipeline_path
     if folder is None:
         raise ModelError(
-            f"model {entry.name!r} at {entry.path} is a bare UNet without its pipeline (model_index.json with "
-            "tokenizer/, text_encoder/, vae/ and scheduler/ folders); install the whole pipeline folder"
+            f"model {entry.name!r} at {entry.path} is a bare UNet without its pipeline (model_index.json "
+            "with tokenizer/, text_encoder/, vae/ and scheduler/ folders); install the whole pipeline folder"
         )
     missing = [sub for sub in SUBFOLDERS if sub != "unet" and not (folder / sub).is_dir()]
     if missing:
@@ -196,31 +204,36 @@ def _load_text_encoder(folder: Path, dtype: torch.dtype) -> torch.nn.Module:
 
 
 def _load_scheduler(folder: Path, entry: ModelEntry) -> Any:
-    """DDIM from the folder's scheduler config; a config without prediction_type gets the model's (DiffusionSat: v)."""
+    """DDIM from the folder's scheduler config (without a prediction_type: DiffusionSat's v-prediction)."""
     from diffusers import DDIMScheduler
 
     try:
         config = dict(DDIMScheduler.load_config(str(folder)))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the scheduler config in {folder}: {exc}") from None
-    if "prediction_type" not in config:
-        default = "v_prediction" if entry.kind == DIFFUSIONSAT else "epsilon"
-        config["prediction_type"] = entry.facts.get("prediction_type") or default
+    if "prediction_type" not in config:  # diffusers' default is epsilon; every DiffusionSat model predicts v
+        config["prediction_type"] = "v_prediction" if entry.kind == DIFFUSIONSAT else "epsilon"
     config.pop("_class_name", None)  # DDIM whatever the folder says (their pipelines default to it)
     return DDIMScheduler.from_config(config)
 
 
-def _check_compatible(name: str, text_encoder: torch.nn.Module, vae: torch.nn.Module, unet: torch.nn.Module) -> None:
+def _check_compatible(
+    name: str, text_encoder: torch.nn.Module, vae: torch.nn.Module, unet: torch.nn.Module
+) -> None:
     width = int(text_encoder.config.hidden_size)
     cross = unet.config.cross_attention_dim
     if isinstance(cross, (list, tuple)):
         cross = cross[0]
     if width != int(cross):
-        raise ModelError(f"model {name!r}: the text encoder gives {width}-wide embeddings but the UNet attends to "
-                         f"{cross}; the folder mixes parts of different models")
+        raise ModelError(
+            f"model {name!r}: the text encoder gives {width}-wide embeddings but the UNet attends to "
+            f"{cross}; the folder mixes parts of different models"
+        )
     if int(vae.config.latent_channels) != int(unet.config.in_channels):
-        raise ModelError(f"model {name!r}: the VAE has {vae.config.latent_channels} latent channels but the UNet "
-                         f"takes {unet.config.in_channels}")
+        raise ModelError(
+            f"model {name!r}: the VAE has {vae.config.latent_channels} latent channels but the UNet "
+            f"takes {unet.config.in_channels}"
+        )
 
 
 def load_components(
@@ -266,4 +279,6 @@ def load_components(
     for module in parts:
         module.requires_grad_(False)
         module.to("cpu" if cpu_offload else dev)
-    return DiffusionComponents(entry.name, tokenizer, text_encoder, vae, unet, scheduler, dev, dt, cpu_offload)
+    return DiffusionComponents(
+        entry.name, tokenizer, text_encoder, vae, unet, scheduler, dev, dt, cpu_offload
+    )

@@ -1,8 +1,9 @@
 """Rough run-time estimates for refusing huge areas with a useful message (not a benchmark).
 
-Reference: Stable Diffusion 2.1's UNet (866 M parameters) takes about 5 s per evaluation of a 64 x 64 latent on
-one CPU core pair here (docs/environment.md) and a few hundredths of a second on a current GPU in float16. Time
-is scaled linearly with parameters and latent pixels.
+Reference: Stable Diffusion 2.1's UNet (866 M parameters) takes about 5 s per evaluation of a 64 x 64 latent
+    on
+one CPU core pair here (docs/environment.md) and a few hundredths of a second on a current GPU in float16.
+Time is scaled linearly with parameters and latent pixels.
 """
 
 from __future__ import annotations

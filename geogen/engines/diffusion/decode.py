@@ -77,8 +77,9 @@ def decode_latents(
     pixel_tiles = [t.scaled(factor) for t in latent_tiles]
     by_index = {t.index: t for t in pixel_tiles}
     order = stream_order(latent_tiles)
-    with StreamingMosaic((rows * factor, cols * factor), 3, pixel_tiles, sink, dtype=np.uint8,
-                         weight_kind=weight_kind) as mosaic:  # type: ignore[arg-type]
+    with StreamingMosaic(
+        (rows * factor, cols * factor), 3, pixel_tiles, sink, dtype=np.uint8, weight_kind=weight_kind
+    ) as mosaic:  # type: ignore[arg-type]
         for done, t in enumerate(order, start=1):
             rs, cs = t.window.slices
             z = (latents[:, rs, cs] / scaling)[None].to(device=device, dtype=dtype)

@@ -11,9 +11,9 @@ Classifier-free guidance (guidance_scale > 1) runs each window twice in the same
 half with the empty-prompt embedding and all-zero metadata (DiffusionSat's learned "unknown"), the conditional
 half with the window's own. With guidance_scale <= 1 the unconditional half is skipped.
 
-Initial noise is drawn block by block (``NOISE_BLOCK`` latent pixels square, aligned to the canvas origin), each
-block from its own CPU generator seeded by (seed, block row, block column): the same job gives the same noise,
-hence the same pixels, whatever the window size, overlap, batch size or device.
+Initial noise is drawn block by block (``NOISE_BLOCK`` latent pixels square, aligned to the canvas origin),
+each block from its own CPU generator seeded by (seed, block row, block column): the same job gives the same
+noise, hence the same pixels, whatever the window size, overlap, batch size or device.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _as_vector(value: np.ndarray | None) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class TextConditioning:
-    """Text embeddings: ``cond`` (P, tokens, width), one row per prompt; ``uncond`` (1, tokens, width) or None.
+    """Text embeddings: ``cond`` (P, tokens, width), a row per prompt; ``uncond`` (1, tokens, width) or None.
 
     ``uncond`` (the empty prompt's embedding) is needed only for classifier-free guidance.
     """
@@ -131,7 +131,7 @@ class TextConditioning:
 
 @dataclass
 class UNetCall:
-    """One batched UNet evaluation, as a conditioning hook sees it (B = windows in the call, x2 with guidance).
+    """One batched UNet evaluation as a conditioning hook sees it (B = windows in the call, x2 if guided).
 
     Attributes:
         step: denoising step index, 0-based.
@@ -165,7 +165,8 @@ class ConditioningHook(Protocol):
 
 @dataclass
 class DenoiseStats:
-    """What a denoising run cost: UNet calls, window evaluations (a window's two guidance halves count once)."""
+    """What a denoising run cost: UNet calls, window evaluations (a window's two guidance halves count
+    once)."""
 
     unet_calls: int = 0
     window_evaluations: int = 0
@@ -174,14 +175,22 @@ class DenoiseStats:
 class _Batch:
     """A group of windows evaluated in one UNet call, with its per-call inputs built once."""
 
-    def __init__(self, windows: list[LatentWindow], text: TextConditioning, guided: bool,
-                 device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        windows: list[LatentWindow],
+        text: TextConditioning,
+        guided: bool,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
         self.windows = windows
         n = len(windows)
         cond = text.cond[[w.prompt for w in windows]].to(device=device, dtype=dtype)
         meta = None
         if windows[0].metadata is not None:
-            meta = torch.from_numpy(np.stack([w.metadata for w in windows])).to(device=device, dtype=torch.float32)
+            meta = torch.from_numpy(np.stack([w.metadata for w in windows])).to(
+                device=device, dtype=torch.float32
+            )
         if guided:
             uncond = text.uncond.to(device=device, dtype=dtype).expand(n, *text.uncond.shape[1:])
             self.hidden = torch.cat([uncond, cond])
@@ -195,8 +204,13 @@ class _Batch:
             self.unconditional = torch.zeros(n, dtype=torch.bool, device=device)
 
 
-def _check_inputs(noise: torch.Tensor, windows: Sequence[LatentWindow], text: TextConditioning,
-                  guided: bool, window_batch_size: int) -> None:
+def _check_inputs(
+    noise: torch.Tensor,
+    windows: Sequence[LatentWindow],
+    text: TextConditioning,
+    guided: bool,
+    window_batch_size: int,
+) -> None:
     if noise.ndim != 3:
         raise EngineError(f"the latent canvas must be (channels, rows, cols), got shape {tuple(noise.shape)}")
     if not windows:
@@ -212,6 +226,7 @@ def _check_inputs(noise: torch.Tensor, windows: Sequence[LatentWindow], text: Te
         raise EngineError("guidance_scale > 1 needs the unconditional (empty prompt) embedding")
 
 
+@torch.no_grad()
 def denoise(
     unet: torch.nn.Module,
     scheduler: Any,
@@ -274,8 +289,10 @@ def denoise(
     single = len(windows) == 1 and (windows[0].window.height, windows[0].window.width) == canvas
     row_w = {i: torch.from_numpy(weights.row_weights(i)).float().to(device) for i in range(len(weights.rows))}
     col_w = {j: torch.from_numpy(weights.col_weights(j)).float().to(device) for j in range(len(weights.cols))}
-    batches = [_Batch(list(windows[k : k + window_batch_size]), text, guided, device, dtype)
-               for k in range(0, len(windows), window_batch_size)]
+    batches = [
+        _Batch(list(windows[k : k + window_batch_size]), text, guided, device, dtype)
+        for k in range(0, len(windows), window_batch_size)
+    ]
     stats = stats if stats is not None else DenoiseStats()
 
     scheduler.set_timesteps(steps, device=device)
@@ -302,9 +319,18 @@ def denoise(
     return latents[0]
 
 
-def _evaluate(unet: torch.nn.Module, scheduler: Any, crops: torch.Tensor, t: torch.Tensor, step: int,
-              batch: _Batch, guidance_scale: float, guided: bool, hook: ConditioningHook | None,
-              dtype: torch.dtype) -> torch.Tensor:
+def _evaluate(
+    unet: torch.nn.Module,
+    scheduler: Any,
+    crops: torch.Tensor,
+    t: torch.Tensor,
+    step: int,
+    batch: _Batch,
+    guidance_scale: float,
+    guided: bool,
+    hook: ConditioningHook | None,
+    dtype: torch.dtype,
+) -> torch.Tensor:
     """The (guided) float32 prediction for one batch of window crops."""
     sample = scheduler.scale_model_input(crops, t).to(dtype)
     if guided:
@@ -313,7 +339,9 @@ def _evaluate(unet: torch.nn.Module, scheduler: Any, crops: torch.Tensor, t: tor
     if batch.metadata is not None:
         kwargs["metadata"] = batch.metadata
     if hook is not None:
-        call = UNetCall(step, t, sample, batch.hidden, batch.metadata, batch.call_windows, batch.unconditional)
+        call = UNetCall(
+            step, t, sample, batch.hidden, batch.metadata, batch.call_windows, batch.unconditional
+        )
         extra = dict(hook(call) or {})
         clash = RESERVED_KWARGS & set(extra)
         if clash:

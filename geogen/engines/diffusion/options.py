@@ -1,4 +1,4 @@
-"""The ``options`` a job may give a diffusion engine (device, precision, window sizes, batching), checked once.
+"""The ``options`` a job gives a diffusion engine (device, precision, window sizes, batching), checked.
 
 Sizes are in output pixels; they become latent sizes by dividing by the VAE factor.
 """
@@ -52,8 +52,10 @@ def parse_options(options: dict[str, Any]) -> DiffusionOptions:
     known = {f.name for f in fields(DiffusionOptions)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise JobSpecError(f"options: unknown key(s) {', '.join(unknown)} for a diffusion engine; "
-                           f"known: {', '.join(sorted(known))}")
+        raise JobSpecError(
+            f"options: unknown key(s) {', '.join(unknown)} for a diffusion engine; "
+            f"known: {', '.join(sorted(known))}"
+        )
     values = {k: v for k, v in options.items() if v is not None}
     for key in _INTS:
         value = values.get(key)
@@ -62,7 +64,9 @@ def parse_options(options: dict[str, Any]) -> DiffusionOptions:
         if isinstance(value, bool) or not isinstance(value, int):
             raise JobSpecError(f"options.{key} must be an integer, got {value!r}")
         if value < (0 if key == "overlap" else 1):
-            raise JobSpecError(f"options.{key} must be {'>= 0' if key == 'overlap' else 'positive'}, got {value}")
+            raise JobSpecError(
+                f"options.{key} must be {'>= 0' if key == 'overlap' else 'positive'}, got {value}"
+            )
     for key in _BOOLS:
         if key in values and not isinstance(values[key], bool):
             raise JobSpecError(f"options.{key} must be true or false, got {values[key]!r}")
@@ -70,6 +74,7 @@ def parse_options(options: dict[str, Any]) -> DiffusionOptions:
         if key in values and not isinstance(values[key], str):
             raise JobSpecError(f"options.{key} must be a string, got {values[key]!r}")
     if values.get("weight_kind", "cosine") not in WEIGHT_KINDS:
-        raise JobSpecError(f"options.weight_kind must be one of {', '.join(WEIGHT_KINDS)}, "
-                           f"got {values['weight_kind']!r}")
+        raise JobSpecError(
+            f"options.weight_kind must be one of {', '.join(WEIGHT_KINDS)}, got {values['weight_kind']!r}"
+        )
     return DiffusionOptions(**values)

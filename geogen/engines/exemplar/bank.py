@@ -59,15 +59,20 @@ def check_exemplars(exemplars: Sequence[Exemplar], patch: int) -> None:
             raise RasterError(f"exemplar {k} must be an (image, class map) pair, got {len(pair)} items")
         image, mask = np.asarray(pair[0]), np.asarray(pair[1])
         if image.ndim != 3 or image.shape[0] != 3 or image.dtype != np.uint8:
-            raise RasterError(f"exemplar {k}: the image must be (3, h, w) uint8 RGB, got {image.dtype} {image.shape}")
+            raise RasterError(
+                f"exemplar {k}: the image must be (3, h, w) uint8 RGB, got {image.dtype} {image.shape}"
+            )
         if mask.shape != image.shape[1:] or mask.dtype.kind not in "iu":
             raise RasterError(
-                f"exemplar {k}: the class map must be an integer array of shape {image.shape[1:]}, got {mask.dtype} {mask.shape}"
+                f"exemplar {k}: the class map must be an integer array of shape {image.shape[1:]}, "
+                f"got {mask.dtype} {mask.shape}"
             )
         if mask.min() < 0 or mask.max() > 255:
             raise RasterError(f"exemplar {k}: class codes must lie in 0..255, got {mask.min()}..{mask.max()}")
         if min(mask.shape) < patch:
-            raise RasterError(f"exemplar {k} is {mask.shape[1]} x {mask.shape[0]} px, smaller than a {patch} px patch")
+            raise RasterError(
+                f"exemplar {k} is {mask.shape[1]} x {mask.shape[0]} px, smaller than a {patch} px patch"
+            )
 
 
 @dataclass
@@ -96,28 +101,44 @@ class ExemplarBank:
     """(positions * 8, cells) uint8: coarse layout of candidate ``pos * 8 + o``."""
     codes: np.ndarray
     """Classes present in the exemplars, ascending."""
-    _windows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _windows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
     _pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, exemplars: Sequence[Exemplar], patch: int = 32, stride: int = 8) -> ExemplarBank:
+    def build(
+        cls, exemplars: Sequence[Exemplar], patch: int = 32, stride: int = 8, max_positions: int = 60_000
+    ) -> ExemplarBank:
         """Index every ``stride``-th patch position of ``exemplars``.
+
+        Large exemplars get a coarser stride (the next multiples of 4 px) so that no more than
+        ``max_positions`` positions are indexed: memory and search time stay bounded.
 
         Raises:
             RasterError: invalid exemplars (see :func:`check_exemplars`).
             EngineError: ``patch`` or ``stride`` not positive multiples of the layout cell (4 px).
         """
         if patch <= 0 or patch % CELL or stride <= 0 or stride % CELL:
-            raise EngineError(f"patch and stride must be positive multiples of {CELL} px, got patch={patch}, stride={stride}")
+            raise EngineError(
+                f"patch and stride must be positive multiples of {CELL} px, "
+                f"got patch={patch}, stride={stride}"
+            )
         check_exemplars(exemplars, patch)
-        images = [np.ascontiguousarray(np.moveaxis(np.asarray(im), 0, -1), dtype=np.float32) for im, _ in exemplars]
+        images = [
+            np.ascontiguousarray(np.moveaxis(np.asarray(im), 0, -1), dtype=np.float32) for im, _ in exemplars
+        ]
         masks = [np.asarray(m).astype(np.uint8) for _, m in exemplars]
         all_codes, all_counts = np.unique(np.concatenate([m.ravel() for m in masks]), return_counts=True)
-        class_pixels = {int(c): int(n) for c, n in zip(all_codes, all_counts) if c != NODATA}
+        class_pixels = {int(c): int(n) for c, n in zip(all_codes, all_counts, strict=True) if c != NODATA}
         if not class_pixels:
             raise RasterError("the exemplars' class maps are nodata (0) everywhere")
         codes = np.array(sorted(class_pixels), dtype=np.uint8)
         g = patch // CELL
+        while sum(
+            ((m.shape[0] - patch) // stride + 1) * ((m.shape[1] - patch) // stride + 1) for m in masks
+        ) > max(max_positions, 1) and stride < min(min(m.shape) for m in masks):
+            stride += CELL
 
         pe, py, px, present, dominant, purity, valid, layouts = [], [], [], [], [], [], [], []
         for e, mask in enumerate(masks):
@@ -135,7 +156,12 @@ class ExemplarBank:
             dominant.append(codes[np.argmax(counts, axis=1)])
             purity.append(counts.max(axis=1) / float(patch * patch))
             valid.append(nod == 0)
-            layouts.append(np.stack([orient(coarse, o, axes=(1, 2)).reshape(len(gy), g * g) for o in range(ORIENTATIONS)], axis=1))
+            layouts.append(
+                np.stack(
+                    [orient(coarse, o, axes=(1, 2)).reshape(len(gy), g * g) for o in range(ORIENTATIONS)],
+                    axis=1,
+                )
+            )
         return cls(
             patch=patch,
             stride=stride,
@@ -155,6 +181,7 @@ class ExemplarBank:
 
     @property
     def n_positions(self) -> int:
+        """Number of candidate source positions (each comes in 8 orientations)."""
         return len(self.pos_e)
 
     def code_index(self, code: int) -> int | None:
@@ -207,9 +234,14 @@ class ExemplarBank:
     def pixels(self, code: int) -> np.ndarray:
         """(n, 3) float32 colours of every exemplar pixel of class ``code`` (cached)."""
         if code not in self._pixels:
-            self._pixels[code] = np.concatenate([im[m == code] for im, m in zip(self.images, self.masks)])
+            self._pixels[code] = np.concatenate(
+                [im[m == code] for im, m in zip(self.images, self.masks, strict=True)]
+            )
         return self._pixels[code]
 
     def new_usage(self) -> list[np.ndarray]:
         """Zeroed reuse counters, one (h / USAGE_CELL, w / USAGE_CELL) grid per exemplar."""
-        return [np.zeros((-(-m.shape[0] // USAGE_CELL), -(-m.shape[1] // USAGE_CELL)), dtype=np.float32) for m in self.masks]
+        return [
+            np.zeros((-(-m.shape[0] // USAGE_CELL), -(-m.shape[1] // USAGE_CELL)), dtype=np.float32)
+            for m in self.masks
+        ]

@@ -1,7 +1,8 @@
 """Exemplar pairs from files: a user's (image, class map) rasters, or the FLAIR pairs shipped with geogen.
 
-A bundled exemplar is a folder ``geogen/data/exemplars/<name>/`` holding ``image.tif`` (8-bit RGB) and
-``mask.tif`` (class codes of the engine's vocabulary, 0 = nodata) on the same grid, plus ATTRIBUTION.md.
+A bundled exemplar is a folder ``geogen/data/exemplars/<name>/`` holding ``IMG_<id>_RGB.tif`` (8-bit RGB) and
+``MSK_<id>.tif`` (FLAIR-1 codes, 0 = nodata) on the same grid, plus ATTRIBUTION.md. (The sketch pipeline
+reads the same folders, with their GSD, through ``geogen.io.exemplars``; this module gives bare arrays.)
 """
 
 from __future__ import annotations
@@ -46,18 +47,35 @@ def load_exemplar(
     rgb, _ = _read(Path(image))
     classes, nodata = _read(Path(mask))
     if rgb.shape[0] < 3 or rgb.dtype != np.uint8:
-        raise RasterError(f"exemplar image {str(image)!r} must be 8-bit RGB (3+ bands uint8), got {rgb.shape[0]} {rgb.dtype} bands")
+        raise RasterError(
+            f"exemplar image {str(image)!r} must be 8-bit RGB (3+ bands uint8), "
+            f"got {rgb.shape[0]} {rgb.dtype} bands"
+        )
     if classes.shape[0] != 1:
         raise RasterError(f"exemplar class raster {str(mask)!r} must have one band, got {classes.shape[0]}")
     if classes.shape[1:] != rgb.shape[1:]:
-        raise RasterError(f"exemplar image {rgb.shape[2]} x {rgb.shape[1]} px and class raster {classes.shape[2]} x {classes.shape[1]} px differ in size")
-    codes = mapping.map_array(classes[0], nodata=nodata) if mapping is not None else check_codes(classes[0], vocab)
+        raise RasterError(
+            f"exemplar image {rgb.shape[2]} x {rgb.shape[1]} px and class raster "
+            f"{classes.shape[2]} x {classes.shape[1]} px differ in size"
+        )
+    codes = (
+        mapping.map_array(classes[0], nodata=nodata)
+        if mapping is not None
+        else check_codes(classes[0], vocab)
+    )
     return np.ascontiguousarray(rgb[:3]), codes
+
+
+def _files(folder: Path) -> tuple[Path, Path] | None:
+    images, masks = sorted(folder.glob("IMG_*.tif")), sorted(folder.glob("MSK_*.tif"))
+    return (images[0], masks[0]) if images and masks else None
 
 
 def bundled_names() -> list[str]:
     """Names of the exemplars shipped with geogen (folders of ``geogen/data/exemplars``)."""
-    return sorted(p.name for p in EXEMPLAR_DIR.iterdir() if (p / "image.tif").is_file()) if EXEMPLAR_DIR.is_dir() else []
+    if not EXEMPLAR_DIR.is_dir():
+        return []
+    return sorted(p.name for p in EXEMPLAR_DIR.iterdir() if p.is_dir() and _files(p))
 
 
 def bundled_exemplars(names: list[str] | None = None) -> list[Exemplar]:
@@ -71,4 +89,4 @@ def bundled_exemplars(names: list[str] | None = None) -> list[Exemplar]:
     missing = [n for n in chosen if n not in known]
     if missing or not chosen:
         raise InputFileError(f"no bundled exemplar named {missing or chosen}; available: {known}")
-    return [load_exemplar(EXEMPLAR_DIR / n / "image.tif", EXEMPLAR_DIR / n / "mask.tif") for n in chosen]
+    return [load_exemplar(*_files(EXEMPLAR_DIR / n)) for n in chosen]  # type: ignore[misc]

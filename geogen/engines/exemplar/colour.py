@@ -12,7 +12,12 @@ import numpy as np
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_K = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9), np.uint64(0xD6E8FEB86659FD93))
+_K = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xC2B2AE3D27D4EB4F),
+    np.uint64(0x165667B19E3779F9),
+    np.uint64(0xD6E8FEB86659FD93),
+)
 
 
 def _hash_uniform(seed: int, rows: np.ndarray, cols: np.ndarray, channel: int) -> np.ndarray:
@@ -30,7 +35,9 @@ def _hash_uniform(seed: int, rows: np.ndarray, cols: np.ndarray, channel: int) -
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 52) - 1.0
 
 
-def _value_noise(seed: int, shape: tuple[int, int], origin: tuple[int, int], scale: int, channel: int) -> np.ndarray:
+def _value_noise(
+    seed: int, shape: tuple[int, int], origin: tuple[int, int], scale: int, channel: int
+) -> np.ndarray:
     h, w = shape
     r = (origin[0] + np.arange(h) + 0.5) / scale
     c = (origin[1] + np.arange(w) + 0.5) / scale
@@ -46,8 +53,12 @@ def _value_noise(seed: int, shape: tuple[int, int], origin: tuple[int, int], sca
     return top * (1 - fr)[:, None] + bottom * fr[:, None]
 
 
-def colour_field(seed: int, shape: tuple[int, int], origin: tuple[int, int], scale: int, amplitude: float) -> np.ndarray:
-    """(h, w, 3) float32 gains around 1 (within 1 +- 1.5 * amplitude) for the window at ``origin`` (row, col)."""
+def colour_field(
+    seed: int, shape: tuple[int, int], origin: tuple[int, int], scale: int, amplitude: float
+) -> np.ndarray:
+    """(h, w, 3) float32 gains within 1 +- 1.5 * amplitude for the window at ``origin`` (row, col)."""
     lum = _value_noise(seed, shape, origin, scale, 0)
-    gains = [1.0 + amplitude * (lum + 0.5 * _value_noise(seed, shape, origin, scale, 1 + ch)) for ch in range(3)]
+    gains = [
+        1.0 + amplitude * (lum + 0.5 * _value_noise(seed, shape, origin, scale, 1 + ch)) for ch in range(3)
+    ]
     return np.stack(gains, axis=-1).astype(np.float32)

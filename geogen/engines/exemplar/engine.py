@@ -39,9 +39,15 @@ def _class_map(class_map: np.ndarray) -> np.ndarray:
 def _seed_key(seed: int, tile_index: int | Sequence[int]) -> list[int]:
     try:
         key = [operator.index(seed)]
-        key += [operator.index(tile_index)] if not isinstance(tile_index, Sequence) else [operator.index(i) for i in tile_index]
+        key += (
+            [operator.index(tile_index)]
+            if not isinstance(tile_index, Sequence)
+            else [operator.index(i) for i in tile_index]
+        )
     except TypeError:
-        raise EngineError(f"seed and tile_index must be integers, got seed={seed!r}, tile_index={tile_index!r}") from None
+        raise EngineError(
+            f"seed and tile_index must be integers, got seed={seed!r}, tile_index={tile_index!r}"
+        ) from None
     if min(key) < 0:
         raise EngineError(f"seed and tile_index must be >= 0, got seed={seed!r}, tile_index={tile_index!r}")
     return key
@@ -56,9 +62,13 @@ def make_bank(exemplars: Sequence[Exemplar] | ExemplarBank, params: QuiltParams)
     """
     if isinstance(exemplars, ExemplarBank):
         if exemplars.patch != params.patch:
-            raise EngineError(f"the exemplar bank was built for {exemplars.patch} px patches, not {params.patch}")
+            raise EngineError(
+                f"the exemplar bank was built for {exemplars.patch} px patches, not {params.patch}"
+            )
         return exemplars
-    return ExemplarBank.build(exemplars, patch=params.patch, stride=params.stride)
+    return ExemplarBank.build(
+        exemplars, patch=params.patch, stride=params.stride, max_positions=params.max_positions
+    )
 
 
 def synthesize_window(
@@ -77,7 +87,7 @@ def synthesize_window(
 
     Args:
         class_map: (H, W) integer engine class codes of the window; 0 = nodata.
-        exemplars: (image (3, h, w) uint8, class map (h, w)) pairs, or an :class:`ExemplarBank` built from them
+        exemplars: (image (3, h, w) uint8, class map (h, w)) pairs, or an :class:`ExemplarBank` of them
             (build it once and reuse it across windows).
         seed: job seed; the window's random stream is seeded by ``(seed, *tile_index)``.
         tile_index: the window's index in the plan, e.g. ``Tile.index`` (row, col).
@@ -106,9 +116,14 @@ def synthesize_window(
     if known is not None:
         rgb_known, mask_known = np.asarray(known[0]), np.asarray(known[1], dtype=bool)
         if rgb_known.shape != (3, h, w) or mask_known.shape != (h, w):
-            raise RasterError(f"known pixels must be (3, {h}, {w}) with a ({h}, {w}) mask, got {rgb_known.shape}, {mask_known.shape}")
+            raise RasterError(
+                f"known pixels must be (3, {h}, {w}) with a ({h}, {w}) mask, "
+                f"got {rgb_known.shape}, {mask_known.shape}"
+            )
 
-    subs, warnings = substitutions(np.unique(target).tolist(), bank.class_pixels, vocab, min_pixels=2 * p.patch**2)
+    subs, warnings = substitutions(
+        np.unique(target).tolist(), bank.class_pixels, vocab, min_pixels=2 * p.patch**2
+    )
     if subs:
         lut = np.arange(256, dtype=np.uint8)
         for code, sub in subs.items():

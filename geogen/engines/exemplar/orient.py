@@ -1,4 +1,4 @@
-"""The 8 orientations of a square patch (4 rotations x optional mirror), applied to the two leading image axes.
+"""The 8 orientations of a square patch (4 rotations x optional mirror), applied to two image axes.
 
 Orientation ``o`` in 0..7 is ``rot90(k = o // 2)`` followed by a left-right mirror when ``o`` is odd.
 """

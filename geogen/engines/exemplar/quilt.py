@@ -60,7 +60,9 @@ def _lead(known: np.ndarray, axis: int) -> int:
     return int(np.argmin(full)) if not full.all() else len(full)
 
 
-def new_canvas(target: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None, p: QuiltParams, pad: int) -> tuple[Canvas, list[int], list[int]]:
+def new_canvas(
+    target: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None, p: QuiltParams, pad: int
+) -> tuple[Canvas, list[int], list[int]]:
     """The padded canvas of a window and its patch rows and columns."""
     h, w = target.shape
     known_mask = np.zeros((h, w), dtype=bool) if known is None else known[1]
@@ -86,7 +88,14 @@ def new_canvas(target: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None, 
 class Quilter:
     """Quilts one window; holds the per-class source pools and the reuse counts while it runs."""
 
-    def __init__(self, bank: ExemplarBank, params: QuiltParams, rng: np.random.Generator, usage: list[np.ndarray], vocab: Vocabulary):
+    def __init__(
+        self,
+        bank: ExemplarBank,
+        params: QuiltParams,
+        rng: np.random.Generator,
+        usage: list[np.ndarray],
+        vocab: Vocabulary,
+    ):
         self.bank, self.p, self.rng, self.usage, self.vocab = bank, params, rng, usage, vocab
         self.pools: dict[int, tuple[np.ndarray, frozenset[int]]] = {}
         self.warnings: list[str] = []

@@ -90,7 +90,7 @@ def refill(
     sizes: tuple[int, ...],
     accepted: Mapping[int, frozenset[int]] | None = None,
 ) -> None:
-    """Fix, in place, ``canvas`` (H, W, 3) pixels where ``source`` (H, W) class != ``target`` (nodata ignored).
+    """Fix, in place, ``canvas`` (H, W, 3) pixels whose ``source`` class != ``target`` (nodata ignored).
 
     ``accepted`` gives, per target class, the exemplar classes whose texture may stand in for it (a scarce
     class borrowing from its closest class); by default only the class itself. ``source`` is updated to the

@@ -1,4 +1,4 @@
-"""Minimum-error boundary cuts (Efros & Freeman 2001): where a new patch takes over from the pixels already there.
+"""Minimum-error boundary cuts (Efros & Freeman 2001): where a new patch takes over from the old pixels.
 
 Through an overlap strip, dynamic programming finds the 8-connected path of least summed squared difference
 between old and new pixels; the new patch keeps the side beyond the path, so the seam runs where the two

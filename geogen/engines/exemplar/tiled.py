@@ -102,12 +102,22 @@ def synthesize_tiled(
             rs, cs = slice(win.row_off - top, win.row_end - top), slice(win.col_off, win.col_end)
             classes = np.asarray(read_classes(win))
             if classes.shape != (win.height, win.width):
-                raise RasterError(f"read_classes returned {classes.shape} for window {win}, expected {(win.height, win.width)}")
+                raise RasterError(
+                    f"read_classes returned {classes.shape} for window {win}, "
+                    f"expected {(win.height, win.width)}"
+                )
             mask = have[rs, cs]
             known = (buf[:, rs, cs], mask) if mask.any() else None
             rgb, warns = synthesize_window(
-                classes, bank, seed=seed, tile_index=t.index, origin=(win.row_off, win.col_off),
-                known=known, usage=usage, params=p, vocab=vocab,
+                classes,
+                bank,
+                seed=seed,
+                tile_index=t.index,
+                origin=(win.row_off, win.col_off),
+                known=known,
+                usage=usage,
+                params=p,
+                vocab=vocab,
             )
             buf[:, rs, cs] = rgb
             have[rs, cs] = True

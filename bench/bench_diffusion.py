@@ -1,0 +1,432 @@
+"""Benchmark: geogen's latent-window denoising against a bare diffusers pipeline, and its window efficiency.
+
+1. Per-denoising-step time of ``geogen.engines.diffusion.denoise`` on one window covering the canvas (so the
+work
+   is the same) against diffusers' ``StableDiffusionPipeline`` with the same UNet, scheduler (DDIM,
+   v-prediction), latent size, steps and guidance, prompt embeddings given, no decode. Runs are interleaved;
+   each run's step intervals come from its own per-step callback (synchronised on GPUs); the first interval is
+   dropped as warm-up.
+   Goal: geogen's median step at most 5 % slower.
+2. Latent-window efficiency for several square areas: UNet window evaluations per output latent pixel with
+   geogen's default plan (512 px windows, a quarter overlap) vs abutting windows (the no-overlap ideal) and vs
+   diffusers' panorama default (stride 8 latent pixels); one tiled run checks the count and times the
+   blending.
+
+Random weights, nothing downloaded. Default: DiffusionSat-shaped tiny components on the CPU (what CI machines
+have). ``--real-size`` builds SD-2.1-shaped components (SatUNet 866 M parameters) for a GPU run:
+
+    .venv/bin/python bench/bench_diffusion.py                 # tiny, CPU; writes
+    bench/results/diffusion.{json,md} python bench/bench_diffusion.py --real-size --device cuda # writes
+    bench/results/diffusion_real_size.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch
+
+GOAL_OVERHEAD = 0.05
+AREAS_PX = (512, 1024, 2048, 4096, 10240)
+
+TINY_UNET = {
+    "sample_size": 16,
+    "block_out_channels": (32, 64),
+    "layers_per_block": 1,
+    "cross_attention_dim": 32,
+    "attention_head_dim": 8,
+    "norm_num_groups": 8,
+    "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
+}
+SD21_UNET = {
+    "sample_size": 96,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "layers_per_block": 2,
+    "cross_attention_dim": 1024,
+    "attention_head_dim": (5, 10, 20, 20),
+    "use_linear_projection": True,
+    "upcast_attention": True,
+}
+TINY_VAE = {
+    "block_out_channels": (32, 64),
+    "down_block_types": ("DownEncoderBlock2D",) * 2,
+    "up_block_types": ("UpDecoderBlock2D",) * 2,
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "layers_per_block": 1,
+}
+SD21_VAE = {
+    "block_out_channels": (128, 256, 512, 512),
+    "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    "latent_channels": 4,
+    "layers_per_block": 2,
+    "sample_size": 768,
+}
+SCHEDULER = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "v_prediction",
+}
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def build(real_size: bool, device: torch.device, dtype: torch.dtype):
+    """Random UNet (SatUNet), VAE and scheduler of the chosen shape, on ``device`` in ``dtype``."""
+    from diffusers import AutoencoderKL, DDIMScheduler
+
+    from geogen.models import SatUNet
+
+    torch.manual_seed(0)
+    with torch.device(device):
+        unet = SatUNet(**(SD21_UNET if real_size else TINY_UNET))
+        vae = AutoencoderKL(**(SD21_VAE if real_size else TINY_VAE))
+    if dtype != torch.float32:
+        unet, vae = unet.to(dtype), vae.to(dtype)
+    unet = unet.eval().requires_grad_(False)
+    vae = vae.eval().requires_grad_(False)
+    return unet, vae, DDIMScheduler(**SCHEDULER)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_intervals(stamps: list[float]) -> list[float]:
+    """Intervals between consecutive per-step timestamps, the first (warm-up) dropped."""
+    return [b - a for a, b in itertools.pairwise(stamps)][1:]
+
+
+def time_geogen(
+    unet, scheduler, latent: int, steps: int, guidance: float, embeds, device, dtype
+) -> list[float]:
+    from geogen.engines.diffusion import TextConditioning, denoise, initial_noise, plan_windows
+
+    windows = plan_windows((latent, latent), latent, 0)
+    stamps: list[float] = []
+
+    def progress(done: int, total: int) -> None:
+        sync(device)
+        stamps.append(time.perf_counter())
+
+    sync(device)
+    stamps.append(time.perf_counter())
+    denoise(
+        unet,
+        scheduler,
+        initial_noise((4, latent, latent), 0),
+        windows,
+        TextConditioning(*embeds),
+        steps=steps,
+        guidance_scale=guidance,
+        window_batch_size=1,
+        progress=progress,
+        device=device,
+        dtype=dtype,
+    )
+    return step_intervals(stamps)
+
+
+def time_diffusers(
+    pipe, latent: int, factor: int, steps: int, guidance: float, embeds, device
+) -> list[float]:
+    stamps: list[float] = []
+
+    def on_step_end(pipeline, i, t, kwargs):
+        sync(device)
+        stamps.append(time.perf_counter())
+        return kwargs
+
+    sync(device)
+    stamps.append(time.perf_counter())
+    pipe(
+        prompt_embeds=embeds[0],
+        negative_prompt_embeds=embeds[1],
+        height=latent * factor,
+        width=latent * factor,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        output_type="latent",
+        generator=torch.Generator().manual_seed(0),
+        callback_on_step_end=on_step_end,
+    )
+    return step_intervals(stamps)
+
+
+def per_step(unet, vae, scheduler, args, latent: int, device, dtype) -> dict:
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    cross = unet.config.cross_attention_dim
+    gen = torch.Generator().manual_seed(1)
+    embeds = (
+        torch.randn(1, 77, cross, generator=gen).to(device, dtype),
+        torch.randn(1, 77, cross, generator=gen).to(device, dtype),
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=None,
+        tokenizer=None,
+        unet=unet,
+        scheduler=DDIMScheduler(**SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    ours: list[float] = []
+    theirs: list[float] = []
+    with torch.no_grad():
+        for _ in range(args.repeats):  # interleaved, so drifting machine load hits both alike
+            ours += time_geogen(unet, scheduler, latent, args.steps, args.guidance, embeds, device, dtype)
+            theirs += time_diffusers(pipe, latent, factor, args.steps, args.guidance, embeds, device)
+    geo, dif = statistics.median(ours), statistics.median(theirs)
+    return {
+        "latent": latent,
+        "pixels": latent * factor,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "repeats": args.repeats,
+        "geogen_step_s": round(geo, 5),
+        "diffusers_step_s": round(dif, 5),
+        "geogen_step_iqr_s": [round(q, 5) for q in statistics.quantiles(ours, n=4)[::2]],
+        "diffusers_step_iqr_s": [round(q, 5) for q in statistics.quantiles(theirs, n=4)[::2]],
+        "overhead": round(geo / dif - 1, 4),
+        "meets_goal": geo / dif - 1 <= GOAL_OVERHEAD,
+    }
+
+
+def efficiency(window_px: int = 512, factor: int = 8) -> list[dict]:
+    """Window evaluations per output latent pixel, from the plans (no model needed)."""
+    from affine import Affine
+
+    from geogen.engines.diffusion.layout import latent_layout
+    from tiles import Grid, count_tiles
+
+    rows = []
+    for size in AREAS_PX:
+        grid = Grid(size, size, Affine(1.0, 0, 0, 0, -1.0, size), "EPSG:32633")
+        layout = latent_layout(grid, factor=factor, unet_factor=8, window_px=window_px)
+        n = layout.latent_shape[0]
+        w = layout.window
+        out_latent = (size / factor) ** 2
+        geogen = layout.n_windows
+        ideal = (-(-n // w)) ** 2
+        panorama = count_tiles((n, n), w, w - 8)
+        rows.append(
+            {
+                "area_px": size,
+                "latent": n,
+                "windows": geogen,
+                "evals_per_latent_px": round(geogen * w * w / out_latent, 3),
+                "no_overlap_windows": ideal,
+                "no_overlap_evals_per_latent_px": round(ideal * w * w / out_latent, 3),
+                "vs_no_overlap": round(geogen / ideal, 3),
+                "panorama_stride8_windows": panorama,
+                "panorama_evals_per_latent_px": round(panorama * w * w / out_latent, 3),
+            }
+        )
+    return rows
+
+
+def tiled_run(unet, scheduler, args, device, dtype) -> dict:
+    """A 4x-window canvas: count window evaluations, compare its step time with its windows' alone."""
+    from geogen.engines.diffusion import TextConditioning, denoise, initial_noise, plan_windows
+    from geogen.engines.diffusion.latent_tiling import DenoiseStats
+
+    unet_factor = 2 ** (len(unet.config.block_out_channels) - 1)
+    w = max(unet_factor, args.latents[-1] // 2 // unet_factor * unet_factor)
+    canvas = (2 * w, 2 * w)
+    cross = unet.config.cross_attention_dim
+    text = TextConditioning(
+        torch.randn(1, 77, cross, generator=torch.Generator().manual_seed(2)).to(device, dtype)
+    )
+    tiled = plan_windows(canvas, w, w // 4)
+    single = plan_windows((w, w), w, 0)
+    stats = DenoiseStats()
+    times = {"tiled": [], "single": []}
+    for _ in range(args.repeats):
+        for name, windows, shape in (("tiled", tiled, canvas), ("single", single, (w, w))):
+            stamps: list[float] = []
+
+            def progress(
+                done: int, total: int, stamps: list[float] = stamps, per_step: int = len(windows)
+            ) -> None:
+                if done % per_step == 0:  # the step's last window
+                    sync(device)
+                    stamps.append(time.perf_counter())
+
+            sync(device)
+            stamps.append(time.perf_counter())
+            denoise(
+                unet,
+                scheduler,
+                initial_noise((4, *shape), 0),
+                windows,
+                text,
+                steps=args.steps,
+                guidance_scale=1.0,
+                window_batch_size=1,
+                device=device,
+                dtype=dtype,
+                stats=stats if name == "tiled" else None,
+                progress=progress,
+            )
+            times[name] += step_intervals(stamps)
+    t_tiled, t_single = statistics.median(times["tiled"]), statistics.median(times["single"])
+    return {
+        "canvas_latent": list(canvas),
+        "window_latent": w,
+        "overlap_latent": w // 4,
+        "windows": len(tiled),
+        "window_evaluations_per_step": stats.window_evaluations / (args.steps * args.repeats),
+        "tiled_step_s": round(t_tiled, 5),
+        "single_window_step_s": round(t_single, 5),
+        "blend_overhead": round(t_tiled / (len(tiled) * t_single) - 1, 4),
+    }
+
+
+def summary_md(result: dict) -> str:
+    """The Markdown summary of ``result``."""
+    m, runs, t = result["machine"], result["per_step"], result["tiled"]
+    first = runs[0]
+    params = result["unet_params"] / 1e6
+    lines = [
+        f"# Diffusion engine overhead ({time.strftime('%Y-%m-%d')}, `{result['command']}`)",
+        (
+            f"- Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, "
+            f"torch threads {m['torch_threads']}; device {m['device']} ({m['device_name']}), {m['dtype']}; "
+            f"torch {m['torch']}, diffusers {m['diffusers']}."
+        ),
+        (
+            f"- Model: random {result['size']} SatUNet ({params:.1f} M parameters), DDIM v-prediction, "
+            f"guidance {first['guidance']} (both halves in one call), {first['steps']} steps x "
+            f"{first['repeats']} interleaved runs per size; medians of per-step intervals "
+            "(interquartile range in brackets, s)."
+        ),
+    ]
+    goal = f"goal <= {GOAL_OVERHEAD * 100:.0f} %"
+    for s in runs:
+        verdict = "met" if s["meets_goal"] else "NOT met"
+        lines.append(
+            f"- Latent {s['latent']}^2 ({s['pixels']}^2 px), per denoising step: geogen "
+            f"{s['geogen_step_s'] * 1e3:.2f} ms {s['geogen_step_iqr_s']} vs diffusers "
+            "StableDiffusionPipeline "
+            f"{s['diffusers_step_s'] * 1e3:.2f} ms {s['diffusers_step_iqr_s']}: overhead "
+            f"{s['overhead'] * 100:+.1f} % ({goal}: {verdict})."
+        )
+    lines.append(
+        f"- Tiled run, {t['canvas_latent'][0]}^2 latent canvas in {t['windows']} windows of "
+        f"{t['window_latent']}^2 (overlap {t['overlap_latent']}): "
+        f"{t['window_evaluations_per_step']:g} window evaluations per step; step "
+        f"{t['tiled_step_s'] * 1e3:.1f} ms vs {t['windows']} x "
+        f"{t['single_window_step_s'] * 1e3:.2f} ms for its windows alone: blending overhead "
+        f"{t['blend_overhead'] * 100:+.1f} %."
+    )
+    lines += [
+        (
+            "- Window efficiency (512 px windows, 128 px overlap, 8x VAE): UNet window evaluations per "
+            "output latent pixel, geogen / abutting windows (no-overlap ideal) / diffusers panorama "
+            "default (stride 8):"
+        ),
+        "",
+        "| area (px) | windows | evals / latent px | no-overlap | geogen / ideal | panorama stride 8 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["efficiency"]:
+        lines.append(
+            f"| {r['area_px']}^2 | {r['windows']} | {r['evals_per_latent_px']} | "
+            f"{r['no_overlap_evals_per_latent_px']} | {r['vs_no_overlap']} | "
+            f"{r['panorama_evals_per_latent_px']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real-size", action="store_true", help="SD-2.1-shaped random components (for GPUs)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--latents",
+        type=int,
+        nargs="+",
+        default=None,
+        help="latent sides to time (default 8 32 tiny: UNet-light and UNet-heavy; 64 96 real size)",
+    )
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    import diffusers
+
+    from geogen.engines.diffusion import select_device, select_dtype
+
+    torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    dtype = select_dtype(device, args.dtype)
+    args.latents = args.latents or ([64, 96] if args.real_size else [8, 32])
+    unet, vae, scheduler = build(args.real_size, device, dtype)
+    result = {
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "size": "SD-2.1-shaped" if args.real_size else "tiny",
+        "unet_params": sum(p.numel() for p in unet.parameters()),
+        "machine": {
+            "cpu_model": cpu_model(),
+            "logical_cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+            "dtype": str(dtype).removeprefix("torch."),
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "python": platform.python_version(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "per_step": [per_step(unet, vae, scheduler, args, latent, device, dtype) for latent in args.latents],
+        "tiled": tiled_run(unet, scheduler, args, device, dtype),
+        "efficiency": efficiency(),
+    }
+    if device.type == "cuda":
+        result["machine"]["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    stem = "diffusion_real_size" if args.real_size else "diffusion"
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (args.results / f"{stem}.md").write_text(summary_md(result), encoding="utf-8")
+    print(summary_md(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

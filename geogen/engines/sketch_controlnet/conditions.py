@@ -1,0 +1,69 @@
+"""Per-window land-cover conditions: each latent window's class map, read from its pixel footprint, and its
+palette rendering for the ControlNet.
+
+Class maps are read through a callable (pixel window on the canvas -> (h, w) class codes), e.g. a class
+source read on the canvas sub-grid: polygons burnt without antialiasing, rasters resampled nearest-neighbour,
+so every condition pixel is an exact legend colour. Maps are kept between denoising steps up to a byte
+budget (first come, first kept: with a cyclic access pattern, evicting would miss every time); the rest are
+read again when needed, so memory stays bounded for any area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from geogen.landcover.vocab import FLAIR19, Vocabulary, render_condition
+from tiles import Tile, Window
+
+ReadClasses = Callable[[Window], np.ndarray]
+
+
+class WindowConditions:
+    """Class maps and RGB conditions of latent windows (``tile.scaled(factor)`` is a window's pixel footprint).
+
+    Args:
+        read: pixel window on the canvas -> (h, w) integer class codes (0 = outside the drawn area).
+        factor: pixels per latent pixel (the VAE's factor).
+        vocab: the vocabulary whose legend colours render the conditions.
+        budget_bytes: memory for keeping class maps between steps (0: read every time).
+    """
+
+    def __init__(self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0) -> None:
+        self._read = read
+        self.factor = factor
+        self.vocab = vocab
+        self.budget_bytes = budget_bytes
+        self._kept: dict[tuple[int, int], np.ndarray] = {}
+        self.kept_bytes = 0
+        self.reads = 0
+        self.peak_bytes = 0
+
+    def pixel_window(self, tile: Tile) -> Window:
+        return tile.scaled(self.factor).window
+
+    def class_map(self, tile: Tile) -> np.ndarray:
+        """The (h, w) uint8 class map under ``tile``'s pixel footprint."""
+        kept = self._kept.get(tile.index)
+        if kept is not None:
+            return kept
+        window = self.pixel_window(tile)
+        codes = np.ascontiguousarray(self._read(window), dtype=np.uint8)
+        if codes.shape != (window.height, window.width):
+            raise ValueError(f"class reader gave {codes.shape} for window {window}")
+        self.reads += 1
+        if self.kept_bytes + codes.nbytes <= self.budget_bytes:
+            self._kept[tile.index] = codes
+            self.kept_bytes += codes.nbytes
+        return codes
+
+    def rgb(self, tiles: Sequence[Tile]) -> np.ndarray:
+        """(B, 3, h, w) uint8 palette renderings of ``tiles`` (same-size windows), repeated tiles rendered once."""
+        rendered: dict[tuple[int, int], np.ndarray] = {}
+        for t in tiles:
+            if t.index not in rendered:
+                rendered[t.index] = render_condition(self.class_map(t), self.vocab)
+        out = np.stack([rendered[t.index] for t in tiles])
+        self.peak_bytes = max(self.peak_bytes, self.kept_bytes + out.nbytes + sum(a.nbytes for a in rendered.values()))
+        return out
