@@ -90,3 +90,46 @@ def wald_cmd(input_path: Path, engines: tuple[str, ...], factor: int, seed: int,
                        f"{_fmt(s['ergas']):>10}{_fmt(s['seconds']):>10}")
 
     _emit(d, as_json, render)
+
+
+@eval_.command("fidelity")
+@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("class_map", type=click.Path(path_type=Path))
+@click.option("--ref-image", type=click.Path(path_type=Path), required=True, help="a real image of the classes")
+@click.option("--ref-mask", type=click.Path(path_type=Path), required=True, help="the class map of --ref-image")
+@click.option("--vocabulary", default="flair19", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, vocabulary: str,
+                 as_json: bool) -> None:
+    """How well IMAGE follows CLASS_MAP: per-class colour/texture distance to a real reference (lower is better)."""
+    from geogen.errors import RasterError
+    from geogen.eval.fidelity import class_fidelity
+    from geogen.io.raster import open_raster
+    from geogen.landcover import get_vocabulary
+
+    def read(path: Path, bands: list[int]):
+        with open_raster(path) as ds:
+            if ds.count < max(bands):
+                raise RasterError(f"{path} has {ds.count} band(s), {max(bands)} needed")
+            return ds.read(bands)
+
+    def run() -> dict[str, Any]:
+        try:
+            return class_fidelity(read(image, [1, 2, 3]), read(class_map, [1])[0], read(ref_image, [1, 2, 3]),
+                                  read(ref_mask, [1])[0], get_vocabulary(vocabulary))
+        except ValueError as exc:
+            if isinstance(exc, GeogenError):
+                raise
+            raise RasterError(str(exc)) from None
+
+    d = _guard(run)
+
+    def render(d: dict[str, Any]) -> None:
+        click.echo(f"class fidelity distance {d['distance']:.4f} (score {d['score']:.4f}; colour {d['colour']:.4f}, "
+                   f"texture {d['texture']:.4f})")
+        for name, c in d["per_class"].items():
+            click.echo(f"  {name:<24}{c['pixels']:>9} px  distance {c['distance']:.4f}")
+        if d.get("unmatched"):
+            click.echo(f"  not in the reference: {', '.join(d['unmatched'])}")
+
+    _emit(d, as_json, render)

@@ -6,7 +6,6 @@ inputs -> class source (mapped to the engine's vocabulary) -> working grid -> ti
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from rasterio.enums import ColorInterp
 from rasterio.warp import Resampling
 from shapely.geometry import box
 
+from geogen.engines.exemplar import QuiltParams, make_bank, synthesize_tiled
 from geogen.engines.registry import resolve_engine
 from geogen.errors import EngineError, GeometryError
 from geogen.io.aoi import Area, area_from_bounds, area_from_vector, centroid_lonlat, check_tile_budget, \
@@ -28,17 +28,11 @@ from geogen.io.exemplars import Exemplar, load_exemplars, resample_exemplar
 from geogen.landcover.mapping import code_lookup
 from geogen.landcover.vocab import get_vocabulary
 from tiles import Grid
-from tiles.mosaic import StreamingMosaic
-from tiles.plan import count_tiles, plan
+from tiles.plan import count_tiles
 
 TILE = 512
-OVERLAP = 64
+OVERLAP = 32  # the quilting patch step plus its overlap: tile borders are cut like patch seams
 SECONDS_PER_TILE_CPU = 2.0  # exemplar engine, one core, 512 px (bench/results/exemplar.md)
-
-
-def tile_seed(seed: int, index: tuple[int, int]) -> int:
-    """A per-tile seed from the job seed and the tile's position: re-running one tile gives the same pixels."""
-    return zlib.crc32(f"{seed}:{index[0]}:{index[1]}".encode()) & 0x7FFFFFFF
 
 
 def _area(job: SketchJob, source: ClassSource) -> Area:
@@ -80,7 +74,13 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     grid = _grid(job, source, area, gsd)
     n_tiles = count_tiles(grid.shape, TILE, OVERLAP)
     check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE_CPU)
-    tiles = plan(grid.shape, TILE, OVERLAP)
+    finest = max(exemplars, key=lambda e: e.gsd * min(e.mask.shape))
+    max_gsd = finest.gsd * min(finest.mask.shape) / QuiltParams().patch
+    if gsd > max_gsd:
+        raise GeometryError(
+            f"GSD {gsd:g} m is too coarse for the exemplars ({finest.name}: {min(finest.mask.shape)} px at "
+            f"{finest.gsd:g} m): use --gsd {max_gsd:.2g} or finer, or give an exemplar pair at this GSD"
+        )
     examples = [resample_exemplar(e, gsd) for e in exemplars]
 
     lon, lat = centroid_lonlat(area)
@@ -91,7 +91,6 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     final = Path(job.output.dir) / f"{job.output.name}.tif"
     target = temp_sibling(final, "utm") if out_crs and out_crs != grid.crs else final
     present: set[int] = set()
-    warnings: list[str] = []
 
     writer = GeoTIFFWriter(
         target, grid, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"],
@@ -105,22 +104,20 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         valid = source.read(grid[window]) != 0
         writer.write(window, array, valid)
 
+    bank = make_bank([(e.image, e.mask) for e in examples], QuiltParams())
+
+    def read_classes(window) -> np.ndarray:
+        class_map = source.read(grid[window])
+        present.update(int(c) for c in np.unique(class_map) if c)
+        return class_map
+
     with writer:
-        mosaic = StreamingMosaic(grid.shape, 3, tiles, sink, dtype=np.float32)
-        for i, tile in enumerate(tiles):
-            class_map = source.read(grid[tile.window])
-            present.update(int(c) for c in np.unique(class_map) if c)
-            if class_map.any():
-                image, tile_warnings = _synthesize(class_map, examples, tile_seed(job.seed, tile.index))
-                for w in tile_warnings:
-                    if w not in warnings:
-                        warnings.append(w)
-                        reporter.log(w, "warning")
-            else:
-                image = np.zeros((3, *class_map.shape), np.uint8)
-            mosaic.add(tile, image.astype(np.float32))
-            reporter.progress(i + 1, len(tiles), "synthesis")
-        mosaic.close()
+        warnings = synthesize_tiled(
+            read_classes, grid.shape, bank, seed=job.seed, sink=sink, tile=TILE, overlap=OVERLAP, vocab=vocab,
+            progress=lambda done, total: reporter.progress(done, total, "synthesis"),
+        )
+    for w in warnings:
+        reporter.log(w, "warning")
     if target != final:
         reporter.progress(0, 1, "reproject")
         try:
@@ -142,8 +139,3 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
                f"({', '.join(names)}) with the exemplar engine, seed {job.seed}")
     return PipelineOutput([record], engine.name, summary, {"classes": names})
 
-
-def _synthesize(class_map: np.ndarray, examples: list[Exemplar], seed: int) -> tuple[np.ndarray, list[str]]:
-    from geogen.engines.exemplar import synthesize
-
-    return synthesize(class_map, [(e.image, e.mask) for e in examples], seed=seed)

@@ -110,6 +110,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     def add_run_parameters(self) -> None:
+        """Engine and model (as the backend reports them), seed, and diffusion steps where they apply."""
         info = current_info()
         engines = engines_for(info, self.TASK) or [DEFAULT_CHOICE]
         preferred = settings.default_engine(self.TASK)
@@ -151,9 +152,11 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
             self.addParameter(steps)
 
     def add_extent(self, optional: bool, description: str = "Area of interest") -> None:
+        """The area of interest (an extent with its CRS)."""
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr(description), optional=optional))
 
     def add_gsd(self, description: str, default: float | None, optional: bool = True) -> None:
+        """The ground sampling distance in metres per pixel."""
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.GSD,
@@ -166,6 +169,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
         )
 
     def add_date(self) -> None:
+        """The scene date (optional)."""
         self.addParameter(
             QgsProcessingParameterDateTime(
                 self.DATE, self.tr("Date of the scene"), DATETIME_DATE, optional=True
@@ -173,6 +177,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
         )
 
     def add_prompt(self, optional: bool = True) -> None:
+        """A text prompt."""
         self.addParameter(
             QgsProcessingParameterString(
                 self.PROMPT, self.tr("Prompt (text describing the scene)"), multiLine=True, optional=optional
@@ -181,17 +186,20 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
 
     # --- parameter values -----------------------------------------------------------------------------------
     def choice(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str | None:
+        """An enum's chosen string, or None for "default"."""
         value = self.parameterAsEnumString(parameters, name, context)
         return None if not value or value == DEFAULT_CHOICE else value
 
     def optional_number(
         self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
     ) -> float | None:
+        """A number parameter, or None when it was left empty."""
         if parameters.get(name) in (None, ""):
             return None
         return self.parameterAsDouble(parameters, name, context)
 
     def area(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Area | None:
+        """The extent parameter as the job's area, or None when it was not given."""
         if parameters.get(self.EXTENT) in (None, ""):
             return None
         return area_from_extent(
@@ -200,12 +208,14 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
         )
 
     def date(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dt.date | None:
+        """The date parameter, or None when it was not given."""
         if parameters.get(self.DATE) in (None, ""):
             return None
         q = self.parameterAsDate(parameters, self.DATE, context)
         return dt.date(q.year(), q.month(), q.day()) if q.isValid() else None
 
     def run_options(self, parameters: dict[str, Any], context: QgsProcessingContext) -> RunOptions:
+        """Engine, model, seed and steps from the parameters."""
         steps = self.parameterAsInt(parameters, self.STEPS, context) if self.USES_STEPS else 0
         return RunOptions(
             engine=self.choice(parameters, self.ENGINE, context),
@@ -228,6 +238,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
 
     # --- running --------------------------------------------------------------------------------------------
     def backend(self) -> Backend:
+        """The backend to run, or a QgsProcessingException saying how to install it."""
         try:
             return find_backend()
         except BackendNotFoundError as exc:

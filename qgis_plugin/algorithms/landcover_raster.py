@@ -18,6 +18,8 @@ from ._landcover import LANDCOVER_HELP, LandcoverAlgorithm
 
 
 class LandcoverRasterToSceneAlgorithm(LandcoverAlgorithm):
+    """geogen:landcover_raster_to_scene: a class raster (its pixels are classes) -> synthetic image."""
+
     NAME = "landcover_raster_to_scene"
     DISPLAY_NAME = "Land-cover raster to scene"
     HELP = (

@@ -20,6 +20,8 @@ from ._landcover import LANDCOVER_HELP, LandcoverAlgorithm
 
 
 class SketchToSceneAlgorithm(LandcoverAlgorithm):
+    """geogen:sketch_to_scene: land-cover polygons and their class field -> synthetic image."""
+
     NAME = "sketch_to_scene"
     DISPLAY_NAME = "Sketch to scene (land-cover polygons)"
     HELP = (

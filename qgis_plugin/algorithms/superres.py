@@ -22,6 +22,8 @@ from .base import GeogenAlgorithm
 
 
 class SuperResolveS2Algorithm(GeogenAlgorithm):
+    """geogen:superresolve_s2: a Sentinel-2 raster layer or folder -> its bands on a finer grid."""
+
     TASK = "superres"
     NAME = "superresolve_s2"
     DISPLAY_NAME = "Super-resolve Sentinel-2"

@@ -22,6 +22,8 @@ from .base import GeogenAlgorithm
 
 
 class TemporalSequenceAlgorithm(GeogenAlgorithm):
+    """geogen:temporal_sequence: observed frames and/or a seed image -> frames at the target dates."""
+
     TASK = "temporal"
     NAME = "temporal_sequence"
     DISPLAY_NAME = "Temporal sequence"

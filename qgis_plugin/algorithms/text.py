@@ -14,6 +14,8 @@ from .base import GeogenAlgorithm
 
 
 class TextToSceneAlgorithm(GeogenAlgorithm):
+    """geogen:text_to_scene: prompt, area, GSD and date -> synthetic image."""
+
     TASK = "text"
     NAME = "text_to_scene"
     DISPLAY_NAME = "Text to scene"

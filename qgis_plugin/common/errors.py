@@ -26,7 +26,15 @@ class BackendError(GeogenPluginError):
 
 
 class JobCancelledError(GeogenPluginError):
-    """The user cancelled the job; the backend was stopped and its partial files removed."""
+    """The user cancelled the job; the backend was stopped and its partial files removed.
+
+    Attributes:
+        killed: True when the backend had to be killed, False when it stopped by itself at the cancel file.
+    """
+
+    def __init__(self, message: str = "job cancelled", killed: bool = False) -> None:
+        super().__init__(message)
+        self.killed = killed
 
 
 class InputError(GeogenPluginError):

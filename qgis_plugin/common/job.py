@@ -41,6 +41,7 @@ class Area:
     crs: str
 
     def to_json(self) -> dict[str, Any]:
+        """The job spec's ``aoi`` object."""
         return {"bounds": [float(v) for v in self.bounds], "crs": self.crs}
 
 

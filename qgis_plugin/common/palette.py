@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 
 class LandCoverClass(NamedTuple):
+    """One class: its code in the engines' vocabulary, its name and its colour."""
+
     value: int
     name: str
     color: str  # "#rrggbb"

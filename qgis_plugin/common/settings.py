@@ -36,6 +36,7 @@ def backend_path() -> str:
 
 
 def set_backend_path(path: str) -> None:
+    """Store the backend executable ("" to auto-detect)."""
     _set(KEY_BACKEND, path.strip())
 
 
@@ -45,6 +46,7 @@ def default_engine(task: str) -> str:
 
 
 def set_default_engine(task: str, engine: str) -> None:
+    """Remember ``engine`` as the choice for ``task`` ("" to forget it)."""
     _set(f"{KEY_ENGINE}/{task}", engine)
 
 
@@ -61,4 +63,5 @@ def output_folder() -> Path:
 
 
 def set_output_folder(path: str) -> None:
+    """Store the output folder ("" for the default)."""
     _set(KEY_OUTPUT_FOLDER, path.strip())

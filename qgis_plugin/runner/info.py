@@ -1,5 +1,8 @@
-"""What the installed backend offers: ``geogen info --json`` (version, tasks, engines) and ``geogen models list
---json`` (installed weights), asked once per backend command."""
+"""What the installed backend offers, asked once per backend command.
+
+``geogen info --json`` gives the version, tasks and engines; ``geogen models list --json`` the installed
+weights.
+"""
 
 from __future__ import annotations
 

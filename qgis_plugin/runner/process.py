@@ -244,7 +244,7 @@ def run_job(
     if not success:
         remove_partials(output_dir)
     if cancelled:
-        raise JobCancelledError("job cancelled")
+        raise JobCancelledError("job cancelled", killed=killed)
     if not success:
         raise _failure(follower, proc, backend)
     final = follower.final or {}

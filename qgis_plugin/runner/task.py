@@ -40,6 +40,7 @@ class GeogenTask(QgsTask):
         self.outcome: JobOutcome | None = None
         self.error: str | None = None
         self.cancelled = False
+        self.killed = False  # the backend ignored the cancel request and was killed
         self.stage = ""
         self.percent = 0.0  # readable after QGIS has deleted the C++ task
 
@@ -59,8 +60,9 @@ class GeogenTask(QgsTask):
                 cancel_grace_s=self.cancel_grace_s,
             )
             return True
-        except JobCancelledError:
+        except JobCancelledError as exc:
             self.cancelled = True
+            self.killed = exc.killed
         except GeogenPluginError as exc:
             self.error = str(exc)
         except Exception as exc:  # a bug here must not take QGIS down with it

@@ -102,7 +102,9 @@ def test_sketch_polygons_to_scene_exemplar(geogen_provider, project, own, sloven
     assert no_partials(out)
 
 
-def test_landcover_raster_to_scene_covers_the_raster(geogen_provider, project, own, slovenia: Path, tmp_path: Path):
+def test_landcover_raster_to_scene_covers_the_raster(
+    geogen_provider, project, own, slovenia: Path, tmp_path: Path
+):
     import processing
 
     mask = own(QgsRasterLayer(str(slovenia / "LULC_mask_10m.tif"), "mask"))

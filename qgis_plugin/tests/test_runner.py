@@ -140,8 +140,9 @@ def test_program_that_does_not_exist(job_file: Path, tmp_path: Path):
 def test_hanging_backend_is_killed_on_cancel_and_leaves_nothing(job_file: Path):
     out = job_file.parent
     t0 = time.monotonic()
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(JobCancelledError) as err:
         run_job(fake("hang"), job_file, is_cancelled=lambda: time.monotonic() - t0 > 1.0, cancel_grace_s=1.0)
+    assert err.value.killed
     elapsed = time.monotonic() - t0
     assert elapsed < 6.0  # 1 s before cancel + 1 s grace + kill
     pid = int((out / "pid").read_text())
@@ -153,14 +154,14 @@ def test_hanging_backend_is_killed_on_cancel_and_leaves_nothing(job_file: Path):
 def test_cooperative_backend_stops_at_the_cancel_file(job_file: Path):
     """The cross-platform protocol: a `cancel` file in the output folder; the backend exits 130 by itself."""
     t0 = time.monotonic()
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(JobCancelledError) as err:
         run_job(
             fake("cooperative"),
             job_file,
             is_cancelled=lambda: time.monotonic() - t0 > 0.5,
             cancel_grace_s=30.0,
         )
-    assert time.monotonic() - t0 < 10.0  # well before the 30 s grace: it was not killed
+    assert not err.value.killed and time.monotonic() - t0 < 10.0  # stopped by itself, well before 30 s
     assert not list(job_file.parent.glob(".*partial*"))
 
 

@@ -1,4 +1,4 @@
-"""Settings live in QgsSettings under geogen/ and drive backend discovery, engine defaults and output folders."""
+"""Settings live in QgsSettings under geogen/: backend discovery, engine defaults and output folders."""
 
 from __future__ import annotations
 
