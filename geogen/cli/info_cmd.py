@@ -13,6 +13,33 @@ from geogen.job.runner import PIPELINES
 from geogen.job.spec import SPEC_VERSION, json_schema
 
 
+# Which tasks (and engines) can use an installed model of each kind.
+TASKS_BY_KIND: dict[str, list[tuple[str, str]]] = {
+    "diffusionsat": [("text", "diffusionsat"), ("sketch", "controlnet"), ("temporal", "diffusionsat-3d")],
+    "diffusionsat-sr-controlnet": [("superres", "diffusionsat")],
+    "diffusionsat-3d-controlnet": [("temporal", "diffusionsat-3d")],
+    "sd-pipeline": [("sketch", "controlnet")],
+    "controlnet": [("sketch", "controlnet")],
+    "lora": [("sketch", "controlnet")],
+}
+
+
+def installed_models() -> list[dict]:
+    """Models in the local store with the tasks/engines that can use them (an unreadable store lists none)."""
+    from geogen.errors import GeogenError
+    from geogen.store import Store
+
+    try:
+        entries = Store().entries()
+    except GeogenError:
+        return []
+    return [
+        {"name": e.name, "kind": e.kind, "path": str(e.path),
+         "tasks": [{"task": t, "engine": en} for t, en in TASKS_BY_KIND.get(e.kind, [])]}
+        for e in entries
+    ]
+
+
 def info_dict() -> dict:
     return {
         "geogen_version": geogen.__version__,
@@ -24,6 +51,7 @@ def info_dict() -> dict:
              "default": e.default, "experimental": e.experimental}
             for e in ENGINES
         ],
+        "models": installed_models(),
     }
 
 
@@ -40,6 +68,7 @@ def info(as_json: bool) -> None:
         flags = " [default]" if e["default"] else ""
         flags += " [needs weights]" if e["needs_weights"] else ""
         click.echo(f"  {e['task']:<9} {e['name']:<12} {e['description']}{flags}")
+    click.echo(f"installed models: {len(d['models'])}" + "".join(f"\n  {m['name']} ({m['kind']})" for m in d["models"]))
 
 
 @click.command("job-schema")

@@ -1,8 +1,8 @@
 """Making a generated super-resolution agree with the Sentinel-2 image it came from.
 
 A diffusion model draws plausible detail but its colours and large-scale brightness drift from the input
-(opensr-test measures that drift as reflectance, spectral and spatial "consistency"). Three corrections, each a
-function on arrays whose last two axes are (rows, cols), bands first:
+(opensr-test measures that drift as reflectance, spectral and spatial "consistency"). Three corrections, each
+a function on arrays whose last two axes are (rows, cols), bands first:
 
 - ``histogram``: every band's values are mapped so that their distribution equals the input band's
   (LDSR-S2's step). One global lookup table per band, computed from scene-wide histograms, so applying it
@@ -46,7 +46,7 @@ _DN_BINS = 2**16
 
 
 def reflectance_histogram(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Counts of ``values`` (bands, ...) reflectance in bins of one DN (0 .. 65535; clipped): (bands, 65536)."""
+    """Counts of ``values`` (bands, ...) in bins of one DN (0 .. 65535, clipped): (bands, 65536)."""
     values = np.asarray(values, dtype=np.float32)
     bands = values.shape[0]
     flat = values.reshape(bands, -1)
@@ -164,7 +164,7 @@ def lowpass(x: np.ndarray, scale: int) -> np.ndarray:
 
 
 def replace_low_frequencies(sr: np.ndarray, lr: np.ndarray, scale: int) -> np.ndarray:
-    """``sr`` (bands, H, W) with its frequencies below the input's Nyquist taken from ``lr`` (bands, H/s, W/s).
+    """``sr`` (bands, H, W) with its frequencies below the input's Nyquist taken from ``lr`` (bands, h, w).
 
     ``sr + lowpass(upsample_cubic(lr) - sr)``: the input's low frequencies, the output's high ones.
     """
@@ -195,7 +195,9 @@ def method_support(method: str, scale: int) -> int:
     return -(-support // scale) * scale
 
 
-def correct(method: str, sr: np.ndarray, lr: np.ndarray, scale: int, lr_valid: np.ndarray | None = None) -> np.ndarray:
+def correct(
+    method: str, sr: np.ndarray, lr: np.ndarray, scale: int, lr_valid: np.ndarray | None = None
+) -> np.ndarray:
     """The spatial part of ``method`` on reflectance arrays (the histogram mapping is applied before this).
 
     Raises:
@@ -211,16 +213,19 @@ def correct(method: str, sr: np.ndarray, lr: np.ndarray, scale: int, lr_valid: n
 
 
 def mirror_indices(start: int, stop: int, n: int) -> np.ndarray:
-    """Indices ``start .. stop-1`` folded into ``0 .. n-1`` by mirroring at both edges (numpy's "symmetric")."""
+    """Indices ``start .. stop-1`` folded into ``0 .. n-1`` mirrored at the edges (numpy's "symmetric")."""
     i = np.arange(start, stop) % (2 * n)
     return np.where(i >= n, 2 * n - 1 - i, i)
 
 
 def blocks(shape: tuple[int, int], step: int) -> list[Window]:
-    """Abutting windows of ``step`` pixels (the last row/column of blocks cut by the edge) covering ``shape``."""
+    """Abutting ``step``-pixel windows covering ``shape`` (the last row and column of blocks cut short)."""
     rows, cols = shape
-    return [Window(c, r, min(step, cols - c), min(step, rows - r))
-            for r in range(0, rows, step) for c in range(0, cols, step)]
+    return [
+        Window(c, r, min(step, cols - c), min(step, rows - r))
+        for r in range(0, rows, step)
+        for c in range(0, cols, step)
+    ]
 
 
 Fetch = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -256,7 +261,9 @@ def tiled(
     """
     rows, cols = shape
     if rows % scale or cols % scale:
-        raise ValueError(f"a fine image of {rows} x {cols} px is not a whole number of {scale} x {scale} blocks")
+        raise ValueError(
+            f"a fine image of {rows} x {cols} px is not a whole number of {scale} x {scale} blocks"
+        )
     halo = method_support(method, scale)
     step = max(scale, block // scale * scale)
     for w in blocks((rows, cols), step):

@@ -11,12 +11,12 @@ arrays, with its defaults:
   ``degradation="sensor"``;
 - reflectance: mean absolute difference (L1) between that and ``lr``, over bands and pixels, in the data's
   units (reflectance 0..1);
-- spectral: per-pixel spectral angle between the two spectra, in **degrees**, averaged over pixels (pixels where
-  either spectrum is all zero are skipped);
+- spectral: per-pixel spectral angle between the two spectra, in **degrees**, averaged over pixels (pixels
+  where either spectrum is all zero are skipped);
 - spatial: the translation between the two images' RGB means found by phase correlation refined to 1/50 pixel
-  (Guizar-Sicairos' upsampled DFT, as scikit-image's ``phase_cross_correlation`` used by opensr-test), its length
-  in input pixels; NaN when longer than ``max_shift`` (5) pixels, where opensr-test reports the alignment as
-  failed.
+  (Guizar-Sicairos' upsampled DFT, as scikit-image's ``phase_cross_correlation`` used by opensr-test), its
+  length in input pixels; NaN when longer than ``max_shift`` (5) pixels, where opensr-test reports the
+  alignment as failed.
 
 Arrays are (bands, rows, cols) reflectance in the same band order; ``sr`` is exactly ``scale`` times larger.
 """
@@ -130,4 +130,8 @@ def consistency_metrics(
         ref, mov = lr_c[0], down[0]
     dy, dx = phase_shift(ref, mov)
     shift = math.hypot(dy, dx)
-    return {"reflectance": reflectance, "spectral": spectral, "spatial": shift if shift <= max_shift else math.nan}
+    return {
+        "reflectance": reflectance,
+        "spectral": spectral,
+        "spatial": shift if shift <= max_shift else math.nan,
+    }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import geogen
-from geogen.errors import CancelledError, EngineError
+from geogen.errors import CancelledError, EngineError, ModelError
 from geogen.io.geotiff import prepare_output, temp_sibling
 from geogen.job.progress import Reporter
 from geogen.engines.registry import resolve_engine
@@ -109,12 +109,33 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
             tmp.unlink()
 
 
+def preflight(job: Job) -> None:
+    """Cheap checks before a pipeline's heavy imports (torch, diffusers): engine known, model named and installed.
+
+    Raises:
+        EngineError: unknown engine for the task.
+        ModelError: a weights engine without a model, or a model name the store does not know.
+    """
+    engine = resolve_engine(job.task, job.engine)
+    if not engine.needs_weights:
+        return
+    if not job.model:
+        raise ModelError(
+            f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
+            "`geogen models list`; published ones: `geogen models pull NAME`)"
+        )
+    from geogen.store import resolve
+
+    resolve(job.model)
+
+
 def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> tuple[JobResult, Path]:
     """Execute ``job`` and write its result record; returns the result and the record's path.
 
     Raises:
         GeogenError: any user-facing problem, raised by the pipeline (nothing partial is left behind).
     """
+    preflight(job)
     out_dir = Path(job.output.dir)
     result_path = prepare_output(out_dir / job.output.result, overwrite=True)
     token = token or CancelToken(out_dir / CANCEL_FILE)

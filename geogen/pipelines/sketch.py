@@ -111,6 +111,7 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         present.update(int(c) for c in np.unique(class_map) if c)
         return class_map
 
+    reporter.progress(0, n_tiles, "synthesis")
     with writer:
         warnings = synthesize_tiled(
             read_classes, grid.shape, bank, seed=job.seed, sink=sink, tile=TILE, overlap=OVERLAP, vocab=vocab,

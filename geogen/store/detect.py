@@ -225,7 +225,7 @@ def classify_pipeline(folder: Path, root: Path, trust_pickle: bool) -> _Pipeline
     if vae and isinstance(vae.get("block_out_channels"), list):
         facts["vae_scale_factor"] = 2 ** (len(vae["block_out_channels"]) - 1)
     if scheduler is not None:
-        facts["prediction_type"] = scheduler.get("prediction_type", "epsilon")
+        facts["prediction_type"] = scheduler.get("prediction_type")  # missing: decided per kind in find_models
     unet_spec = index.get("unet")
     spec_sat = isinstance(unet_spec, list) and "SatUNet" in [str(s) for s in unet_spec]
     kind = None
@@ -348,6 +348,8 @@ def find_models(path: Path, *, trust_pickle: bool = False) -> list[Detection]:
         det.facts["weights_format"] = weights_format(files)
         if det.kind in (K.DIFFUSIONSAT, K.DIFFUSIONSAT_SR, K.DIFFUSIONSAT_3D):
             det.facts["prediction_type"] = det.facts["prediction_type"] or "v_prediction"
+        elif det.kind == K.SD_PIPELINE:
+            det.facts["prediction_type"] = det.facts["prediction_type"] or "epsilon"  # diffusers' default
         if det.kind == K.DIFFUSIONSAT and det.facts["resolution"] is None:
             hint = _resolution_hint(root.name, str(det.facts["weights_dir"]))
             if hint:

@@ -1,4 +1,4 @@
-"""Fixtures: a tiny DiffusionSat pipeline plus a tiny SR ControlNet saved the way DiffusionSat's code saved it,
+"""Fixtures: a tiny DiffusionSat pipeline plus a tiny SR ControlNet saved as DiffusionSat's code saved it,
 and real Sentinel-2 inputs from ../shared/data. Models are loaded only through geogen's own code."""
 
 from __future__ import annotations
@@ -29,8 +29,12 @@ def build_sr_controlnet(base: Path, folder: Path, *, channels: int = 10, seed: i
 
     unet = load_unet(base / "unet")
     torch.manual_seed(seed)
-    model = SatControlNetModel.from_unet(unet, conditioning_in_channels=channels, conditioning_scale=COND_SCALE,
-                                         conditioning_embedding_out_channels=(8,))
+    model = SatControlNetModel.from_unet(
+        unet,
+        conditioning_in_channels=channels,
+        conditioning_scale=COND_SCALE,
+        conditioning_embedding_out_channels=(8,),
+    )
     randomize_(model, seed)
     return write_diffusionsat_folder(model.eval(), folder, "ControlNetModel", CONTROLNET_017_KEYS)
 

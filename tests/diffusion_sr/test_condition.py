@@ -11,15 +11,23 @@ import torch
 from affine import Affine
 
 from geogen.engines.sr_controlnet.canvas import ConditionCanvas
-from geogen.engines.sr_controlnet.condition import CONDITION_BANDS, FMOW_NORMALISATION, read_condition, \
-    scene_normalisation
+from geogen.engines.sr_controlnet.condition import (
+    CONDITION_BANDS,
+    FMOW_NORMALISATION,
+    read_condition,
+    scene_normalisation,
+)
 from geogen.errors import InputFileError
 from geogen.io.sentinel2 import S2Stack, open_s2
 from tiles import Window
 
 # DiffusionSat data_util.SentinelNormalize, typed here from their code for the bands checked by hand.
-HAND = {"B04": (1136.26026392, 965.23119807), "B02": (1184.3824625, 650.2842772),
-        "B8A": (1972.62420416, 1364.38688993), "B12": (1247.91870117, 1087.6020813)}
+HAND = {
+    "B04": (1136.26026392, 965.23119807),
+    "B02": (1184.3824625, 650.2842772),
+    "B8A": (1972.62420416, 1364.38688993),
+    "B12": (1247.91870117, 1087.6020813),
+}
 
 
 def dn(patch: Path, band: str) -> np.ndarray:
@@ -63,7 +71,9 @@ def test_missing_bands_are_named() -> None:
     from tiles import Grid
 
     grid = Grid(8, 8, Affine(10, 0, 500000, 0, -10, 5000000), "EPSG:32633")
-    stack = S2Stack.from_arrays({b: np.full((8, 8), 0.1, np.float32) for b in ("B02", "B03", "B04", "B08")}, grid)
+    stack = S2Stack.from_arrays(
+        {b: np.full((8, 8), 0.1, np.float32) for b in ("B02", "B03", "B04", "B08")}, grid
+    )
     from geogen.engines.sr_controlnet.condition import check_bands
 
     with pytest.raises(InputFileError, match="lacks B05, B06, B07, B8A, B11, B12"):
@@ -76,9 +86,13 @@ def test_crops_are_the_training_resize_of_the_footprint(patch: Path) -> None:
         channels, _ = read_condition(stack, Window(0, 0, 32, 24), FMOW_NORMALISATION)
     # canvas at 2.5 m (x4) over those pixels, condition at 1/2 of the canvas: 64 x 48 condition pixels
     canvas = ConditionCanvas(channels, Affine.scale(0.25), (96, 128), cond_scale=2)
-    expected = torch.nn.functional.interpolate(torch.from_numpy(channels.astype(np.float32) / 255)[None],
-                                               size=(48, 64), mode="bilinear", align_corners=False,
-                                               antialias=True)[0]
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(channels.astype(np.float32) / 255)[None],
+        size=(48, 64),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )[0]
     assert canvas.shape == (10, 48, 64)
     assert torch.allclose(canvas[..., 0:48, 0:64], expected, atol=1e-6)
     assert torch.allclose(canvas[..., 10:30, 20:52], expected[:, 10:30, 20:52], atol=1e-6)
@@ -89,6 +103,10 @@ def test_canvas_from_stack_uses_the_real_neighbours_and_the_grid(patch: Path) ->
         footprint = stack.grid[Window(40, 40, 16, 16)]
         canvas = ConditionCanvas.from_stack(stack, footprint.zoom(4), FMOW_NORMALISATION, cond_scale=2)
         channels, _ = read_condition(stack, Window(39, 39, 18, 18), FMOW_NORMALISATION)
-    inner = torch.nn.functional.interpolate(torch.from_numpy(channels.astype(np.float32) / 255)[None],
-                                            size=(36, 36), mode="bilinear", align_corners=False)[0][:, 2:-2, 2:-2]
+    inner = torch.nn.functional.interpolate(
+        torch.from_numpy(channels.astype(np.float32) / 255)[None],
+        size=(36, 36),
+        mode="bilinear",
+        align_corners=False,
+    )[0][:, 2:-2, 2:-2]
     assert torch.allclose(canvas[..., 0:32, 0:32], inner, atol=1e-6)

@@ -1,4 +1,4 @@
-"""The consistency step on real Sentinel-2 pixels: each method tightens the match with the input, tiles are seamless."""
+"""The consistency step on real Sentinel-2 pixels: each method tightens the match, tiles are seamless."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def scene(patch: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def linear_match(raw: np.ndarray, lr: np.ndarray) -> np.ndarray:
-    """What one gets without a consistency step but in the right units: each band's mean and spread matched."""
+    """No consistency step, but in the right units: each band's mean and spread matched to the input."""
     x = raw.astype(np.float32)
     return np.stack([(x[b] - x[b].mean()) / x[b].std() * lr[b].std() + lr[b].mean() for b in range(len(x))])
 
@@ -74,7 +74,7 @@ def test_lowpass_kernel_passes_low_and_stops_high_frequencies() -> None:
     n = 256
     padded = np.zeros((n, n))
     r = len(k) // 2
-    padded[:len(k), :len(k)] = k
+    padded[: len(k), : len(k)] = k
     response = np.abs(np.fft.fft2(np.roll(padded, (-r, -r), axis=(0, 1))))
     f = np.fft.fftfreq(n)
     rho = np.hypot(f[:, None], f[None, :])
@@ -88,12 +88,15 @@ def test_tiled_equals_whole_image(scene, method: str) -> None:
     """Blocks with mirrored halos reproduce the whole-image result (odd, non-square size, small blocks)."""
     _, lr, raw = scene
     lr = lr[:, 1:26, 2:29]  # 25 x 27 input pixels -> 100 x 108 output
-    sr = C.apply_luts(raw[:, 4:104, 8:116], C.histogram_luts(C.level_histogram(raw), C.reflectance_histogram(lr)))
+    sr = C.apply_luts(
+        raw[:, 4:104, 8:116], C.histogram_luts(C.level_histogram(raw), C.reflectance_histogram(lr))
+    )
     whole = C.correct(method, sr, lr, SCALE)
     tiled = np.zeros_like(whole)
     seen = np.zeros(whole.shape[1:], int)
-    for w, block in C.tiled(method, lambda r, c: sr[:, r][:, :, c], lambda r, c: lr[:, r][:, :, c], sr.shape[1:],
-                            SCALE, block=36):
+    for w, block in C.tiled(
+        method, lambda r, c: sr[:, r][:, :, c], lambda r, c: lr[:, r][:, :, c], sr.shape[1:], SCALE, block=36
+    ):
         tiled[:, w.slices[0], w.slices[1]] = block
         seen[w.slices] += 1
     assert np.all(seen == 1)
@@ -102,4 +105,4 @@ def test_tiled_equals_whole_image(scene, method: str) -> None:
 
 def test_mirror_indices_fold_like_numpy_symmetric_padding() -> None:
     x = np.arange(5)
-    assert np.array_equal(x[C.mirror_indices(-12, 17, 5)], np.pad(x, 12, mode="symmetric")[: 29])
+    assert np.array_equal(x[C.mirror_indices(-12, 17, 5)], np.pad(x, 12, mode="symmetric")[:29])

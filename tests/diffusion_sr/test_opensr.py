@@ -34,8 +34,9 @@ def test_phase_correlation_finds_a_subpixel_shift(rgb) -> None:
 
 
 def test_degradation_is_torch_antialiased_bilinear(rgb) -> None:
-    expected = torch.nn.functional.interpolate(torch.from_numpy(rgb)[None], scale_factor=0.25, mode="bilinear",
-                                               antialias=True)[0].numpy()
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(rgb)[None], scale_factor=0.25, mode="bilinear", antialias=True
+    )[0].numpy()
     assert np.allclose(degrade_bilinear(rgb, 4), expected)
 
 
@@ -43,19 +44,23 @@ def test_a_consistent_output_scores_zero_and_a_biased_one_its_bias(rgb) -> None:
     lr = degrade_bilinear(rgb, 4)
     perfect = consistency_metrics(lr, rgb, 4, border=0)
     assert perfect["reflectance"] < 1e-7 and perfect["spectral"] < 0.05 and perfect["spatial"] == 0.0
-    brighter = consistency_metrics(lr, rgb * 1.2, 4, border=0)  # same spectral shape: angle 0, L1 = 0.2 x mean
+    brighter = consistency_metrics(
+        lr, rgb * 1.2, 4, border=0
+    )  # same spectral shape: angle 0, L1 = 0.2 x mean
     assert math.isclose(brighter["reflectance"], 0.2 * float(lr.mean()), rel_tol=1e-4)
     assert brighter["spectral"] < 0.05
     swapped = consistency_metrics(lr, rgb[::-1].copy(), 4)  # red and blue exchanged: a spectral error
     assert swapped["spectral"] > 5
-    with_border = consistency_metrics(lr, rgb, 4)  # opensr-test crops sr before degrading: edge effects remain
+    with_border = consistency_metrics(
+        lr, rgb, 4
+    )  # opensr-test crops sr before degrading: edge effects remain
     assert 0 < with_border["reflectance"] < 0.01 * float(lr.mean())
 
 
 def test_a_shifted_output_reports_its_shift_in_input_pixels(rgb) -> None:
     """Shifted by (2, -1) input pixels; the crops are not periodic, so phase correlation finds (1.94, -0.92):
-    scikit-image 0.26's ``phase_cross_correlation(upsample_factor=50)``, which opensr-test calls, gives exactly that
-    here (and agrees with ``phase_shift`` to 1e-7 on 20 randomly shifted crops of this patch)."""
+    scikit-image 0.26's ``phase_cross_correlation(upsample_factor=50)``, which opensr-test calls, gives
+    exactly that here (and agrees with ``phase_shift`` to 1e-7 on 20 randomly shifted crops of this patch)."""
     lr = degrade_bilinear(rgb, 4)
     shifted = np.roll(rgb, (8, -4), axis=(1, 2))  # the wrapped part lies in the cropped border
     assert abs(consistency_metrics(lr, shifted, 4)["spatial"] - math.hypot(1.94, 0.92)) < 0.005

@@ -26,13 +26,30 @@ from tests.diffusion_sr.conftest import build_sr_controlnet
 AOI = [404600.0, 5341500.0, 404760.0, 5341620.0]
 
 
-def make_job(inp: Path, out: Path, model: Path, base: Path | None, *, seed: int = 1, aoi: list | None = AOI,
-             name: str = "sr", **options: Any) -> SuperresJob:
+def make_job(
+    inp: Path,
+    out: Path,
+    model: Path,
+    base: Path | None,
+    *,
+    seed: int = 1,
+    aoi: list | None = AOI,
+    name: str = "sr",
+    **options: Any,
+) -> SuperresJob:
     opts = {"scale": 4, "window": 32, "overlap": 8, **options}
     if base is not None:
         opts["base_model"] = str(base)
-    spec = {"task": "superres", "input": str(inp), "engine": "diffusionsat", "model": str(model), "steps": 2,
-            "seed": seed, "options": opts, "output": {"dir": str(out), "name": name}}
+    spec = {
+        "task": "superres",
+        "input": str(inp),
+        "engine": "diffusionsat",
+        "model": str(model),
+        "steps": 2,
+        "seed": seed,
+        "options": opts,
+        "output": {"dir": str(out), "name": name},
+    }
     if aoi is not None:
         spec["aoi"] = {"bounds": aoi, "crs": "EPSG:32633"}
     return parse_job(spec)
@@ -63,7 +80,11 @@ def test_output_is_on_the_zoomed_input_grid_with_its_provenance(sr_models, patch
     pixels, tags, profile = read(record.path)
     assert profile["dtype"] == "uint16" and profile["nodata"] == 0 and pixels.shape == (3, 48, 64)
     assert tags["GEOGEN_SYNTHETIC"] == "YES" and tags["GEOGEN_ENGINE"] == "diffusionsat-sr"
-    assert tags["GEOGEN_MODEL"] == "tiny-sr-controlnet" and tags["GEOGEN_SEED"] == "1" and tags["GEOGEN_STEPS"] == "2"
+    assert (
+        tags["GEOGEN_MODEL"] == "tiny-sr-controlnet"
+        and tags["GEOGEN_SEED"] == "1"
+        and tags["GEOGEN_STEPS"] == "2"
+    )
     assert tags["GEOGEN_DATE"] == "2017-06-13" and tags["GEOGEN_CONSISTENCY"] == "project"
     meta = json.loads(tags["GEOGEN_METADATA"])
     assert meta["condition_gsd_m"] == 10.0 and meta["windows"] == len(meta["per_window"]) == 6
@@ -82,8 +103,12 @@ def crop_patch(patch: Path, folder: Path, col: int, row: int, width: int, height
         with rasterio.open(src) as ds:
             f = round(ds.res[0] / 10)
             window = rasterio.windows.Window(col // f, row // f, width // f, height // f)
-            profile = {**ds.profile, "width": width // f, "height": height // f,
-                       "transform": ds.transform @ Affine.translation(col // f, row // f)}
+            profile = {
+                **ds.profile,
+                "width": width // f,
+                "height": height // f,
+                "transform": ds.transform @ Affine.translation(col // f, row // f),
+            }
             with rasterio.open(folder / src.name, "w", **profile) as dst:
                 dst.write(ds.read(window=window))
     return folder
@@ -103,8 +128,10 @@ def test_whole_input_without_an_area_keeps_the_input_grid(sr_models, patch, tmp_
 
 def test_same_seed_same_pixels_other_seed_other_pixels(sr_models, patch, tmp_path) -> None:
     base, cn = sr_models
-    runs = [run_diffusionsat_sr(make_job(patch, tmp_path / str(k), cn, base, seed=s), NullReporter()).outputs[0]
-            for k, s in enumerate((5, 5, 6))]
+    runs = [
+        run_diffusionsat_sr(make_job(patch, tmp_path / str(k), cn, base, seed=s), NullReporter()).outputs[0]
+        for k, s in enumerate((5, 5, 6))
+    ]
     a, b, c = (read(r.path)[0] for r in runs)
     assert np.array_equal(a, b)
     assert np.abs(a.astype(int) - c.astype(int)).mean() > 5
@@ -116,11 +143,15 @@ def test_consistency_step_tightens_the_match_with_the_input(sr_models, patch, tm
     off = run_diffusionsat_sr(make_job(patch, tmp_path / "off", cn, base, consistency=False), NullReporter())
     raw, _, profile = read(off.outputs[0].path)
     assert profile["dtype"] == "uint8" and raw.shape == (4, 48, 64)  # the model's own RGB + alpha
-    x = raw[:3].astype(np.float32)  # without the step, in reflectance units: each band's mean and spread matched
+    x = raw[:3].astype(
+        np.float32
+    )  # without the step, in reflectance units: each band's mean and spread matched
     matched = np.stack([(x[b] - x[b].mean()) / x[b].std() * lr[b].std() + lr[b].mean() for b in range(3)])
     error_off = np.abs(sensor.degrade(matched, 4) - lr).mean()
     for method, bound in (("project", 0.1), ("lowpass", 0.3)):
-        on = run_diffusionsat_sr(make_job(patch, tmp_path / method, cn, base, consistency=method), NullReporter())
+        on = run_diffusionsat_sr(
+            make_job(patch, tmp_path / method, cn, base, consistency=method), NullReporter()
+        )
         sr = read(on.outputs[0].path)[0].astype(np.float32) / 10000
         error_on = np.abs(sensor.degrade(sr, 4) - lr).mean()
         assert error_on < bound * error_off, (method, error_on, error_off)
@@ -154,14 +185,18 @@ def test_base_model_found_in_the_controlnet_folder(sr_models, patch, tmp_path) -
 
 def test_models_of_the_wrong_kind_or_shape_are_refused(sr_models, patch, tmp_path) -> None:
     base, cn = sr_models
-    with pytest.raises(ModelError, match="single-image model; this engine needs a DiffusionSat super-resolution"):
+    with pytest.raises(
+        ModelError, match="single-image model; this engine needs a DiffusionSat super-resolution"
+    ):
         run_diffusionsat_sr(make_job(patch, tmp_path, base, base), NullReporter())
     with pytest.raises(ModelError, match="needs its DiffusionSat base model and none is installed"):
         run_diffusionsat_sr(make_job(patch, tmp_path, cn, None), NullReporter())
     rgb_cn = build_sr_controlnet(base, tmp_path / "rgb-controlnet", channels=3)
     with pytest.raises(ModelError, match="reads 3 condition channels"):
         run_diffusionsat_sr(make_job(patch, tmp_path, rgb_cn, base), NullReporter())
-    job = parse_job({"task": "superres", "input": str(patch), "engine": "diffusionsat", "output": {"dir": str(tmp_path)}})
+    job = parse_job(
+        {"task": "superres", "input": str(patch), "engine": "diffusionsat", "output": {"dir": str(tmp_path)}}
+    )
     with pytest.raises(ModelError, match="needs a model"):
         run_diffusionsat_sr(job, NullReporter())
 

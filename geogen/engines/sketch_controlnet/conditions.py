@@ -1,5 +1,5 @@
-"""Per-window land-cover conditions: each latent window's class map, read from its pixel footprint, and its
-palette rendering for the ControlNet.
+"""Per-window land-cover conditions: each latent window's class map, read from its pixel footprint (the
+ControlNet hook renders it in the vocabulary's legend colours).
 
 Class maps are read through a callable (pixel window on the canvas -> (h, w) class codes), e.g. a class
 source read on the canvas sub-grid: polygons burnt without antialiasing, rasters resampled nearest-neighbour,
@@ -14,19 +14,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from geogen.landcover.vocab import FLAIR19, Vocabulary, render_condition
+from geogen.landcover.vocab import FLAIR19, Vocabulary
 from tiles import Tile, Window
 
 ReadClasses = Callable[[Window], np.ndarray]
 
 
 class WindowConditions:
-    """Class maps and RGB conditions of latent windows (``tile.scaled(factor)`` is a window's pixel footprint).
+    """Class maps of latent windows (``tile.scaled(factor)`` is a window's pixel footprint).
 
     Args:
         read: pixel window on the canvas -> (h, w) integer class codes (0 = outside the drawn area).
         factor: pixels per latent pixel (the VAE's factor).
-        vocab: the vocabulary whose legend colours render the conditions.
+        vocab: the vocabulary whose legend colours render the conditions (``palette``).
         budget_bytes: memory for keeping class maps between steps (0: read every time).
     """
 
@@ -58,12 +58,17 @@ class WindowConditions:
             self.kept_bytes += codes.nbytes
         return codes
 
-    def rgb(self, tiles: Sequence[Tile]) -> np.ndarray:
-        """(B, 3, h, w) uint8 palette renderings of ``tiles`` (same-size windows), repeated tiles rendered once."""
-        rendered: dict[tuple[int, int], np.ndarray] = {}
+    def batch(self, tiles: Sequence[Tile]) -> np.ndarray:
+        """(B, h, w) uint8 class maps of ``tiles`` (same-size windows); a repeated tile is read once."""
+        maps: dict[tuple[int, int], np.ndarray] = {}
         for t in tiles:
-            if t.index not in rendered:
-                rendered[t.index] = render_condition(self.class_map(t), self.vocab)
-        out = np.stack([rendered[t.index] for t in tiles])
-        self.peak_bytes = max(self.peak_bytes, self.kept_bytes + out.nbytes + sum(a.nbytes for a in rendered.values()))
+            if t.index not in maps:
+                maps[t.index] = self.class_map(t)
+        out = np.stack([maps[t.index] for t in tiles])
+        fresh = sum(m.nbytes for i, m in maps.items() if i not in self._kept)
+        self.peak_bytes = max(self.peak_bytes, self.kept_bytes + fresh + out.nbytes)
         return out
+
+    def palette(self) -> np.ndarray:
+        """(256, 3) uint8: class code -> legend colour (nodata and unknown codes black), as ``render_condition``."""
+        return self.vocab.palette()

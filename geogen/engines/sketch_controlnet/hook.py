@@ -29,16 +29,21 @@ class LandCoverControlHook:
         self.controlnet = controlnet
         self.conditions = conditions
         self.scale = float(scale)
-        self.bgr = channel_order == "bgr"
+        palette = conditions.palette()
+        self._palette = torch.from_numpy(palette[:, ::-1].copy() if channel_order == "bgr" else palette)
         self.calls = 0
 
     def condition(self, call: UNetCall) -> torch.Tensor:
-        """(B, 3, H, W) condition of the call's windows, in [0, 1], on the sample's device and dtype."""
-        rgb = self.conditions.rgb([w.tile for w in call.windows])
-        if self.bgr:
-            rgb = rgb[:, ::-1]
-        image = torch.from_numpy(rgb.copy()).to(call.sample.device)
-        return (image.float() / 255.0).to(call.sample.dtype)
+        """(B, 3, H, W) legend-colour rendering of the call's windows in [0, 1], on the sample's device and dtype.
+
+        The class maps travel as bytes and are coloured on the device (a table lookup, exact colours).
+        """
+        device = call.sample.device
+        if self._palette.device != device:
+            self._palette = self._palette.to(device)
+        codes = torch.from_numpy(self.conditions.batch([w.tile for w in call.windows])).to(device)
+        rgb = self._palette[codes.long()].permute(0, 3, 1, 2)
+        return (rgb.float() / 255.0).to(call.sample.dtype)
 
     def __call__(self, call: UNetCall) -> dict[str, Any]:
         if self.scale == 0:

@@ -1,10 +1,10 @@
 """The condition image over a whole generation canvas, cut into each latent window's crop on demand.
 
 The prepared 10 m channels (uint8) covering the canvas are held once; a window's crop is the bilinear resize
-of its footprint to ``window / conditioning_scale`` pixels, computed by sampling the bilinear interpolant of the
-10 m image at the crop's pixel centres (torch's ``align_corners=False`` convention, edges clamped). That equals
-``transforms.Resize`` of the footprint as in training (bilinear; its antialiasing does nothing when enlarging),
-and overlapping windows see the same values where their crop pixels coincide.
+of its footprint to ``window / conditioning_scale`` pixels, computed by sampling the bilinear interpolant of
+the 10 m image at the crop's pixel centres (torch's ``align_corners=False`` convention, edges clamped). That
+equals ``transforms.Resize`` of the footprint as in training (bilinear; its antialiasing does nothing when
+enlarging), and overlapping windows see the same values where their crop pixels coincide.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CACHE_BYTES = 256 * 2**20
 
 
 def _linear_taps(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices and weight of the upper neighbour for sampling pixel-centre ``positions`` of an axis of ``n``."""
+    """Neighbour indices and upper weight to sample pixel-centre ``positions`` on an axis of ``n`` pixels."""
     p = np.clip(positions, 0.0, n - 1.0)
     i0 = np.minimum(np.floor(p).astype(np.intp), n - 1)
     i1 = np.minimum(i0 + 1, n - 1)
@@ -30,7 +30,7 @@ def _linear_taps(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``image`` (C, H, W) sampled at pixel-centre coordinates ``rows`` x ``cols`` (float32, edges clamped)."""
+    """``image`` (C, H, W) sampled at pixel-centre coordinates ``rows`` x ``cols`` (float32, edges clamp)."""
     r0, r1, wr = _linear_taps(rows, image.shape[1])
     c0, c1, wc = _linear_taps(cols, image.shape[2])
     top, left = int(r0.min()), int(c0.min())
@@ -49,19 +49,27 @@ class ConditionCanvas:
 
     Args:
         channels: (C, h, w) uint8 prepared channels (``read_condition``).
-        to_source: affine from canvas pixel coordinates to ``channels`` pixel coordinates (both pixel-edge based).
-        canvas_shape: (rows, cols) of the canvas in output pixels.
+        to_source: affine from canvas pixel coordinates to ``channels`` pixel coordinates (both pixel-edge
+        based). canvas_shape: (rows, cols) of the canvas in output pixels.
         cond_scale: output pixels per condition pixel (the ControlNet's ``conditioning_scale``).
         cache_bytes: crops kept for reuse across denoising steps up to this size.
     """
 
     ndim = 3
 
-    def __init__(self, channels: np.ndarray, to_source: Affine, canvas_shape: tuple[int, int], cond_scale: int,
-                 cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        channels: np.ndarray,
+        to_source: Affine,
+        canvas_shape: tuple[int, int],
+        cond_scale: int,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
         s = int(cond_scale)
         if canvas_shape[0] % s or canvas_shape[1] % s:
-            raise ValueError(f"a canvas of {canvas_shape} px is not a whole number of {s} x {s} condition pixels")
+            raise ValueError(
+                f"a canvas of {canvas_shape} px is not a whole number of {s} x {s} condition pixels"
+            )
         self.channels = channels
         self.to_source = to_source
         self.cond_scale = s
@@ -71,7 +79,9 @@ class ConditionCanvas:
         self._cached = 0
 
     @classmethod
-    def from_stack(cls, stack: S2Stack, canvas: Grid, norm: Normalisation, cond_scale: int) -> "ConditionCanvas":
+    def from_stack(
+        cls, stack: S2Stack, canvas: Grid, norm: Normalisation, cond_scale: int
+    ) -> "ConditionCanvas":
         """Prepare the channels of the 10 m pixels under ``canvas`` (plus one pixel around) from ``stack``."""
         to_10m = ~stack.grid.transform @ canvas.transform
         x0, y0 = to_10m @ (0, 0)
@@ -84,8 +94,11 @@ class ConditionCanvas:
     def __getitem__(self, key: tuple) -> torch.Tensor:
         """``[..., r0:r1, c0:c1]``: the condition pixels rows r0..r1-1, columns c0..c1-1 (steps of 1)."""
         rows, cols = key[-2], key[-1]
-        if not (isinstance(rows, slice) and isinstance(cols, slice)) or rows.step not in (None, 1) \
-                or cols.step not in (None, 1):
+        if (
+            not (isinstance(rows, slice) and isinstance(cols, slice))
+            or rows.step not in (None, 1)
+            or cols.step not in (None, 1)
+        ):
             raise TypeError(f"a condition canvas is read with [..., rows, cols] slices, got {key!r}")
         r0, r1, _ = rows.indices(self.shape[1])
         c0, c1, _ = cols.indices(self.shape[2])

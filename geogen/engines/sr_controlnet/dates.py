@@ -11,8 +11,14 @@ import datetime as dt
 import re
 from pathlib import Path
 
-_TAGS = ("ACQUISITION_DATETIME_UTC", "ACQUISITION_DATETIME", "ACQUISITION_DATE", "DATATAKE_1_DATATAKE_SENSING_START",
-         "PRODUCT_START_TIME", "SENSING_TIME")
+_TAGS = (
+    "ACQUISITION_DATETIME_UTC",
+    "ACQUISITION_DATETIME",
+    "ACQUISITION_DATE",
+    "DATATAKE_1_DATATAKE_SENSING_START",
+    "PRODUCT_START_TIME",
+    "SENSING_TIME",
+)
 _NAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?:T\d{6})?(?!\d)")
 _ISO_DATE = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 

@@ -27,9 +27,11 @@ def sr_model(name: str | None) -> ModelEntry:
         ModelError: no model named, unknown, or not a DiffusionSat SR ControlNet.
     """
     if not name:
-        raise ModelError("the diffusionsat super-resolution engine needs a model: pass --model NAME_OR_PATH (the "
-                         "DiffusionSat SR ControlNet folder, or its name in `geogen models list`, e.g. "
-                         "diffusionsat-sr)")
+        raise ModelError(
+            "the diffusionsat super-resolution engine needs a model: pass --model NAME_OR_PATH (the "
+            "DiffusionSat SR ControlNet folder, or its name in `geogen models list`, e.g. "
+            "diffusionsat-sr)"
+        )
     return require_kind(resolve(name), DIFFUSIONSAT_SR)
 
 
@@ -37,7 +39,8 @@ def base_model(entry: ModelEntry, name: str | None, store: Store | None = None) 
     """The DiffusionSat single-image model under ``entry`` (see ``options.base_model`` for the search order).
 
     Raises:
-        ModelError: the named base is not a DiffusionSat model, or none can be found, or the choice is ambiguous.
+        ModelError: the named base is not a DiffusionSat model, or none can be found, or the choice is
+        ambiguous.
     """
     if name:
         return require_kind(resolve(name, store=store), DIFFUSIONSAT)
@@ -50,10 +53,15 @@ def base_model(entry: ModelEntry, name: str | None, store: Store | None = None) 
     installed = [e for e in store.entries() if e.kind == DIFFUSIONSAT]
     if len(installed) == 1:
         return installed[0]
-    what = (f"{len(installed)} are installed ({', '.join(e.name for e in installed)})" if installed
-            else "none is installed")
-    raise ModelError(f"the SR ControlNet {entry.name!r} needs its DiffusionSat base model and {what}; pass "
-                     f"options.base_model (a name or a DiffusionSat pipeline folder), or install {DEFAULT_BASE}")
+    what = (
+        f"{len(installed)} are installed ({', '.join(e.name for e in installed)})"
+        if installed
+        else "none is installed"
+    )
+    raise ModelError(
+        f"the SR ControlNet {entry.name!r} needs its DiffusionSat base model and {what}; pass "
+        f"options.base_model (a name or a DiffusionSat pipeline folder), or install {DEFAULT_BASE}"
+    )
 
 
 def load_sr_controlnet(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module:
@@ -69,8 +77,9 @@ def load_sr_controlnet(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module
 
     model = load_controlnet(entry.weights_path, trust_pickle=entry.trust_pickle, torch_dtype=dtype)
     if type(model) is not SatControlNetModel:
-        raise ModelError(f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 2-D SR "
-                         "ControlNet")
+        raise ModelError(
+            f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 2-D SR ControlNet"
+        )
     model.set_attn_processor(AttnProcessor2_0())
     return model.requires_grad_(False)
 
@@ -91,20 +100,28 @@ def check_pair(name: str, controlnet: torch.nn.Module, unet: torch.nn.Module, va
     cn, un = controlnet.config, unet.config
     for key in ("cross_attention_dim", "block_out_channels", "in_channels", "layers_per_block"):
         a, b = cn.get(key), un.get(key)
-        if (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
-            raise ModelError(f"the SR ControlNet {name!r} has {key} {a} but its base UNet has {b}: they are not "
-                             "from the same model family")
+        if (list(a) if isinstance(a, (list, tuple)) else a) != (
+            list(b) if isinstance(b, (list, tuple)) else b
+        ):
+            raise ModelError(
+                f"the SR ControlNet {name!r} has {key} {a} but its base UNet has {b}: they are not "
+                "from the same model family"
+            )
     if int(cn.get("conditioning_in_channels", 0)) != CONDITION_CHANNELS:
-        raise ModelError(f"the SR ControlNet {name!r} reads {cn.get('conditioning_in_channels')} condition channels; "
-                         f"the Sentinel-2 preparation gives {CONDITION_CHANNELS}")
+        raise ModelError(
+            f"the SR ControlNet {name!r} reads {cn.get('conditioning_in_channels')} condition channels; "
+            f"the Sentinel-2 preparation gives {CONDITION_CHANNELS}"
+        )
     if controlnet.metadata_embedding is None or getattr(unet, "metadata_embedding", None) is None:
         raise ModelError(f"the SR ControlNet {name!r} and its base must both read DiffusionSat metadata")
     cond_scale = int(cn.get("conditioning_scale", 1))
     down = condition_downsampling(controlnet)
     if cond_scale * down != vae_factor:
-        raise ModelError(f"the SR ControlNet {name!r} takes its condition at 1/{cond_scale} of the target and shrinks "
-                         f"it {down} times, so it needs a VAE of factor {cond_scale * down}; the base model's VAE "
-                         f"has factor {vae_factor}")
+        raise ModelError(
+            f"the SR ControlNet {name!r} takes its condition at 1/{cond_scale} of the target and shrinks "
+            f"it {down} times, so it needs a VAE of factor {cond_scale * down}; the base model's VAE "
+            f"has factor {vae_factor}"
+        )
     return cond_scale
 
 

@@ -1,4 +1,4 @@
-"""The ``options`` of a diffusionsat super-resolution job, checked once: SR keys here, the rest as diffusion options.
+"""The ``options`` of a diffusionsat super-resolution job, checked once (SR keys here, the rest: diffusion).
 
 SR keys (defaults in brackets):
 - ``scale`` [4, or from ``target_gsd``]: output pixels per input 10 m pixel along each axis (an integer >= 2).
@@ -26,8 +26,16 @@ from geogen.errors import JobSpecError
 DEFAULT_SCALE = 4
 DEFAULT_PROMPT = "a fmow satellite image"
 NORMALISATIONS = ("fmow", "scene")
-SR_KEYS = ("scale", "consistency", "normalisation", "base_model", "prompt", "guidance_scale", "controlnet_scale",
-           "cloud_cover")
+SR_KEYS = (
+    "scale",
+    "consistency",
+    "normalisation",
+    "base_model",
+    "prompt",
+    "guidance_scale",
+    "controlnet_scale",
+    "cloud_cover",
+)
 
 
 @dataclass(frozen=True)
@@ -45,12 +53,18 @@ class SROptions:
     diffusion: DiffusionOptions
 
 
-def _number(options: dict[str, Any], key: str, default: float | None, low: float, high: float) -> float | None:
+def _number(
+    options: dict[str, Any], key: str, default: float | None, low: float, high: float
+) -> float | None:
     value = options.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
     return float(value)
 
@@ -62,7 +76,9 @@ def _consistency(value: Any) -> str | None:
         return None
     if isinstance(value, str) and value in METHODS:
         return value
-    raise JobSpecError(f"options.consistency must be true, false or one of {', '.join(METHODS)}, got {value!r}")
+    raise JobSpecError(
+        f"options.consistency must be true, false or one of {', '.join(METHODS)}, got {value!r}"
+    )
 
 
 def _text(options: dict[str, Any], key: str, default: str | None) -> str | None:
@@ -85,7 +101,9 @@ def parse_sr_options(options: dict[str, Any]) -> SROptions:
         raise JobSpecError(f"options.scale must be an integer of at least 2, got {scale!r}")
     normalisation = sr.get("normalisation", "fmow")
     if normalisation not in NORMALISATIONS:
-        raise JobSpecError(f"options.normalisation must be one of {', '.join(NORMALISATIONS)}, got {normalisation!r}")
+        raise JobSpecError(
+            f"options.normalisation must be one of {', '.join(NORMALISATIONS)}, got {normalisation!r}"
+        )
     return SROptions(
         scale=scale,
         consistency=_consistency(sr.get("consistency")),
@@ -103,15 +121,20 @@ def resolve_scale(opts: SROptions, target_gsd: float | None, input_gsd: float) -
     """The integer scale from ``options.scale`` or the job's ``target_gsd`` (within 1 %), default 4.
 
     Raises:
-        JobSpecError: both given and disagreeing, or a target GSD that is not the input's divided by an integer >= 2.
+        JobSpecError: both given and disagreeing, or a target GSD that is not the input's divided by an
+        integer >= 2.
     """
     if target_gsd is None:
         return opts.scale or DEFAULT_SCALE
     ratio = input_gsd / target_gsd
     scale = round(ratio)
     if scale < 2 or abs(ratio - scale) > 0.01 * scale:
-        raise JobSpecError(f"target_gsd {target_gsd:g} m is not the input's {input_gsd:g} m divided by a whole "
-                           f"number >= 2 (e.g. {input_gsd / 4:g} m for scale 4)")
+        raise JobSpecError(
+            f"target_gsd {target_gsd:g} m is not the input's {input_gsd:g} m divided by a whole "
+            f"number >= 2 (e.g. {input_gsd / 4:g} m for scale 4)"
+        )
     if opts.scale is not None and opts.scale != scale:
-        raise JobSpecError(f"target_gsd {target_gsd:g} m means scale {scale}, but options.scale is {opts.scale}")
+        raise JobSpecError(
+            f"target_gsd {target_gsd:g} m means scale {scale}, but options.scale is {opts.scale}"
+        )
     return scale

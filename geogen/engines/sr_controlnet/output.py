@@ -1,4 +1,4 @@
-"""From denoised latents to the output GeoTIFF: decode to a scratch array, then the consistency pass, block by block.
+"""From denoised latents to the output GeoTIFF: decode to a scratch array, then the consistency pass.
 
 The VAE's 8-bit RGB is decoded (tile by tile, blended) into a memory-mapped scratch array on the output grid.
 With the consistency step on, a second pass maps it to the input's reflectance (scene-wide histogram lookup
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ COLORS = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
 
 @contextlib.contextmanager
 def scratch_rgb(folder: Path, shape: tuple[int, int]) -> Iterator[np.ndarray]:
-    """A (3, rows, cols) uint8 array memory-mapped in a temporary folder inside ``folder``, removed afterwards."""
+    """A (3, rows, cols) uint8 array memory-mapped in a temporary folder in ``folder``, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix=".geogen-sr-", dir=folder, ignore_cleanup_errors=True) as tmp:
         array = np.lib.format.open_memmap(Path(tmp) / "raw.npy", mode="w+", dtype=np.uint8, shape=(3, *shape))
         try:
@@ -48,26 +48,39 @@ def scratch_rgb(folder: Path, shape: tuple[int, int]) -> Iterator[np.ndarray]:
 
 @dataclass
 class LowRes:
-    """The input's red, green, blue reflectance on the 10 m ``window`` of ``stack`` (the output's footprint)."""
+    """The input's red, green, blue reflectance on the 10 m ``window`` of ``stack`` (the output footprint)."""
 
     stack: S2Stack
     window: Window
+    _last: tuple[bytes, tuple[np.ndarray, np.ndarray]] | None = field(default=None, init=False, repr=False)
 
     def read(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(3, len(rows), len(cols)) reflectance and (len(rows), len(cols)) valid at window-relative indices."""
+        """(3, n_rows, n_cols) reflectance and (n_rows, n_cols) valid mask at window-relative indices.
+
+        The last read is kept: the consistency pass asks for the values and the mask of one block in turn.
+        """
+        key = rows.tobytes() + b"|" + cols.tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         r0, c0 = int(rows.min()), int(cols.min())
-        box = Window(self.window.col_off + c0, self.window.row_off + r0, int(cols.max()) - c0 + 1,
-                     int(rows.max()) - r0 + 1)
+        box = Window(
+            self.window.col_off + c0,
+            self.window.row_off + r0,
+            int(cols.max()) - c0 + 1,
+            int(rows.max()) - r0 + 1,
+        )
         values, valid = [], np.ones((box.height, box.width), bool)
         for band in RGB_BANDS:
             v, ok = self.stack.read(band, box)
             values.append(v)
             valid &= ok
         ri, ci = np.ix_(rows - r0, cols - c0)
-        return np.stack(values)[:, ri, ci], valid[ri, ci]
+        result = np.stack(values)[:, ri, ci], valid[ri, ci]
+        self._last = (key, result)
+        return result
 
     def histogram(self) -> tuple[np.ndarray, int]:
-        """Per-band reflectance histograms over valid pixels (``consistency.reflectance_histogram``), valid count."""
+        """Per-band histograms of the valid pixels (``consistency.reflectance_histogram``), valid count."""
         total, n = None, 0
         for r0 in range(0, self.window.height, STRIP_ROWS):
             h = min(STRIP_ROWS, self.window.height - r0)
@@ -78,8 +91,17 @@ class LowRes:
         return total, n  # type: ignore[return-value]
 
 
-def decode_to(raw: np.ndarray, vae: torch.nn.Module, latents: torch.Tensor, layout: LatentLayout, *, tile: int,
-              device: torch.device, dtype: torch.dtype, progress: Progress | None = None) -> None:
+def decode_to(
+    raw: np.ndarray,
+    vae: torch.nn.Module,
+    latents: torch.Tensor,
+    layout: LatentLayout,
+    *,
+    tile: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    progress: Progress | None = None,
+) -> None:
     """Decode ``latents`` and keep the output grid's part in ``raw`` (3, rows, cols) uint8."""
     out_window = layout.output_window
 
@@ -89,11 +111,13 @@ def decode_to(raw: np.ndarray, vae: torch.nn.Module, latents: torch.Tensor, layo
             src, dst = part.relative_to(window), part.relative_to(out_window)
             raw[:, dst.slices[0], dst.slices[1]] = array[:, src.slices[0], src.slices[1]]
 
-    decode_latents(vae, latents, sink, tile=tile, overlap=tile // 4, device=device, dtype=dtype, progress=progress)
+    decode_latents(
+        vae, latents, sink, tile=tile, overlap=tile // 4, device=device, dtype=dtype, progress=progress
+    )
 
 
 def fine_valid(low: LowRes, window: Window, scale: int) -> np.ndarray:
-    """Output pixels of ``window`` (fine grid, aligned to ``scale``) whose 10 m pixel is valid in R, G and B."""
+    """Output pixels of ``window`` (fine grid, aligned to ``scale``) whose 10 m pixel is valid in R, G, B."""
     rows = np.arange(window.row_off // scale, -(-window.row_end // scale))
     cols = np.arange(window.col_off // scale, -(-window.col_end // scale))
     _, valid = low.read(rows, cols)
@@ -119,21 +143,49 @@ def to_dn(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid[None], dn, 0).astype(np.uint16)
 
 
-def write_raw(path: Path, raw: np.ndarray, low: LowRes, scale: int, grid, tags: dict[str, str], *,
-              overwrite: bool, progress: Progress | None = None) -> None:
+def write_raw(
+    path: Path,
+    raw: np.ndarray,
+    low: LowRes,
+    scale: int,
+    grid,
+    tags: dict[str, str],
+    *,
+    overwrite: bool,
+    progress: Progress | None = None,
+) -> None:
     """The model's own 8-bit RGB, with an alpha band marking pixels whose input is valid."""
     blocks = consistency.blocks(raw.shape[1:], BLOCK)
-    with GeoTIFFWriter(path, grid, 3, "uint8", alpha=True, band_descriptions=DESCRIPTIONS, colorinterp=COLORS,
-                       tags=tags, overwrite=overwrite) as writer:
+    with GeoTIFFWriter(
+        path,
+        grid,
+        3,
+        "uint8",
+        alpha=True,
+        band_descriptions=DESCRIPTIONS,
+        colorinterp=COLORS,
+        tags=tags,
+        overwrite=overwrite,
+    ) as writer:
         for i, w in enumerate(blocks):
             writer.write(w, raw[:, w.slices[0], w.slices[1]], fine_valid(low, w, scale))
             if progress is not None:
                 progress(i + 1, len(blocks))
 
 
-def write_consistent(path: Path, raw: np.ndarray, low: LowRes, scale: int, method: str, grid,
-                     tags: dict[str, str], *, overwrite: bool, progress: Progress | None = None) -> np.ndarray:
-    """The consistency-corrected output as uint16 reflectance x 10000 (0 = nodata); returns the lookup tables."""
+def write_consistent(
+    path: Path,
+    raw: np.ndarray,
+    low: LowRes,
+    scale: int,
+    method: str,
+    grid,
+    tags: dict[str, str],
+    *,
+    overwrite: bool,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """The corrected output as uint16 reflectance x 10000 (0 = nodata); returns the lookup tables."""
     luts = histogram_luts(raw, low, scale)
 
     def fetch_sr(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -143,10 +195,26 @@ def write_consistent(path: Path, raw: np.ndarray, low: LowRes, scale: int, metho
 
     blocks = consistency.blocks(raw.shape[1:], BLOCK)
     done = 0
-    with GeoTIFFWriter(path, grid, 3, "uint16", nodata=0, band_descriptions=DESCRIPTIONS, colorinterp=COLORS,
-                       tags=tags, overwrite=overwrite) as writer:
-        for w, block in consistency.tiled(method, fetch_sr, lambda r, c: low.read(r, c)[0], raw.shape[1:], scale,
-                                          block=BLOCK, fetch_lr_valid=lambda r, c: low.read(r, c)[1]):
+    with GeoTIFFWriter(
+        path,
+        grid,
+        3,
+        "uint16",
+        nodata=0,
+        band_descriptions=DESCRIPTIONS,
+        colorinterp=COLORS,
+        tags=tags,
+        overwrite=overwrite,
+    ) as writer:
+        for w, block in consistency.tiled(
+            method,
+            fetch_sr,
+            lambda r, c: low.read(r, c)[0],
+            raw.shape[1:],
+            scale,
+            block=BLOCK,
+            fetch_lr_valid=lambda r, c: low.read(r, c)[1],
+        ):
             writer.write(w, to_dn(block, fine_valid(low, w, scale)))
             done += 1
             if progress is not None:

@@ -1,9 +1,9 @@
 """Sentinel-2 super-resolution with DiffusionSat's SR ControlNet, over any area, one output per date.
 
 input stack(s) -> the 10 m window of the area of interest (shared by every date: co-registered outputs) ->
-output grid = that window zoomed by ``scale`` -> latent canvas and windows (``engines.diffusion``) -> per date:
-condition channels prepared as in training, each latent window's target metadata (its centre, the date, the
-target GSD) and condition metadata (gsd 10 m) -> MultiDiffusion denoising with the ControlNet hook -> VAE
+output grid = that window zoomed by ``scale`` -> latent canvas and windows (``engines.diffusion``) -> per
+date: condition channels prepared as in training, each latent window's target metadata (its centre, the date,
+the target GSD) and condition metadata (gsd 10 m) -> MultiDiffusion denoising with the ControlNet hook -> VAE
 decode -> consistency step (default on) -> GeoTIFF on the output grid, flagged synthetic, with provenance.
 
 Every date uses the job's seed, so the same noise: differences between the dates' outputs come from their
@@ -27,21 +27,36 @@ from rasterio.warp import Resampling
 from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
 from geogen.engines.diffusion.control import ControlNetHook
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
-from geogen.engines.diffusion.latent_tiling import DenoiseStats, TextConditioning, denoise, initial_noise, \
-    plan_windows
+from geogen.engines.diffusion.latent_tiling import (
+    DenoiseStats,
+    TextConditioning,
+    denoise,
+    initial_noise,
+    plan_windows,
+)
 from geogen.engines.diffusion.layout import LatentLayout, latent_layout
 from geogen.engines.sr_controlnet import model as models
 from geogen.engines.sr_controlnet.canvas import ConditionCanvas
-from geogen.engines.sr_controlnet.condition import FMOW_NORMALISATION, RGB_BANDS, Normalisation, check_bands, \
-    scene_normalisation
-from geogen.engines.sr_controlnet.dates import acquisition_date
+from geogen.engines.sr_controlnet.condition import (
+    FMOW_NORMALISATION,
+    Normalisation,
+    check_bands,
+    scene_normalisation,
+)
+from geogen.engines.sr_controlnet.inputs import (
+    SRInput,
+    check_bands_option,
+    job_inputs,
+    level_warning,
+    plan_inputs,
+    source_level,
+)
 from geogen.engines.sr_controlnet.options import SROptions, parse_sr_options, resolve_scale
 from geogen.engines.sr_controlnet.output import LowRes, decode_to, scratch_rgb, write_consistent, write_raw
-from geogen.errors import GeometryError, JobSpecError, ModelError, RasterError
-from geogen.io.aoi import area_from_bounds, area_from_vector, check_tile_budget, parse_crs
-from geogen.io.geotiff import prepare_output, reproject_file, temp_sibling
-from geogen.io.s2bands import normalise_band
-from geogen.io.sentinel2 import S2Stack, open_s2
+from geogen.errors import ModelError
+from geogen.io.aoi import check_tile_budget, parse_crs
+from geogen.io.geotiff import reproject_file, temp_sibling
+from geogen.io.sentinel2 import open_s2
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
@@ -49,7 +64,7 @@ from geogen.job.spec import DatedInput, SuperresJob
 from geogen.metadata import FIELDS, Metadata
 from geogen.models.loading import read_config
 from geogen.store import ModelEntry
-from tiles import Grid, Tile, Window
+from tiles import Grid, Tile
 
 ENGINE = "diffusionsat"
 TAG_ENGINE = "diffusionsat-sr"
@@ -58,73 +73,6 @@ MAX_WINDOW = 512
 COND_GSD_M = 10.0
 """GSD written into the condition metadata: DiffusionSat's training sets it to 10 (m) for Sentinel-2."""
 MAX_TAGGED_WINDOWS = 256
-
-
-@dataclasses.dataclass
-class _Date:
-    """One input of the job: its stack, its 10 m window on the shared footprint, its date and output path."""
-
-    stack: S2Stack
-    window: Window
-    date: dt.date | None
-    path: Path
-
-
-def job_inputs(job: SuperresJob) -> list[DatedInput]:
-    """The job's Sentinel-2 inputs: ``job.inputs`` when the spec has that field, else ``job.input`` alone."""
-    extra = getattr(job, "inputs", None)
-    return list(extra) if extra else [DatedInput(path=job.input)]
-
-
-def _check_bands_option(job: SuperresJob) -> None:
-    if job.bands and any(normalise_band(b) not in RGB_BANDS for b in job.bands):
-        raise JobSpecError(f"bands: the diffusionsat engine writes red, green and blue ({', '.join(RGB_BANDS)}) "
-                           f"only; got {', '.join(job.bands)}")
-
-
-def _aoi_window(job: SuperresJob, grid: Grid) -> Window:
-    """The 10 m pixels covering the area of interest (all of ``grid`` without one).
-
-    Raises:
-        GeometryError: the area does not overlap the scene.
-    """
-    if job.aoi is None:
-        return grid.full_window
-    area = (area_from_vector(job.aoi.vector, job.aoi.layer) if job.aoi.vector
-            else area_from_bounds(job.aoi.bounds, job.aoi.crs))  # type: ignore[arg-type]
-    bounds = area.to_crs(grid.crs).bounds
-    try:
-        return grid.window(bounds)
-    except ValueError:
-        raise GeometryError(f"the area of interest {tuple(round(v, 2) for v in bounds)} ({grid.crs}) does not "
-                            f"overlap the scene {tuple(round(v, 2) for v in grid.bounds)}") from None
-
-
-def _aligned_window(footprint: Grid, stack: S2Stack) -> Window:
-    """``footprint``'s pixels in ``stack``'s 10 m grid, which must be the same pixel grid (same CRS, size, phase).
-
-    Raises:
-        RasterError: the stack is on another grid (the message says to resample it first).
-    """
-    g = stack.grid
-    same_crs = g.crs == footprint.crs or parse_crs(g.crs) == parse_crs(footprint.crs)
-    col, row = ~g.transform @ (footprint.transform.c, footprint.transform.f)
-    same_res = all(abs(a - b) <= 1e-6 * a for a, b in zip(g.res, footprint.res))
-    if not (same_crs and same_res and abs(col - round(col)) < 1e-3 and abs(row - round(row)) < 1e-3):
-        raise RasterError(f"{stack.source} is not on the same {footprint.res[0]:g} m pixel grid as the first input "
-                          f"({footprint.crs}); resample it onto that grid to super-resolve the dates together")
-    return Window(int(round(col)), int(round(row)), footprint.width, footprint.height)
-
-
-def _output_paths(job: SuperresJob, dates: list[dt.date | None]) -> list[Path]:
-    folder, stem = Path(job.output.dir), job.output.name
-    if len(dates) == 1:
-        names = [f"{stem}.tif"]
-    else:
-        labels = [d.isoformat() if d else f"input{i + 1}" for i, d in enumerate(dates)]
-        labels = [lab if labels.count(lab) == 1 else f"{lab}_{i + 1}" for i, lab in enumerate(labels)]
-        names = [f"{stem}_{lab}.tif" for lab in labels]
-    return [prepare_output(folder / n, overwrite=job.output.overwrite) for n in names]
 
 
 def _window_px(sr: ModelEntry, base: ModelEntry, opts: SROptions, factor: int) -> int:
@@ -141,59 +89,93 @@ def _layout(sr: ModelEntry, base: ModelEntry, grid: Grid, opts: SROptions) -> La
     """The latent layout from the base model's configs alone (before any weight is loaded)."""
     pipeline = base.pipeline_path
     if pipeline is None:
-        raise ModelError(f"the base model {base.name!r} has no pipeline folder (model_index.json with its VAE and "
-                         "text encoder); install the whole DiffusionSat folder")
+        raise ModelError(
+            f"the base model {base.name!r} has no pipeline folder (model_index.json with its VAE and "
+            "text encoder); install the whole DiffusionSat folder"
+        )
     factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
     unet_factor = 2 ** (len(read_config(base.weights_path)["block_out_channels"]) - 1)
-    return latent_layout(grid, factor=factor, unet_factor=unet_factor, window_px=_window_px(sr, base, opts, factor),
-                         overlap_px=opts.diffusion.overlap)
+    return latent_layout(
+        grid,
+        factor=factor,
+        unet_factor=unet_factor,
+        window_px=_window_px(sr, base, opts, factor),
+        overlap_px=opts.diffusion.overlap,
+    )
 
 
-def _metadata(layout: LatentLayout, tile: Tile, date: dt.date | None, cloud: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _metadata(
+    layout: LatentLayout, tile: Tile, date: dt.date | None, cloud: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     """A window's normalised target metadata (its centre, the date, the output GSD) and condition metadata."""
     md = Metadata.from_grid(layout.canvas, date, cloud, window=tile.scaled(layout.factor).window)
     return md.normalize(), dataclasses.replace(md, gsd_m=COND_GSD_M).normalize()
 
 
-def _tags(job: SuperresJob, sr: ModelEntry, base: ModelEntry, comps: DiffusionComponents, layout: LatentLayout,
-          opts: SROptions, item: _Date, scale: int, steps: int, norm: Normalisation,
-          per_window: dict[tuple[int, int], np.ndarray]) -> dict[str, str]:
+def _tags(
+    job: SuperresJob,
+    sr: ModelEntry,
+    base: ModelEntry,
+    comps: DiffusionComponents,
+    layout: LatentLayout,
+    opts: SROptions,
+    item: SRInput,
+    scale: int,
+    steps: int,
+    norm: Normalisation,
+    per_window: dict[tuple[int, int], np.ndarray],
+) -> dict[str, str]:
     centre = Metadata.from_grid(layout.grid, item.date, opts.cloud_cover).normalize()
     metadata: dict[str, Any] = {
-        "fields": list(FIELDS), "centre": [round(float(v), 3) for v in centre],
-        "condition_gsd_m": COND_GSD_M, "windows": len(per_window),
+        "fields": list(FIELDS),
+        "centre": [round(float(v), 3) for v in centre],
+        "condition_gsd_m": COND_GSD_M,
+        "windows": len(per_window),
         "unconditional": [0.0] * len(FIELDS) if opts.guidance_scale > 1 else None,
     }
     if len(per_window) <= MAX_TAGGED_WINDOWS:
-        metadata["per_window"] = {f"{i},{j}": [round(float(v), 3) for v in vec]
-                                  for (i, j), vec in sorted(per_window.items())}
+        metadata["per_window"] = {
+            f"{i},{j}": [round(float(v), 3) for v in vec] for (i, j), vec in sorted(per_window.items())
+        }
     extra = {
-        "steps": steps, "guidance_scale": opts.guidance_scale, "scheduler": "DDIM", "eta": 0.0,
-        "prediction_type": comps.prediction_type, "scale": scale, "gsd_m": layout.grid.res[0],
-        "date": item.date.isoformat() if item.date else None, "base_model": base.name,
-        "controlnet_scale": opts.controlnet_scale, "normalisation": norm.to_json(),
+        "steps": steps,
+        "guidance_scale": opts.guidance_scale,
+        "scheduler": "DDIM",
+        "eta": 0.0,
+        "prediction_type": comps.prediction_type,
+        "scale": scale,
+        "gsd_m": layout.grid.res[0],
+        "date": item.date.isoformat() if item.date else None,
+        "base_model": base.name,
+        "controlnet_scale": opts.controlnet_scale,
+        "normalisation": norm.to_json(),
         "consistency": opts.consistency or "off",
-        "reflectance": ("reflectance = DN / 10000 (no offset); DN 0 = nodata" if opts.consistency
-                        else "8-bit RGB as the model draws it (not reflectance)"),
-        "source": Path(item.stack.source).name, "source_level": item.stack.level or "unknown",
-        "window_px": layout.window * layout.factor, "overlap_px": layout.overlap * layout.factor,
+        "reflectance": (
+            "reflectance = DN / 10000 (no offset); DN 0 = nodata"
+            if opts.consistency
+            else "8-bit RGB as the model draws it (not reflectance)"
+        ),
+        "source": Path(item.stack.source).name,
+        "source_level": source_level(item.stack) or "unknown",
+        "window_px": layout.window * layout.factor,
+        "overlap_px": layout.overlap * layout.factor,
         "dtype": str(comps.dtype).removeprefix("torch."),
     }
-    return provenance_tags(engine=TAG_ENGINE, model=models.model_label(sr), prompt=opts.prompt, seed=job.seed,
-                           metadata=metadata, task="superres", extra=extra)
+    return provenance_tags(
+        engine=TAG_ENGINE,
+        model=models.model_label(sr),
+        prompt=opts.prompt,
+        seed=job.seed,
+        metadata=metadata,
+        task="superres",
+        extra=extra,
+    )
 
 
-def _level_warning(stack: S2Stack) -> str | None:
-    name = Path(stack.source).name.upper()
-    if stack.level == "L2A" or "MSIL2A" in name or "_L2A" in name:
-        return (f"{Path(stack.source).name} is L2A (bottom of atmosphere); DiffusionSat's SR model was trained on "
-                "L1C (top of atmosphere) values, so its colours may be off before the consistency step")
-    return None
-
-
-def run_diffusionsat_sr(job: SuperresJob, reporter: Reporter, *,
-                        inputs: Sequence[DatedInput] | None = None) -> PipelineOutput:
-    """Super-resolve the job's Sentinel-2 input(s) with DiffusionSat's SR ControlNet; see the module docstring.
+def run_diffusionsat_sr(
+    job: SuperresJob, reporter: Reporter, *, inputs: Sequence[DatedInput] | None = None
+) -> PipelineOutput:
+    """Super-resolve the job's Sentinel-2 input(s) with DiffusionSat's SR ControlNet (see the module doc).
 
     Args:
         job: the superres job (``engine`` "diffusionsat", ``model`` the SR ControlNet).
@@ -207,7 +189,7 @@ def run_diffusionsat_sr(job: SuperresJob, reporter: Reporter, *,
         GeometryError, AreaTooLargeError, OutputError, EngineError: see the helpers.
     """
     opts = parse_sr_options(job.options)
-    _check_bands_option(job)
+    check_bands_option(job)
     if job.output.crs is not None:
         parse_crs(job.output.crs)
     sr_entry = models.sr_model(job.model)
@@ -218,63 +200,118 @@ def run_diffusionsat_sr(job: SuperresJob, reporter: Reporter, *,
         stacks = [exits.enter_context(open_s2(i.path)) for i in items]
         for s in stacks:
             check_bands(s)
-            for w in s.warnings + [m for m in [_level_warning(s)] if m]:
+            for w in s.warnings + [m for m in [level_warning(s)] if m]:
                 reporter.log(w, "warning")
-        window = _aoi_window(job, stacks[0].grid)
-        footprint = stacks[0].grid[window]
-        dates = [acquisition_date(i.path, i.date) for i in items]
-        paths = _output_paths(job, dates)
-        plan = [_Date(s, _aligned_window(footprint, s), d, p) for s, d, p in zip(stacks, dates, paths)]
+        footprint, plan = plan_inputs(job, items, stacks)
         scale = resolve_scale(opts, job.target_gsd, footprint.res[0])
         grid = footprint.zoom(scale)
         layout = _layout(sr_entry, base, grid, opts)
         device = select_device(opts.diffusion.device)
         params = count_parameters(base.weights_path) + count_parameters(sr_entry.weights_path)
-        per_window_s = 2 * seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
-        check_tile_budget(layout.n_windows * len(plan), job.max_tiles, seconds_per_tile=per_window_s,
-                          what="latent windows (all dates)")
+        per_window_s = 2 * seconds_per_window(
+            params, layout.window, steps, opts.guidance_scale > 1, device.type
+        )
+        check_tile_budget(
+            layout.n_windows * len(plan),
+            job.max_tiles,
+            seconds_per_tile=per_window_s,
+            what="latent windows (all dates)",
+        )
         return _run(job, opts, sr_entry, base, layout, plan, scale, steps, device, reporter)
 
 
-def _run(job: SuperresJob, opts: SROptions, sr_entry: ModelEntry, base: ModelEntry, layout: LatentLayout,
-         plan: list[_Date], scale: int, steps: int, device: torch.device, reporter: Reporter) -> PipelineOutput:
+def _run(
+    job: SuperresJob,
+    opts: SROptions,
+    sr_entry: ModelEntry,
+    base: ModelEntry,
+    layout: LatentLayout,
+    plan: list[SRInput],
+    scale: int,
+    steps: int,
+    device: torch.device,
+    reporter: Reporter,
+) -> PipelineOutput:
     t0 = time.perf_counter()
     reporter.progress(0, 1, "load model")
     d = opts.diffusion
-    comps = load_components(base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing,
-                            cpu_offload=d.cpu_offload)
+    comps = load_components(
+        base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing, cpu_offload=d.cpu_offload
+    )
     if comps.vae_scale_factor != layout.factor:
-        raise ModelError(f"model {base.name!r}: its VAE config and weights disagree on the downsampling factor")
+        raise ModelError(
+            f"model {base.name!r}: its VAE config and weights disagree on the downsampling factor"
+        )
     controlnet = models.load_sr_controlnet(sr_entry, comps.dtype).to("cpu" if d.cpu_offload else device)
     cond_scale = models.check_pair(sr_entry.name, controlnet, comps.unet, comps.vae_scale_factor)
     if comps.num_metadata != len(FIELDS):
-        raise ModelError(f"model {base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7")
+        raise ModelError(
+            f"model {base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
+        )
     with torch.no_grad():
         guided = opts.guidance_scale > 1
-        text = TextConditioning(comps.encode_prompts([opts.prompt]), comps.encode_prompts([""]) if guided else None)
+        text = TextConditioning(
+            comps.encode_prompts([opts.prompt]), comps.encode_prompts([""]) if guided else None
+        )
     reporter.progress(1, 1, "load model")
     timings = {"load_s": round(time.perf_counter() - t0, 3), "denoise_s": 0.0, "decode_write_s": 0.0}
     records, per_date = [], []
     for k, item in enumerate(plan):
         label = f" {item.date.isoformat()}" if item.date and len(plan) > 1 else ""
-        record, info = _run_date(job, opts, sr_entry, base, comps, controlnet, cond_scale, layout, text, item,
-                                 scale, steps, label, reporter, timings)
+        record, info = _run_date(
+            job,
+            opts,
+            sr_entry,
+            base,
+            comps,
+            controlnet,
+            cond_scale,
+            layout,
+            text,
+            item,
+            scale,
+            steps,
+            label,
+            reporter,
+            timings,
+        )
         records.append(record)
         per_date.append(info)
     dates = ", ".join(d.date.isoformat() for d in plan if d.date) or "date unknown"
-    summary = (f"{len(records)} synthetic {layout.grid.width} x {layout.grid.height} px RGB image(s) at "
-               f"{layout.grid.res[0]:g} m (x{scale}) from Sentinel-2 ({dates}) with DiffusionSat's SR ControlNet "
-               f"({models.model_label(sr_entry)}), {steps} steps, seed {job.seed}, consistency "
-               f"{opts.consistency or 'off'}")
-    extra = {"timings": timings, "per_date": per_date, "scale": scale, "steps": steps,
-             "consistency": opts.consistency or "off", "base_model": base.name}
+    summary = (
+        f"{len(records)} synthetic {layout.grid.width} x {layout.grid.height} px RGB image(s) at "
+        f"{layout.grid.res[0]:g} m (x{scale}) from Sentinel-2 ({dates}) with DiffusionSat's SR ControlNet "
+        f"({models.model_label(sr_entry)}), {steps} steps, seed {job.seed}, consistency "
+        f"{opts.consistency or 'off'}"
+    )
+    extra = {
+        "timings": timings,
+        "per_date": per_date,
+        "scale": scale,
+        "steps": steps,
+        "consistency": opts.consistency or "off",
+        "base_model": base.name,
+    }
     return PipelineOutput(records, ENGINE, summary, extra)
 
 
-def _run_date(job: SuperresJob, opts: SROptions, sr_entry: ModelEntry, base: ModelEntry, comps: DiffusionComponents,
-              controlnet: torch.nn.Module, cond_scale: int, layout: LatentLayout, text: TextConditioning,
-              item: _Date, scale: int, steps: int, label: str, reporter: Reporter,
-              timings: dict[str, float]) -> tuple[OutputRecord, dict[str, Any]]:
+def _run_date(
+    job: SuperresJob,
+    opts: SROptions,
+    sr_entry: ModelEntry,
+    base: ModelEntry,
+    comps: DiffusionComponents,
+    controlnet: torch.nn.Module,
+    cond_scale: int,
+    layout: LatentLayout,
+    text: TextConditioning,
+    item: SRInput,
+    scale: int,
+    steps: int,
+    label: str,
+    reporter: Reporter,
+    timings: dict[str, float],
+) -> tuple[OutputRecord, dict[str, Any]]:
     t0 = time.perf_counter()
     stack = item.stack
     norm = FMOW_NORMALISATION
@@ -289,23 +326,44 @@ def _run_date(job: SuperresJob, opts: SROptions, sr_entry: ModelEntry, base: Mod
 
     windows = plan_windows(layout.latent_shape, layout.window, layout.overlap, metadata=target_md)
     unknown = np.zeros(len(FIELDS), np.float32)
-    hook = ControlNetHook(controlnet, canvas, vae_factor=layout.factor,  # type: ignore[arg-type]
-                          pixels_per_cond_pixel=cond_scale, scale=opts.controlnet_scale,
-                          cond_metadata=lambda w, uncond: unknown if uncond else md[w.tile.index][1])
-    reporter.log(f"{Path(stack.source).name}{label}: {layout.grid.width} x {layout.grid.height} px at "
-                 f"{layout.grid.res[0]:g} m (x{scale}), {len(windows)} window(s) of {layout.window * layout.factor} px, "
-                 f"{steps} steps on {comps.device.type}")
+    hook = ControlNetHook(
+        controlnet,
+        canvas,
+        vae_factor=layout.factor,  # type: ignore[arg-type]
+        pixels_per_cond_pixel=cond_scale,
+        scale=opts.controlnet_scale,
+        cond_metadata=lambda w, uncond: unknown if uncond else md[w.tile.index][1],
+    )
+    reporter.log(
+        f"{Path(stack.source).name}{label}: {layout.grid.width} x {layout.grid.height} px at "
+        f"{layout.grid.res[0]:g} m (x{scale}), {len(windows)} window(s) of "
+        f"{layout.window * layout.factor} px, "
+        f"{steps} steps on {comps.device.type}"
+    )
     noise = initial_noise((comps.latent_channels, *layout.latent_shape), job.seed)
     batch = opts.diffusion.window_batch_size or (1 if comps.device.type == "cpu" else 4)
     stats = DenoiseStats()
     with torch.no_grad(), comps.placed(comps.unet) as unet, comps.placed(controlnet):
-        latents = denoise(unet, comps.scheduler, noise, windows, text, steps=steps,
-                          guidance_scale=opts.guidance_scale, window_batch_size=batch,
-                          weight_kind=opts.diffusion.weight_kind,  # type: ignore[arg-type]
-                          hook=hook, progress=lambda a, b: reporter.progress(a, b, f"denoise{label}"),
-                          device=comps.device, dtype=comps.dtype, stats=stats)
+        latents = denoise(
+            unet,
+            comps.scheduler,
+            noise,
+            windows,
+            text,
+            steps=steps,
+            guidance_scale=opts.guidance_scale,
+            window_batch_size=batch,
+            weight_kind=opts.diffusion.weight_kind,  # type: ignore[arg-type]
+            hook=hook,
+            progress=lambda a, b: reporter.progress(a, b, f"denoise{label}"),
+            device=comps.device,
+            dtype=comps.dtype,
+            stats=stats,
+        )
     t1 = time.perf_counter()
-    tags = _tags(job, sr_entry, base, comps, layout, opts, item, scale, steps, norm, {i: v[0] for i, v in md.items()})
+    tags = _tags(
+        job, sr_entry, base, comps, layout, opts, item, scale, steps, norm, {i: v[0] for i, v in md.items()}
+    )
     _write(job, opts, comps, layout, latents, item, scale, tags, label, reporter)
     t2 = time.perf_counter()
     timings["denoise_s"] = round(timings["denoise_s"] + t1 - t0, 3)
@@ -314,43 +372,101 @@ def _run_date(job: SuperresJob, opts: SROptions, sr_entry: ModelEntry, base: Mod
 
     out = read_grid(item.path)
     record = OutputRecord(
-        path=str(item.path), bands=["red", "green", "blue"], crs=out.crs, bounds=out.bounds, width=out.width,
-        height=out.height, kind="generated", synthetic=True, date=item.date,
-        extra={"gsd_m": layout.grid.res[0], "scale": scale, "source": Path(stack.source).name,
-               "model": models.model_label(sr_entry), "consistency": opts.consistency or "off",
-               "units": "reflectance x 10000" if opts.consistency else "8-bit RGB"},
+        path=str(item.path),
+        bands=["red", "green", "blue"],
+        crs=out.crs,
+        bounds=out.bounds,
+        width=out.width,
+        height=out.height,
+        kind="generated",
+        synthetic=True,
+        date=item.date,
+        extra={
+            "gsd_m": layout.grid.res[0],
+            "scale": scale,
+            "source": Path(stack.source).name,
+            "model": models.model_label(sr_entry),
+            "consistency": opts.consistency or "off",
+            "units": "reflectance x 10000" if opts.consistency else "8-bit RGB",
+        },
     )
-    info = {"date": item.date.isoformat() if item.date else None, "source": Path(stack.source).name,
-            "windows": len(windows), "unet_calls": stats.unet_calls,
-            "denoise_s": round(t1 - t0, 3), "decode_write_s": round(t2 - t1, 3)}
+    info = {
+        "date": item.date.isoformat() if item.date else None,
+        "source": Path(stack.source).name,
+        "windows": len(windows),
+        "unet_calls": stats.unet_calls,
+        "denoise_s": round(t1 - t0, 3),
+        "decode_write_s": round(t2 - t1, 3),
+    }
     return record, info
 
 
-def _write(job: SuperresJob, opts: SROptions, comps: DiffusionComponents, layout: LatentLayout,
-           latents: torch.Tensor, item: _Date, scale: int, tags: dict[str, str], label: str,
-           reporter: Reporter) -> None:
+def _write(
+    job: SuperresJob,
+    opts: SROptions,
+    comps: DiffusionComponents,
+    layout: LatentLayout,
+    latents: torch.Tensor,
+    item: SRInput,
+    scale: int,
+    tags: dict[str, str],
+    label: str,
+    reporter: Reporter,
+) -> None:
     """Decode, apply the consistency step and write ``item.path`` (warped to ``job.output.crs`` if asked)."""
     grid = layout.grid
     warp = job.output.crs is not None and parse_crs(job.output.crs) != parse_crs(grid.crs)
     target = temp_sibling(item.path, "native") if warp else item.path
     overwrite = job.output.overwrite or warp
     low = LowRes(item.stack, item.window)
-    decode_tile = (opts.diffusion.decode_tile // layout.factor) if opts.diffusion.decode_tile else layout.window
+    decode_tile = (
+        (opts.diffusion.decode_tile // layout.factor) if opts.diffusion.decode_tile else layout.window
+    )
     with scratch_rgb(item.path.parent, grid.shape) as raw:
         with comps.placed(comps.vae) as vae:
-            decode_to(raw, vae, latents, layout, tile=decode_tile, device=comps.device, dtype=comps.dtype,
-                      progress=lambda a, b: reporter.progress(a, b, f"decode{label}"))
+            decode_to(
+                raw,
+                vae,
+                latents,
+                layout,
+                tile=decode_tile,
+                device=comps.device,
+                dtype=comps.dtype,
+                progress=lambda a, b: reporter.progress(a, b, f"decode{label}"),
+            )
         if opts.consistency is None:
-            write_raw(target, raw, low, scale, grid, tags, overwrite=overwrite,
-                      progress=lambda a, b: reporter.progress(a, b, f"write{label}"))
+            write_raw(
+                target,
+                raw,
+                low,
+                scale,
+                grid,
+                tags,
+                overwrite=overwrite,
+                progress=lambda a, b: reporter.progress(a, b, f"write{label}"),
+            )
         else:
-            write_consistent(target, raw, low, scale, opts.consistency, grid, tags, overwrite=overwrite,
-                             progress=lambda a, b: reporter.progress(a, b, f"consistency{label}"))
+            write_consistent(
+                target,
+                raw,
+                low,
+                scale,
+                opts.consistency,
+                grid,
+                tags,
+                overwrite=overwrite,
+                progress=lambda a, b: reporter.progress(a, b, f"consistency{label}"),
+            )
     if warp:
         reporter.progress(0, 1, f"reproject{label}")
         try:
-            reproject_file(target, item.path, job.output.crs, resampling=Resampling.bilinear,  # type: ignore[arg-type]
-                           overwrite=job.output.overwrite)
+            reproject_file(
+                target,
+                item.path,
+                job.output.crs,
+                resampling=Resampling.bilinear,  # type: ignore[arg-type]
+                overwrite=job.output.overwrite,
+            )
         finally:
             target.unlink(missing_ok=True)
         reporter.progress(1, 1, f"reproject{label}")
