@@ -2,12 +2,12 @@
 
 1. Per-denoising-step time of ``ControlNetSketchEngine.denoise_area`` on one window covering the canvas (the
    same work: UNet + ControlNet, classifier-free guidance in one batch) against diffusers'
-   ``StableDiffusionControlNetPipeline`` with the same modules, scheduler (UniPC), latent size, steps, guidance
-   and condition image, no decode. geogen's step includes what it adds: the window's class map, its palette
-   rendering and the hook (condition cache off, so it is rendered every step, the worst case). Runs are
-   interleaved; step intervals come from per-step callbacks (on the CPU the clock is this process's CPU time,
-   so other processes sharing the cores do not count; on GPUs synchronised wall time); the first interval is
-   dropped as warm-up. Goal: geogen's median step at most 5 % slower.
+   ``StableDiffusionControlNetPipeline`` with the same modules, scheduler (UniPC), latent size, steps,
+   guidance and condition image, no decode. geogen's step includes what it adds: the window's class map, its
+   palette rendering and the hook (condition cache off, so it is read every step: the worst case). Runs
+   are interleaved; step intervals come from per-step callbacks (on the CPU the clock is this process's CPU
+   time, so other processes sharing the cores do not count; on GPUs synchronised wall time); the first
+   interval is dropped as warm-up. Goal: geogen's median step at most 5 % slower.
 2. A 3 x 3-window canvas (quarter overlap) against the same windows alone: what blending and per-window
    conditions and prompts cost per step.
 
@@ -45,28 +45,62 @@ GOAL_OVERHEAD = 0.05
 FLAIR_MASK = ROOT.parent / "shared" / "data" / "flair1_aerial_masks" / "MSK_067998.tif"
 
 TINY = {
-    "unet": {"sample_size": 16, "block_out_channels": (32, 64), "layers_per_block": 1, "cross_attention_dim": 32,
-             "attention_head_dim": 8, "norm_num_groups": 8,
-             "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
-             "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D")},
-    "vae": {"block_out_channels": (32, 64), "down_block_types": ("DownEncoderBlock2D",) * 2,
-            "up_block_types": ("UpDecoderBlock2D",) * 2, "latent_channels": 4, "norm_num_groups": 8,
-            "layers_per_block": 1},
+    "unet": {
+        "sample_size": 16,
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "cross_attention_dim": 32,
+        "attention_head_dim": 8,
+        "norm_num_groups": 8,
+        "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
+    },
+    "vae": {
+        "block_out_channels": (32, 64),
+        "down_block_types": ("DownEncoderBlock2D",) * 2,
+        "up_block_types": ("UpDecoderBlock2D",) * 2,
+        "latent_channels": 4,
+        "norm_num_groups": 8,
+        "layers_per_block": 1,
+    },
     "text": {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4},
     "conditioning": (16, 32),
 }
 SD21_BASE = {  # stabilityai/stable-diffusion-2-1-base shapes (the base Seg2Sat's ControlNet was trained on)
-    "unet": {"sample_size": 64, "block_out_channels": (320, 640, 1280, 1280), "layers_per_block": 2,
-             "cross_attention_dim": 1024, "attention_head_dim": (5, 10, 20, 20), "use_linear_projection": True},
-    "vae": {"block_out_channels": (128, 256, 512, 512), "down_block_types": ("DownEncoderBlock2D",) * 4,
-            "up_block_types": ("UpDecoderBlock2D",) * 4, "latent_channels": 4, "layers_per_block": 2,
-            "sample_size": 512},
-    "text": {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 23, "num_attention_heads": 16,
-             "hidden_act": "gelu", "projection_dim": 512},
+    "unet": {
+        "sample_size": 64,
+        "block_out_channels": (320, 640, 1280, 1280),
+        "layers_per_block": 2,
+        "cross_attention_dim": 1024,
+        "attention_head_dim": (5, 10, 20, 20),
+        "use_linear_projection": True,
+    },
+    "vae": {
+        "block_out_channels": (128, 256, 512, 512),
+        "down_block_types": ("DownEncoderBlock2D",) * 4,
+        "up_block_types": ("UpDecoderBlock2D",) * 4,
+        "latent_channels": 4,
+        "layers_per_block": 2,
+        "sample_size": 512,
+    },
+    "text": {
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_hidden_layers": 23,
+        "num_attention_heads": 16,
+        "hidden_act": "gelu",
+        "projection_dim": 512,
+    },
     "conditioning": (16, 32, 96, 256),
 }
-SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1,
-             "prediction_type": "epsilon", "num_train_timesteps": 1000}
+SCHEDULER = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+    "num_train_timesteps": 1000,
+}
 
 
 def cpu_model() -> str:
@@ -99,7 +133,7 @@ def intervals(stamps: list[float]) -> list[float]:
 
 
 def build(shapes: dict, device: torch.device, dtype: torch.dtype, tmp: Path):
-    """Random tokenizer, text encoder, UNet, ControlNet, VAE and UniPC scheduler, wrapped as geogen's models."""
+    """Random tokenizer, text encoder, UNet, ControlNet, VAE and UniPC scheduler as geogen's models."""
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel, UniPCMultistepScheduler
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -112,8 +146,16 @@ def build(shapes: dict, device: torch.device, dtype: torch.dtype, tmp: Path):
     tokenizer = CLIPTokenizer.from_pretrained(str(tmp / "tokenizer"))
     n = len(tokenizer)
     torch.manual_seed(0)
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=n, max_position_embeddings=MAX_TOKENS, bos_token_id=n - 2,
-                                        eos_token_id=n - 1, pad_token_id=n - 1, **shapes["text"]))
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=n,
+            max_position_embeddings=MAX_TOKENS,
+            bos_token_id=n - 2,
+            eos_token_id=n - 1,
+            pad_token_id=n - 1,
+            **shapes["text"],
+        )
+    )
     unet = UNet2DConditionModel(**shapes["unet"])
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=shapes["conditioning"])
     with torch.no_grad():  # fresh zero convolutions would make the ControlNet a no-op
@@ -132,7 +174,7 @@ def build(shapes: dict, device: torch.device, dtype: torch.dtype, tmp: Path):
 
 
 def class_map(size: int) -> np.ndarray:
-    """A (size, size) FLAIR class map: the real mask (tiled / cropped), else synthetic blocks of five classes."""
+    """A (size, size) FLAIR class map: the real mask (tiled, cropped), else synthetic blocks of 5 classes."""
     if FLAIR_MASK.is_file():
         import rasterio
 
@@ -144,8 +186,9 @@ def class_map(size: int) -> np.ndarray:
     return np.array([1, 2, 3, 7, 10], np.uint8)[((rows // 13) + (cols // 29)) % 5]
 
 
-def time_geogen(engine, latent_shape: tuple[int, int], window: int, overlap: int, codes: np.ndarray,
-                device: torch.device) -> tuple[list[float], object]:
+def time_geogen(
+    engine, latent_shape: tuple[int, int], window: int, overlap: int, codes: np.ndarray, device: torch.device
+) -> tuple[list[float], object]:
     stamps: list[float] = []
     per_step = len(plan(latent_shape, window, overlap))
 
@@ -154,13 +197,15 @@ def time_geogen(engine, latent_shape: tuple[int, int], window: int, overlap: int
             sync(device)
             stamps.append(clock())
 
-    result = engine.denoise_area(latent_shape, window, overlap, lambda w: codes[w.slices], seed=0,
-                                 cache_bytes=0, progress=progress)
+    result = engine.denoise_area(
+        latent_shape, window, overlap, lambda w: codes[w.slices], seed=0, cache_bytes=0, progress=progress
+    )
     return intervals(stamps), result
 
 
-def time_diffusers(pipe, prompt: str, image: torch.Tensor, size: int, steps: int, guidance: float,
-                   device: torch.device) -> list[float]:
+def time_diffusers(
+    pipe, prompt: str, image: torch.Tensor, size: int, steps: int, guidance: float, device: torch.device
+) -> list[float]:
     stamps: list[float] = []
 
     def on_step_end(pipeline, i, t, kwargs):
@@ -168,9 +213,18 @@ def time_diffusers(pipe, prompt: str, image: torch.Tensor, size: int, steps: int
         stamps.append(clock())
         return kwargs
 
-    pipe(prompt, image=image, height=size, width=size, num_inference_steps=steps, guidance_scale=guidance,
-         negative_prompt="", output_type="latent", generator=torch.Generator().manual_seed(0),
-         callback_on_step_end=on_step_end)
+    pipe(
+        prompt,
+        image=image,
+        height=size,
+        width=size,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        negative_prompt="",
+        output_type="latent",
+        generator=torch.Generator().manual_seed(0),
+        callback_on_step_end=on_step_end,
+    )
     return intervals(stamps)
 
 
@@ -183,14 +237,21 @@ def per_step(models, args, latent: int, factor: int, device: torch.device) -> di
     comps = models.comps
     size = latent * factor
     codes = class_map(size)
-    engine = ControlNetSketchEngine(models, SketchSettings(steps=args.steps, guidance_scale=args.guidance,
-                                                           scheduler="unipc"))
+    engine = ControlNetSketchEngine(
+        models, SketchSettings(steps=args.steps, guidance_scale=args.guidance, scheduler="unipc")
+    )
     prompt = engine.prompt_for(codes)
     image = (torch.from_numpy(render_condition(codes)).float()[None] / 255).to(device, comps.dtype)
     pipe = StableDiffusionControlNetPipeline(
-        vae=comps.vae, text_encoder=comps.text_encoder, tokenizer=comps.tokenizer, unet=comps.unet,
-        controlnet=models.controlnet, scheduler=make_scheduler("unipc", comps.scheduler.config),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=comps.vae,
+        text_encoder=comps.text_encoder,
+        tokenizer=comps.tokenizer,
+        unet=comps.unet,
+        controlnet=models.controlnet,
+        scheduler=make_scheduler("unipc", comps.scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
     ours: list[float] = []
@@ -201,11 +262,17 @@ def per_step(models, args, latent: int, factor: int, device: torch.device) -> di
             theirs += time_diffusers(pipe, prompt, image, size, args.steps, args.guidance, device)
     geo, dif = statistics.median(ours), statistics.median(theirs)
     return {
-        "latent": latent, "pixels": size, "steps": args.steps, "guidance": args.guidance, "repeats": args.repeats,
-        "geogen_step_s": round(geo, 5), "diffusers_step_s": round(dif, 5),
+        "latent": latent,
+        "pixels": size,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "repeats": args.repeats,
+        "geogen_step_s": round(geo, 5),
+        "diffusers_step_s": round(dif, 5),
         "geogen_step_iqr_s": [round(q, 5) for q in statistics.quantiles(ours, n=4)[::2]],
         "diffusers_step_iqr_s": [round(q, 5) for q in statistics.quantiles(theirs, n=4)[::2]],
-        "overhead": round(geo / dif - 1, 4), "meets_goal": geo / dif - 1 <= GOAL_OVERHEAD,
+        "overhead": round(geo / dif - 1, 4),
+        "meets_goal": geo / dif - 1 <= GOAL_OVERHEAD,
     }
 
 
@@ -226,51 +293,65 @@ def tiled_run(models, args, latent: int, factor: int, device: torch.device) -> d
             prompts = len(result.prompts)
             times["single"] += time_geogen(engine, (latent, latent), latent, 0, codes, device)[0]
     tiled, single = statistics.median(times["tiled"]), statistics.median(times["single"])
-    return {"canvas_latent": side, "window_latent": latent, "overlap_latent": overlap, "windows": 9,
-            "distinct_prompts": prompts, "tiled_step_s": round(tiled, 5), "single_window_step_s": round(single, 5),
-            "tiled_overhead": round(tiled / (9 * single) - 1, 4)}
+    return {
+        "canvas_latent": side,
+        "window_latent": latent,
+        "overlap_latent": overlap,
+        "windows": 9,
+        "distinct_prompts": prompts,
+        "tiled_step_s": round(tiled, 5),
+        "single_window_step_s": round(single, 5),
+        "tiled_overhead": round(tiled / (9 * single) - 1, 4),
+    }
 
 
 def summary_md(result: dict) -> str:
-    m, t = result["machine"], result["tiled"]
+    """The Markdown summary of ``result``."""
+    m, t, first = result["machine"], result["tiled"], result["per_step"][0]
+    unet_m, cn_m = result["unet_params"] / 1e6, result["controlnet_params"] / 1e6
     lines = [
         f"# ControlNet sketch engine overhead ({time.strftime('%Y-%m-%d')}, `{result['command']}`)",
         f"- Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, torch threads {m['torch_threads']} "
         f"(OMP_NUM_THREADS={m['omp_num_threads']}); device {m['device']} ({m['device_name']}), {m['dtype']}; "
         f"torch {m['torch']}, diffusers {m['diffusers']}; clock: {m['clock']}.",
-        f"- Models: random {result['size']} UNet ({result['unet_params'] / 1e6:.2f} M parameters) + ControlNet "
-        f"({result['controlnet_params'] / 1e6:.2f} M), UniPC, guidance {args_of(result)['guidance']} (both halves "
-        f"in one call), {args_of(result)['steps']} steps x {args_of(result)['repeats']} interleaved runs per size; "
-        f"condition: {result['condition']}; medians of per-step intervals (interquartile range in brackets, s).",
+        f"- Models: random {result['size']} UNet ({unet_m:.2f} M parameters) + ControlNet ({cn_m:.2f} M), "
+        f"UniPC, guidance {first['guidance']} (both halves in one call), {first['steps']} steps x "
+        f"{first['repeats']} interleaved runs per size; condition: {result['condition']}; medians of "
+        "per-step intervals (interquartile range in brackets, s).",
     ]
     goal = f"goal <= {GOAL_OVERHEAD * 100:.0f} %"
     for s in result["per_step"]:
+        ours, theirs = s["geogen_step_s"] * 1e3, s["diffusers_step_s"] * 1e3
         lines.append(
-            f"- Latent {s['latent']}^2 ({s['pixels']}^2 px), per step: geogen {s['geogen_step_s'] * 1e3:.2f} ms "
-            f"{s['geogen_step_iqr_s']} vs diffusers StableDiffusionControlNetPipeline "
-            f"{s['diffusers_step_s'] * 1e3:.2f} ms {s['diffusers_step_iqr_s']}: overhead {s['overhead'] * 100:+.1f} % "
+            f"- Latent {s['latent']}^2 ({s['pixels']}^2 px), per step: geogen {ours:.2f} ms "
+            f"{s['geogen_step_iqr_s']} vs diffusers StableDiffusionControlNetPipeline {theirs:.2f} ms "
+            f"{s['diffusers_step_iqr_s']}: overhead {s['overhead'] * 100:+.1f} % "
             f"({goal}: {'met' if s['meets_goal'] else 'NOT met'})."
         )
+    tiled, single = t["tiled_step_s"] * 1e3, t["single_window_step_s"] * 1e3
     lines.append(
         f"- Tiled: {t['canvas_latent']}^2 latent canvas in 3 x 3 windows of {t['window_latent']}^2 (overlap "
-        f"{t['overlap_latent']}), {t['distinct_prompts']} distinct window prompts: step "
-        f"{t['tiled_step_s'] * 1e3:.1f} ms vs 9 x {t['single_window_step_s'] * 1e3:.2f} ms for one window alone: "
-        f"{t['tiled_overhead'] * 100:+.1f} % (blending, per-window conditions rendered every step)."
+        f"{t['overlap_latent']}), {t['distinct_prompts']} distinct window prompts: step {tiled:.1f} ms vs "
+        f"9 x {single:.2f} ms for one window alone: {t['tiled_overhead'] * 100:+.1f} % (blending, per-window "
+        "conditions rendered every step)."
     )
     return "\n".join(lines) + "\n"
 
 
-def args_of(result: dict) -> dict:
-    return result["per_step"][0]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--real-size", action="store_true", help="SD-2.1-base-shaped random components (GPUs)")
+    parser.add_argument(
+        "--real-size", action="store_true", help="SD-2.1-base-shaped random components (GPUs)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--latents", type=int, nargs="+", default=None,
-                        help="latent sides to time (default 8 32 tiny; 64 96 real size)")
+    parser.add_argument(
+        "--latents",
+        type=int,
+        nargs="+",
+        default=None,
+        help="latent sides to time (default 8 32 tiny; 64 96 real size)",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--repeats", type=int, default=5)
@@ -298,11 +379,15 @@ def main() -> int:
             "controlnet_params": sum(p.numel() for p in models.controlnet.parameters()),
             "condition": f"FLAIR-1 mask {FLAIR_MASK.name}" if FLAIR_MASK.is_file() else "synthetic class map",
             "machine": {
-                "cpu_model": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "cpu_model": cpu_model(),
+                "logical_cpus": os.cpu_count(),
+                "torch_threads": torch.get_num_threads(),
                 "device": str(device),
                 "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-                "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__,
-                "diffusers": diffusers.__version__, "python": platform.python_version(),
+                "dtype": str(dtype).removeprefix("torch."),
+                "torch": torch.__version__,
+                "diffusers": diffusers.__version__,
+                "python": platform.python_version(),
                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                 "clock": "process CPU time" if CLOCK["name"] == "cpu" else "wall time (synchronised)",
             },

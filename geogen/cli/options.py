@@ -51,3 +51,25 @@ def output_fields(output: Path, overwrite: bool, crs: str | None = None) -> dict
         raise click.BadParameter(f"output must be a .tif file, got {output.name!r}", param_hint="-o/--output")
     return {"dir": str(output.parent), "name": output.stem, "overwrite": overwrite, "crs": crs,
             "result": f"{output.stem}.result.json"}
+
+
+engine_options_option = click.option(
+    "-O", "--option", "engine_options", multiple=True, metavar="KEY=VALUE",
+    help="engine option (repeatable), e.g. -O consistency_reg=0 -O tile=512; values are read as JSON when they parse",
+)
+
+
+def parse_engine_options(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs -> dict, values as JSON (numbers, true/false) when they parse, else strings."""
+    import json
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

@@ -30,6 +30,14 @@ from geogen.job.spec import parse_job
               help="example RGB image (exemplar engine; default: bundled FLAIR patches)")
 @click.option("--exemplar-mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="class map of --exemplar-image, in the vocabulary's codes")
+@click.option("--model", default=None, help="base model (controlnet engine): SD pipeline or DiffusionSat, name or path")
+@click.option("--controlnet", default=None, help="land-cover ControlNet (controlnet engine), name or path")
+@click.option("--lora", "loras", multiple=True, metavar="NAME[:STRENGTH]",
+              help="LoRA style (controlnet engine), repeatable; strength defaults to 1")
+@click.option("--steps", type=click.IntRange(1, 1000), default=None, help="denoising steps (controlnet engine)")
+@click.option("--guidance-scale", type=float, default=None, help="classifier-free guidance (default 7.5)")
+@click.option("--controlnet-scale", type=float, default=None, help="ControlNet conditioning scale (default 1)")
+@click.option("--scheduler", type=click.Choice(["unipc", "ddim"]), default=None, help="sampler (controlnet engine)")
 @click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
 @aoi_option
 @aoi_crs_option
@@ -38,14 +46,21 @@ from geogen.job.spec import parse_job
 @progress_option
 def sketch(landcover: Path, output: Path, class_field: str | None, layer: str | None, mapping: Path | None,
            vocabulary: str, engine: str | None, gsd: float | None, date: dt.datetime | None, place: str | None,
-           prompt: str | None, exemplar_image: Path | None, exemplar_mask: Path | None, out_crs: str | None,
+           prompt: str | None, exemplar_image: Path | None, exemplar_mask: Path | None, model: str | None,
+           controlnet: str | None, loras: tuple[str, ...], steps: int | None, guidance_scale: float | None,
+           controlnet_scale: float | None, scheduler: str | None, out_crs: str | None,
            aoi: str | None, aoi_crs: str | None, seed: int, overwrite: bool, progress: str) -> None:
     """Turn LANDCOVER (polygons with a class field, or a class raster) into a synthetic image on the same place."""
     if (exemplar_image is None) != (exemplar_mask is None):
         raise click.UsageError("--exemplar-image and --exemplar-mask go together")
 
+    options = {k: v for k, v in (("controlnet", _path_or_name(controlnet)), ("guidance_scale", guidance_scale),
+                                  ("controlnet_scale", controlnet_scale), ("scheduler", scheduler)) if v is not None}
+
     def build():
         return parse_job({
+            "model": _path_or_name(model), "steps": steps, "options": options,
+            "loras": [_lora(spec) for spec in loras],
             "task": "sketch", "landcover": str(landcover.resolve()), "layer": layer, "class_field": class_field,
             "mapping": str(mapping.resolve()) if mapping else None, "vocabulary": vocabulary, "engine": engine,
             "gsd": gsd, "date": date.date().isoformat() if date else None, "place": place, "prompt": prompt,
@@ -56,3 +71,21 @@ def sketch(landcover: Path, output: Path, class_field: str | None, layer: str | 
         })
 
     execute(build, progress)
+
+
+def _path_or_name(value: str | None) -> str | None:
+    """A model given as an existing path becomes absolute (jobs may run elsewhere); a store name stays as is."""
+    if value is None:
+        return None
+    p = Path(value)
+    return str(p.resolve()) if p.exists() else value
+
+
+def _lora(spec: str) -> dict:
+    name, sep, strength = spec.rpartition(":")
+    if not sep or not name or "\\" in strength or "/" in strength:
+        return {"name": _path_or_name(spec), "strength": 1.0}
+    try:
+        return {"name": _path_or_name(name), "strength": float(strength)}
+    except ValueError:
+        return {"name": _path_or_name(spec), "strength": 1.0}

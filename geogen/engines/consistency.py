@@ -200,12 +200,17 @@ def correct(
 ) -> np.ndarray:
     """The spatial part of ``method`` on reflectance arrays (the histogram mapping is applied before this).
 
+    Input pixels outside ``lr_valid`` (nodata) give no correction: ``project`` skips them, ``lowpass`` takes
+    the degraded output's own value there.
+
     Raises:
         ValueError: unknown method.
     """
     if method == "histogram":
         return np.asarray(sr, np.float32)
     if method == "lowpass":
+        if lr_valid is not None and not np.all(lr_valid):
+            lr = np.where(lr_valid, lr, sensor.degrade(sr, scale))
         return replace_low_frequencies(sr, lr, scale)
     if method == "project":
         return project(sr, lr, scale, lr_valid)

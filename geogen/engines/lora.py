@@ -7,10 +7,11 @@ Two file layouts are read (``geogen.store.lora`` detects them):
   encoder). The update is scaled by alpha / rank (alpha absent: 1).
 - diffusers / PEFT: ``[unet.|text_encoder.]<module>.lora_A.weight`` / ``.lora_B.weight`` (also the older
   ``.lora.down/up``, ``.lora_linear_layer.down/up`` and attention-processor ``to_q_lora.down/up`` names),
-  scaled by ``lora_alpha / r`` from an ``adapter_config.json`` beside the file, else by ``.alpha`` keys, else 1.
+  scaled by ``lora_alpha / r`` from an ``adapter_config.json`` beside the file, else by ``.alpha`` keys,
+  else 1.
 
-Merging adds ``strength * scale * up @ down`` to each targeted weight (linear and convolution layers), computed
-in float32. Strength 0 leaves the model untouched, bit for bit. The merge is permanent for the loaded
+Merging adds ``strength * scale * up @ down`` to each targeted weight (linear and convolution layers),
+computed in float32. Strength 0 leaves the model untouched, bit for bit. The merge is permanent for the loaded
 model: load the model again for another strength.
 """
 
@@ -65,7 +66,7 @@ class LoraLayer:
 
 @dataclass
 class LoraWeights:
-    """A LoRA file read into per-layer updates (``scale`` overrides alpha / rank when a PEFT config gives it)."""
+    """A LoRA file read into per-layer updates (``scale``: lora_alpha / r from a PEFT config, if any)."""
 
     name: str
     format: str
@@ -100,7 +101,9 @@ def _kohya_layers(tensors: Mapping[str, torch.Tensor], name: str) -> list[LoraLa
         prefix = next((p for p in _KOHYA_PREFIXES if key.startswith(p)), None)
         suffix = next((s for s in _KOHYA_SUFFIXES if key.endswith(s)), None)
         if key.startswith(("lora_te1_", "lora_te2_")):
-            raise ModelError(f"LoRA {name!r} is for SDXL (two text encoders); geogen's engines use SD-1.x/2.x bases")
+            raise ModelError(
+                f"LoRA {name!r} is for SDXL (two text encoders); geogen's engines use SD-1.x/2.x bases"
+            )
         if prefix is None or suffix is None:
             ignored.append(key)
             continue
@@ -121,18 +124,25 @@ def _peft_module(key: str) -> tuple[str, str]:
     return (TEXT_ENCODER if key.startswith("text_model.") else UNET), key
 
 
+def _peft_role(key: str) -> tuple[str, str] | None:
+    """(module path with its model prefix, "down"/"up"/"alpha") of a PEFT/diffusers LoRA key, or None."""
+    for pattern, role in _PEFT_ROLES:
+        match = pattern.match(key)
+        if match:
+            return match.group("m"), role
+    return None
+
+
 def _peft_layers(tensors: Mapping[str, torch.Tensor], name: str) -> list[LoraLayer]:
     layers: dict[tuple[str, str], LoraLayer] = {}
     ignored = []
     for key, value in tensors.items():
-        for pattern, role in _PEFT_ROLES:
-            match = pattern.match(key)
-            if match:
-                break
-        else:
+        found = _peft_role(key)
+        if found is None:
             ignored.append(key)
             continue
-        target, module = _peft_module(match.group("m"))
+        target, module = _peft_module(found[0])
+        role = found[1]
         processor = _PROCESSOR.search(module)
         if processor:  # attention-processor LoRA: <attn>.processor.to_q_lora -> <attn>.to_q
             proj = processor.group(1)
@@ -140,7 +150,9 @@ def _peft_layers(tensors: Mapping[str, torch.Tensor], name: str) -> list[LoraLay
         layer = layers.setdefault((target, module), LoraLayer(target, module, flat=False))
         _set_role(layer, role, value)
     if ignored:
-        raise ModelError(f"LoRA {name!r}: unexpected weight names for a diffusers/PEFT LoRA: {_listed(ignored)}")
+        raise ModelError(
+            f"LoRA {name!r}: unexpected weight names for a diffusers/PEFT LoRA: {_listed(ignored)}"
+        )
     return list(layers.values())
 
 
@@ -180,8 +192,10 @@ def read_lora(path: str | Path, *, name: str | None = None) -> LoraWeights:
     tensors = _load_tensors(path)
     odd = [k for k in tensors if any(marker in k for marker in _UNSUPPORTED)]
     if odd:
-        raise ModelError(f"LoRA {name!r} uses a variant geogen cannot merge (LyCORIS LoHa/LoKr, DoRA or "
-                         f"diff weights: {_listed(odd)}); use a plain LoRA")
+        raise ModelError(
+            f"LoRA {name!r} uses a variant geogen cannot merge (LyCORIS LoHa/LoKr, DoRA or "
+            f"diff weights: {_listed(odd)}); use a plain LoRA"
+        )
     kohya = any(k.startswith(("lora_unet_", "lora_te")) for k in tensors)
     layers = _kohya_layers(tensors, name) if kohya else _peft_layers(tensors, name)
     if not layers:
@@ -190,7 +204,9 @@ def read_lora(path: str | Path, *, name: str | None = None) -> LoraWeights:
     if broken:
         raise ModelError(f"LoRA {name!r}: layers without both up and down matrices: {_listed(broken)}")
     targets = sorted({lay.target for lay in layers})
-    return LoraWeights(name, "kohya" if kohya else "peft", layers, None if kohya else _peft_scale(path), targets)
+    return LoraWeights(
+        name, "kohya" if kohya else "peft", layers, None if kohya else _peft_scale(path), targets
+    )
 
 
 def _module_index(model: torch.nn.Module, flat: bool) -> dict[str, torch.nn.Module]:
@@ -201,8 +217,11 @@ def _module_index(model: torch.nn.Module, flat: bool) -> dict[str, torch.nn.Modu
     """
     mergeable = (torch.nn.Linear, torch.nn.Conv2d)
     names = {n: m for n, m in model.named_modules() if isinstance(m, mergeable)}
-    if not any(n == "text_model" for n, _ in model.named_children()) and hasattr(model, "config") \
-            and getattr(model.config, "model_type", "") == "clip_text_model":
+    if (
+        not any(n == "text_model" for n, _ in model.named_children())
+        and hasattr(model, "config")
+        and getattr(model.config, "model_type", "") == "clip_text_model"
+    ):
         names.update({f"text_model.{n}": m for n, m in list(names.items())})
     return {(n.replace(".", "_") if flat else n): m for n, m in names.items()}
 
@@ -221,7 +240,7 @@ def _delta(layer: LoraLayer, weight: torch.Tensor, scale: float) -> torch.Tensor
 
 
 def merge_lora(models: Mapping[str, torch.nn.Module], lora: LoraWeights, strength: float) -> int:
-    """Add ``lora`` at ``strength`` into ``models`` ({"unet": ..., "text_encoder": ...}); returns layers changed.
+    """Add ``lora`` at ``strength`` into ``models`` ({"unet": ..., "text_encoder": ...}); returns layers hit.
 
     Strength 0 changes nothing (the weights stay bit-identical).
 
@@ -233,7 +252,9 @@ def merge_lora(models: Mapping[str, torch.nn.Module], lora: LoraWeights, strengt
         raise ModelError(f"LoRA {lora.name!r}: strength must be a finite number, got {strength}")
     missing_parts = [t for t in lora.targets if t not in models]
     if missing_parts:
-        raise ModelError(f"LoRA {lora.name!r} targets {', '.join(missing_parts)}, which this engine does not load")
+        raise ModelError(
+            f"LoRA {lora.name!r} targets {', '.join(missing_parts)}, which this engine does not load"
+        )
     plans: list[tuple[torch.nn.Module, torch.Tensor]] = []
     absent, misfit = [], []
     indexes: dict[tuple[str, bool], dict[str, torch.nn.Module]] = {}
@@ -248,17 +269,23 @@ def merge_lora(models: Mapping[str, torch.nn.Module], lora: LoraWeights, strengt
         scale = lora.scale if lora.scale is not None else (layer.alpha / layer.rank if layer.alpha else 1.0)
         delta = _delta(layer, module.weight, strength * scale)
         if delta is None:
-            misfit.append(f"{layer.target}:{layer.module} (LoRA {tuple(layer.up.shape)} x {tuple(layer.down.shape)}"
-                          f" vs weight {tuple(module.weight.shape)})")
+            misfit.append(
+                f"{layer.target}:{layer.module} (LoRA {tuple(layer.up.shape)} x {tuple(layer.down.shape)}"
+                f" vs weight {tuple(module.weight.shape)})"
+            )
             continue
         plans.append((module, delta))
     if absent:
-        raise ModelError(f"LoRA {lora.name!r} has weights for {len(absent)} layer(s) this model does not have "
-                         f"({_listed(absent)}): it was made for another base model or uses a layer naming geogen "
-                         "does not read")
+        raise ModelError(
+            f"LoRA {lora.name!r} has weights for {len(absent)} layer(s) this model does not have "
+            f"({_listed(absent)}): it was made for another base model or uses a layer naming geogen "
+            "does not read"
+        )
     if misfit:
-        raise ModelError(f"LoRA {lora.name!r} does not fit this model's layers: {_listed(misfit)}; it was made "
-                         "for another base model")
+        raise ModelError(
+            f"LoRA {lora.name!r} does not fit this model's layers: {_listed(misfit)}; it was made "
+            "for another base model"
+        )
     if strength == 0:
         return 0
     with torch.no_grad():
@@ -267,9 +294,10 @@ def merge_lora(models: Mapping[str, torch.nn.Module], lora: LoraWeights, strengt
     return len(plans)
 
 
-def apply_loras(refs: Sequence[object], models: Mapping[str, torch.nn.Module], *,
-                base_family: str | None = None) -> list[dict[str, object]]:
-    """Resolve each LoRA reference (``.name``: store name or path, ``.strength``) and merge it into ``models``.
+def apply_loras(
+    refs: Sequence[object], models: Mapping[str, torch.nn.Module], *, base_family: str | None = None
+) -> list[dict[str, object]]:
+    """Resolve each LoRA reference (``.name``: store name or path; ``.strength``), merge it into ``models``.
 
     Returns one record per LoRA (name, strength, format, layers merged) for the output's provenance.
 
@@ -281,12 +309,14 @@ def apply_loras(refs: Sequence[object], models: Mapping[str, torch.nn.Module], *
 
     records: list[dict[str, object]] = []
     for ref in refs:
-        name, strength = str(getattr(ref, "name")), float(getattr(ref, "strength", 1.0))
+        name, strength = str(ref.name), float(getattr(ref, "strength", 1.0))
         entry = require_kind(resolve(name), LORA)
         family = entry.facts.get("base_family")
         if family and base_family and family != base_family:
-            raise ModelError(f"LoRA {entry.name!r} was made for {family.upper()} models but the base model is "
-                             f"{base_family.upper()}; use a LoRA trained on the same base")
+            raise ModelError(
+                f"LoRA {entry.name!r} was made for {family.upper()} models but the base model is "
+                f"{base_family.upper()}; use a LoRA trained on the same base"
+            )
         lora = read_lora(entry.weights_path, name=entry.name)
         changed = merge_lora(models, lora, strength)
         records.append({"name": entry.name, "strength": strength, "format": lora.format, "layers": changed})

@@ -28,13 +28,16 @@ ENGINES: tuple[EngineInfo, ...] = (
     EngineInfo("bicubic", "superres", "bicubic interpolation of 20/60 m bands (baseline)", needs_weights=False),
     EngineInfo("exemplar", "sketch", "weight-free texture-by-numbers from an example image and its class map",
                needs_weights=False, default=True),
-    EngineInfo("controlnet", "sketch", "land-cover ControlNet (Seg2Sat-style palette conditions) on a Stable "
-               "Diffusion pipeline, with optional LoRA styles; seamless over any area (MultiDiffusion, per-window "
-               "prompt and condition). A DiffusionSat base under the same ControlNet is experimental",
+    EngineInfo("controlnet", "sketch", "land-cover ControlNet (Seg2Sat-style palette conditions) on a "
+               "Stable Diffusion pipeline, with optional LoRA styles; seamless over any area (MultiDiffusion, "
+               "per-window prompt and condition). A DiffusionSat base under it is experimental",
                needs_weights=True),
     EngineInfo("diffusionsat", "text", "DiffusionSat: prompt + place, date and GSD metadata -> synthetic image of "
                "any area (MultiDiffusion over latent windows, each with its own metadata)", needs_weights=True,
                default=True),
+    EngineInfo("diffusionsat-3d", "temporal", "DiffusionSat's 3-D ControlNet: each new date generated from up to 3 "
+               "known frames (observed, or generated before) plus its date's metadata, forward and backward in "
+               "time; one co-registered GeoTIFF per date and a NetCDF datacube", needs_weights=True, default=True),
 )
 
 

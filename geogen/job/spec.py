@@ -155,6 +155,7 @@ Job = Annotated[Union[SuperresJob, SketchJob, TextJob, TemporalJob], Field(discr
 _ADAPTER: TypeAdapter[Job] = TypeAdapter(Job)
 
 _PATH_FIELDS = {"input", "landcover", "path", "vector", "image", "mask", "dir", "seed_image"}
+_MODEL_FIELDS = {"model", "controlnet", "name"}
 
 
 def _format_validation(err: ValidationError) -> str:
@@ -176,6 +177,8 @@ def _resolve_paths(obj: Any, base: Path) -> Any:
             elif k == "mapping" and isinstance(v, str):
                 p = Path(v).expanduser()
                 out[k] = str(p if p.is_absolute() else (base / p))
+            elif k in _MODEL_FIELDS and isinstance(v, str) and not Path(v).is_absolute() and (base / v).exists():
+                out[k] = str(base / v)  # a model folder next to the job; a store name is left as is
             else:
                 out[k] = _resolve_paths(v, base)
         return out

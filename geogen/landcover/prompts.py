@@ -43,5 +43,5 @@ def scene_prompt(classes: Iterable[str], place: str | None = None, extra: str | 
 def window_prompt(
     class_map: np.ndarray, vocab: Vocabulary = FLAIR19, place: str | None = None, extra: str | None = None
 ) -> str:
-    """The prompt for one generation window: :func:`scene_prompt` with the classes present in ``class_map``."""
+    """The prompt of one generation window: :func:`scene_prompt` with the classes present in ``class_map``."""
     return scene_prompt(classes_present(class_map, vocab), place, extra)

@@ -60,6 +60,10 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         EngineError, ClassMappingError, VectorError, RasterError, GeometryError, AreaTooLargeError, OutputError.
     """
     engine = resolve_engine("sketch", job.engine)
+    if engine.name == "controlnet":
+        from geogen.pipelines.sketch_controlnet import run_sketch_controlnet
+
+        return run_sketch_controlnet(job, reporter)
     if engine.name != "exemplar":
         raise EngineError(f"sketch engine {engine.name!r} is not available in this version of geogen")
     vocab = get_vocabulary(job.vocabulary)

@@ -1,4 +1,4 @@
-"""Sketch to scene with a land-cover ControlNet (``--engine controlnet``): Seg2Sat-style generation over any area.
+"""Sketch to scene with a land-cover ControlNet (``--engine controlnet``): Seg2Sat-style, over any area.
 
 land-cover polygons or raster (mapped to the vocabulary) -> metric working grid at the job's GSD -> latent
 canvas around it -> latent windows, each with its own prompt (classes present), condition crop and, on a
@@ -10,6 +10,7 @@ with provenance tags -> optional warp to the CRS asked for.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,28 @@ from rasterio.warp import Resampling
 from shapely.geometry import box
 
 from geogen.engines.diffusion.components import select_device
-from geogen.engines.diffusion.decode import DecodeStats
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
+from geogen.engines.diffusion.decode import DecodeStats
 from geogen.engines.diffusion.layout import LatentLayout, latent_layout
-from geogen.engines.sketch_controlnet import (ControlNetSketchEngine, SketchSettings, check_pair,
-                                              load_sketch_models, parse_controlnet_options, resolve_models)
+from geogen.engines.sketch_controlnet import (
+    ControlNetSketchEngine,
+    SketchSettings,
+    check_pair,
+    load_sketch_models,
+    parse_controlnet_options,
+    resolve_models,
+)
 from geogen.errors import GeometryError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, centroid_lonlat, check_tile_budget, \
-    is_geographic, reproject_geometry, working_grid
+from geogen.io.aoi import (
+    Area,
+    area_from_bounds,
+    area_from_vector,
+    centroid_lonlat,
+    check_tile_budget,
+    is_geographic,
+    reproject_geometry,
+    working_grid,
+)
 from geogen.io.classmap import ClassSource, RasterClassSource, open_class_source
 from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
 from geogen.io.rasterize import rasterize_classes
@@ -36,6 +51,7 @@ from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
 from geogen.job.spec import SketchJob
 from geogen.landcover.mapping import code_lookup
+from geogen.landcover.prompts import scene_prompt
 from geogen.landcover.vocab import get_vocabulary
 from geogen.metadata import Metadata
 from geogen.models.loading import read_config
@@ -59,8 +75,13 @@ def _area(job: SketchJob, source: ClassSource) -> Area:
 
 def _grid(job: SketchJob, source: ClassSource, area: Area, gsd: float) -> Grid:
     """The class raster's own grid when used as is (pixel-exact conditions), else a snapped metric grid."""
-    if (isinstance(source, RasterClassSource) and job.aoi is None and source.native_res
-            and abs(source.native_res - gsd) < 1e-9 and not is_geographic(source.crs)):
+    if (
+        isinstance(source, RasterClassSource)
+        and job.aoi is None
+        and source.native_res
+        and abs(source.native_res - gsd) < 1e-9
+        and not is_geographic(source.crs)
+    ):
         from geogen.io.raster import read_grid
 
         return read_grid(source.path)
@@ -68,7 +89,7 @@ def _grid(job: SketchJob, source: ClassSource, area: Area, gsd: float) -> Grid:
 
 
 def _window_px(base: ModelEntry, window: int | None, factor: int) -> int:
-    """The generation window: the option, else the model's known resolution, else its config (capped at 512)."""
+    """The generation window: the option, else the model's known resolution, else its config (max 512)."""
     if window:
         return window
     if base.facts.get("resolution"):
@@ -77,12 +98,22 @@ def _window_px(base: ModelEntry, window: int | None, factor: int) -> int:
     return min(MAX_WINDOW, sample * factor)
 
 
-def _valid(source: ClassSource, polygon: Any, grid: Grid) -> np.ndarray:
+def _valid(codes: np.ndarray, polygon: Any, grid: Grid) -> np.ndarray:
     """Pixels of ``grid`` with a drawn class and, when an area of interest is given, inside it."""
-    valid = source.read(grid) != 0
+    valid = codes != 0
     if polygon is not None and not polygon.contains(box(*grid.bounds)):
         valid &= rasterize_classes([(polygon, 1)], grid) == 1
     return valid
+
+
+@dataclass
+class _Written:
+    """The output file, its grid, what decoding held, and the class codes under its valid pixels."""
+
+    path: Path
+    grid: Grid
+    decode: DecodeStats
+    present: set[int] = field(default_factory=set)
 
 
 def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
@@ -96,112 +127,217 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     base, net = resolve_models(job.model, cn_opts.controlnet)
     facts = check_pair(base, net)
     vocab = get_vocabulary(job.vocabulary)
-    source = open_class_source(job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field,
-                               layer=job.layer)
+    source = open_class_source(
+        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
+    )
     gsd = job.gsd or source.native_res or DEFAULT_GSD
     if not (job.gsd or source.native_res):
-        reporter.log(f"no GSD given: generating at {DEFAULT_GSD} m, the scale land-cover ControlNets such as "
-                     "Seg2Sat were trained at", "info")
+        reporter.log(
+            f"no GSD given: generating at {DEFAULT_GSD} m, the scale land-cover ControlNets such as "
+            "Seg2Sat were trained at",
+            "info",
+        )
     area = _area(job, source)
     if not area.to_crs(source.crs).geometry.intersects(box(*source.bounds)):
-        raise GeometryError(f"the land-cover input {Path(job.landcover).name} does not overlap the area of interest")
+        raise GeometryError(
+            f"the land-cover input {Path(job.landcover).name} does not overlap the area of interest"
+        )
     grid = _grid(job, source, area, gsd)
     factor = int(facts["vae_factor"])
     unet_factor = 2 ** (len(read_config(base.weights_path)["block_out_channels"]) - 1)
-    layout = latent_layout(grid, factor=factor, unet_factor=unet_factor,
-                           window_px=_window_px(base, opts.window, factor), overlap_px=opts.overlap)
+    layout = latent_layout(
+        grid,
+        factor=factor,
+        unet_factor=unet_factor,
+        window_px=_window_px(base, opts.window, factor),
+        overlap_px=opts.overlap,
+    )
     scheduler = cn_opts.scheduler or ("ddim" if base.kind == DIFFUSIONSAT else "unipc")
     steps = job.steps or DEFAULT_STEPS[scheduler]
     guided = cn_opts.guidance_scale > 1
     device = select_device(opts.device)
     params = count_parameters(base.weights_path) + count_parameters(net.weights_path)
-    check_tile_budget(layout.n_windows, job.max_tiles, what="latent windows",
-                      seconds_per_tile=seconds_per_window(params, layout.window, steps, guided, device.type))
+    check_tile_budget(
+        layout.n_windows,
+        job.max_tiles,
+        what="latent windows",
+        seconds_per_tile=seconds_per_window(params, layout.window, steps, guided, device.type),
+    )
     if base.kind == DIFFUSIONSAT:
-        reporter.log(f"experimental: DiffusionSat base {base.name!r} under ControlNet {net.name!r} (never trained "
-                     "together; each window's lon/lat, GSD and date steer the base)", "warning")
+        reporter.log(
+            f"experimental: DiffusionSat base {base.name!r} under ControlNet {net.name!r} (never trained "
+            "together; each window's lon/lat, GSD and date steer the base)",
+            "warning",
+        )
 
     t0 = time.perf_counter()
     reporter.progress(0, 1, "load model")
-    models = load_sketch_models(base, net, loras=job.loras, device=device, dtype=opts.dtype,
-                                attention_slicing=opts.attention_slicing, cpu_offload=opts.cpu_offload)
+    models = load_sketch_models(
+        base,
+        net,
+        loras=job.loras,
+        device=device,
+        dtype=opts.dtype,
+        attention_slicing=opts.attention_slicing,
+        cpu_offload=opts.cpu_offload,
+    )
     reporter.progress(1, 1, "load model")
     settings = SketchSettings(
-        steps=steps, guidance_scale=cn_opts.guidance_scale, controlnet_scale=cn_opts.controlnet_scale,
-        scheduler=scheduler, place=job.place, prompt=job.prompt,
-        window_batch_size=opts.window_batch_size or (1 if device.type == "cpu" else 4), weight_kind=opts.weight_kind,
+        steps=steps,
+        guidance_scale=cn_opts.guidance_scale,
+        controlnet_scale=cn_opts.controlnet_scale,
+        scheduler=scheduler,
+        place=job.place,
+        prompt=job.prompt,
+        window_batch_size=opts.window_batch_size or (1 if device.type == "cpu" else 4),
+        weight_kind=opts.weight_kind,
     )
     engine = ControlNetSketchEngine(models, settings, vocab, channel_order=facts["channel_order"])
     t_load = time.perf_counter()
 
     def metadata(tile: Tile) -> np.ndarray:
-        return Metadata.from_grid(layout.canvas, job.date, None, window=tile.scaled(factor).window).normalize()
+        return Metadata.from_grid(
+            layout.canvas, job.date, None, window=tile.scaled(factor).window
+        ).normalize()
 
-    reporter.log(f"{models.name} on {device.type}: {layout.canvas.width} x {layout.canvas.height} px canvas, "
-                 f"{layout.n_windows} window(s) of {layout.window * factor} px, {steps} {scheduler} steps, "
-                 f"guidance {settings.guidance_scale:g}, ControlNet scale {settings.controlnet_scale:g}")
+    reporter.log(
+        f"{models.name} on {device.type}: {layout.canvas.width} x {layout.canvas.height} px canvas, "
+        f"{layout.n_windows} window(s) of {layout.window * factor} px, {steps} {scheduler} steps, "
+        f"guidance {settings.guidance_scale:g}, ControlNet scale {settings.controlnet_scale:g}"
+    )
     area_result = engine.denoise_area(
-        layout.latent_shape, layout.window, layout.overlap, lambda win: source.read(layout.canvas[win]), job.seed,
-        metadata=metadata, cache_bytes=cn_opts.condition_cache_mb * 2**20,
+        layout.latent_shape,
+        layout.window,
+        layout.overlap,
+        lambda win: source.read(layout.canvas[win]),
+        job.seed,
+        metadata=metadata,
+        cache_bytes=cn_opts.condition_cache_mb * 2**20,
         progress=lambda d, n: reporter.progress(d, n, "denoise"),
     )
     for prompt in area_result.prompts:
         overflow = models.comps.prompt_overflow(prompt)
         if overflow:
-            reporter.log(f"a window prompt is {overflow} token(s) longer than the text encoder reads; its end is "
-                         f"ignored: {prompt!r}", "warning")
+            reporter.log(
+                f"a window prompt is {overflow} token(s) longer than the text encoder reads; its end is "
+                f"ignored: {prompt!r}",
+                "warning",
+            )
     t_denoise = time.perf_counter()
     decode_tile = opts.decode_tile // factor if opts.decode_tile else layout.window
-    final, out_grid, decode_stats = _write(job, engine, layout, area_result.latents, area, source,
-                                             area_result.prompts, facts, decode_tile, reporter)
+    written = _write(
+        job,
+        engine,
+        layout,
+        area_result.latents,
+        area,
+        source,
+        area_result.prompts,
+        facts,
+        decode_tile,
+        reporter,
+    )
     t_end = time.perf_counter()
 
-    present = sorted({int(c) for w in area_result.windows
-                      for c in np.unique(area_result.conditions.class_map(w.tile)) if c})
-    names = [vocab[c].name for c in present]
+    names = [vocab[c].name for c in sorted(written.present)]
+    out_grid = written.grid
     record = OutputRecord(
-        path=str(final), bands=["red", "green", "blue", "alpha"], crs=out_grid.crs, bounds=out_grid.bounds,
-        width=out_grid.width, height=out_grid.height, kind="generated", synthetic=True, date=job.date,
+        path=str(written.path),
+        bands=["red", "green", "blue", "alpha"],
+        crs=out_grid.crs,
+        bounds=out_grid.bounds,
+        width=out_grid.width,
+        height=out_grid.height,
+        kind="generated",
+        synthetic=True,
+        date=job.date,
         extra={"classes": names, "gsd_m": gsd, "model": models.name, "windows": len(area_result.windows)},
     )
-    summary = (f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(names)} classes with "
-               f"ControlNet {net.name!r} on {base.name!r}, {len(area_result.windows)} latent window(s), {steps} "
-               f"steps, seed {job.seed}")
+    summary = (
+        f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(names)} classes with "
+        f"ControlNet {net.name!r} on {base.name!r}, {len(area_result.windows)} latent window(s), {steps} "
+        f"steps, seed {job.seed}"
+    )
     extra = {
-        "classes": names, "prompts": area_result.prompts, "loras": models.loras, "experimental": models.experimental,
-        "timings": {"load_s": round(t_load - t0, 3), "denoise_s": round(t_denoise - t_load, 3),
-                    "decode_write_s": round(t_end - t_denoise, 3)},
-        "unet_calls": area_result.stats.unet_calls, "controlnet_calls": area_result.extra["controlnet_calls"],
-        "memory": {"latent_canvas_bytes": area_result.latents.numel() * area_result.latents.element_size(),
-                   "condition_peak_bytes": area_result.conditions.peak_bytes,
-                   "condition_kept_bytes": area_result.conditions.kept_bytes,
-                   "mosaic_peak_bytes": decode_stats.peak_buffer_bytes},
+        "classes": names,
+        "prompts": area_result.prompts,
+        "loras": models.loras,
+        "experimental": models.experimental,
+        "timings": {
+            "load_s": round(t_load - t0, 3),
+            "denoise_s": round(t_denoise - t_load, 3),
+            "decode_write_s": round(t_end - t_denoise, 3),
+        },
+        "unet_calls": area_result.stats.unet_calls,
+        "controlnet_calls": area_result.extra["controlnet_calls"],
+        "memory": {
+            "latent_canvas_bytes": area_result.latents.numel() * area_result.latents.element_size(),
+            "condition_peak_bytes": area_result.conditions.peak_bytes,
+            "condition_kept_bytes": area_result.conditions.kept_bytes,
+            "mosaic_peak_bytes": written.decode.peak_buffer_bytes,
+        },
     }
     return PipelineOutput([record], ENGINE, summary, extra)
 
 
-def _tags(job: SketchJob, engine: ControlNetSketchEngine, layout: LatentLayout, area: Area, prompts: list[str],
-          facts: dict[str, Any]) -> dict[str, str]:
+def _tags(
+    job: SketchJob,
+    engine: ControlNetSketchEngine,
+    layout: LatentLayout,
+    area: Area,
+    prompts: list[str],
+    facts: dict[str, Any],
+) -> dict[str, str]:
     s = engine.settings
     lon, lat = centroid_lonlat(area)
-    metadata = {"gsd_m": layout.grid.res[0], "lon": round(lon, 6), "lat": round(lat, 6),
-                "date": job.date.isoformat() if job.date else None, "place": job.place,
-                "vocabulary": engine.vocab.name, "windows": layout.n_windows}
+    metadata = {
+        "gsd_m": layout.grid.res[0],
+        "lon": round(lon, 6),
+        "lat": round(lat, 6),
+        "date": job.date.isoformat() if job.date else None,
+        "place": job.place,
+        "vocabulary": engine.vocab.name,
+        "windows": layout.n_windows,
+    }
     if len(prompts) <= MAX_TAGGED_PROMPTS:
         metadata["window_prompts"] = prompts
-    extra = {"steps": s.steps, "guidance_scale": s.guidance_scale, "controlnet_scale": s.controlnet_scale,
-             "scheduler": s.scheduler, "loras": engine.models.loras, "base_family": facts["base_family"],
-             "window_px": layout.window * layout.factor, "overlap_px": layout.overlap * layout.factor,
-             "experimental": engine.models.experimental,
-             "dtype": str(engine.models.comps.dtype).removeprefix("torch.")}
-    return provenance_tags(engine=ENGINE, model=engine.models.name, prompt=job.prompt, seed=job.seed,
-                           metadata=metadata, task="sketch", extra=extra)
+    extra = {
+        "steps": s.steps,
+        "guidance_scale": s.guidance_scale,
+        "controlnet_scale": s.controlnet_scale,
+        "scheduler": s.scheduler,
+        "loras": engine.models.loras,
+        "base_family": facts["base_family"],
+        "window_px": layout.window * layout.factor,
+        "overlap_px": layout.overlap * layout.factor,
+        "experimental": engine.models.experimental,
+        "dtype": str(engine.models.comps.dtype).removeprefix("torch."),
+    }
+    template = scene_prompt(["<classes present in the window>"], job.place, job.prompt)
+    return provenance_tags(
+        engine=ENGINE,
+        model=engine.models.name,
+        prompt=prompts[0] if len(set(prompts)) == 1 else template,
+        seed=job.seed,
+        metadata=metadata,
+        task="sketch",
+        extra=extra,
+    )
 
 
-def _write(job: SketchJob, engine: ControlNetSketchEngine, layout: LatentLayout, latents: torch.Tensor, area: Area,
-           source: ClassSource, prompts: list[str], facts: dict[str, Any], decode_tile: int,
-           reporter: Reporter) -> tuple[Path, Grid, DecodeStats]:
-    """Decode (tiles of ``decode_tile`` latent pixels) into the GeoTIFF on the working grid, then warp if asked."""
+def _write(
+    job: SketchJob,
+    engine: ControlNetSketchEngine,
+    layout: LatentLayout,
+    latents: torch.Tensor,
+    area: Area,
+    source: ClassSource,
+    prompts: list[str],
+    facts: dict[str, Any],
+    decode_tile: int,
+    reporter: Reporter,
+) -> _Written:
+    """Decode (tiles of ``decode_tile`` latent pixels) into the GeoTIFF on the working grid; warp if asked."""
     grid = layout.grid
     final = Path(job.output.dir) / f"{job.output.name}.tif"
     out_crs = job.output.crs or (source.crs if is_geographic(source.crs) else None)
@@ -209,28 +345,46 @@ def _write(job: SketchJob, engine: ControlNetSketchEngine, layout: LatentLayout,
     polygon = reproject_geometry(area.geometry, area.crs, grid.crs) if job.aoi is not None else None
     out_window = layout.output_window
     writer = GeoTIFFWriter(
-        target, grid, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"],
+        target,
+        grid,
+        3,
+        "uint8",
+        alpha=True,
+        band_descriptions=["red", "green", "blue"],
         colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
-        tags=_tags(job, engine, layout, area, prompts, facts), overwrite=job.output.overwrite or target != final,
+        tags=_tags(job, engine, layout, area, prompts, facts),
+        overwrite=job.output.overwrite or target != final,
     )
+
+    present: set[int] = set()
 
     def sink(window: Window, array: np.ndarray) -> None:
         part = window.intersection(out_window)
         if part is None:
             return
         src, dst = part.relative_to(window), part.relative_to(out_window)
-        writer.write(dst, array[:, src.slices[0], src.slices[1]], _valid(source, polygon, grid[dst]))
+        codes = source.read(grid[dst])
+        valid = _valid(codes, polygon, grid[dst])
+        present.update(int(c) for c in np.unique(codes[valid]))
+        writer.write(dst, array[:, src.slices[0], src.slices[1]], valid)
 
     with writer:
-        stats = engine.decode(latents, sink, tile=decode_tile, overlap=decode_tile // 4,
-                              progress=lambda d, n: reporter.progress(d, n, "decode"))
+        stats = engine.decode(
+            latents,
+            sink,
+            tile=decode_tile,
+            overlap=decode_tile // 4,
+            progress=lambda d, n: reporter.progress(d, n, "decode"),
+        )
     if target != final:
         reporter.progress(0, 1, "reproject")
         try:
-            reproject_file(target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite)
+            reproject_file(
+                target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite
+            )
         finally:
             target.unlink(missing_ok=True)
         reporter.progress(1, 1, "reproject")
     from geogen.io.raster import read_grid
 
-    return final, read_grid(final), stats
+    return _Written(final, read_grid(final), stats, present)

@@ -106,3 +106,23 @@ def test_tiled_equals_whole_image(scene, method: str) -> None:
 def test_mirror_indices_fold_like_numpy_symmetric_padding() -> None:
     x = np.arange(5)
     assert np.array_equal(x[C.mirror_indices(-12, 17, 5)], np.pad(x, 12, mode="symmetric")[:29])
+
+
+@pytest.mark.parametrize("method", ("lowpass", "project"))
+def test_nodata_in_the_input_pulls_nothing(scene, method: str) -> None:
+    """A block of input nodata (read as 0) must not drag the output towards 0 around it."""
+    _, lr, raw = scene
+    mapped = C.apply_luts(raw, C.histogram_luts(C.level_histogram(raw), C.reflectance_histogram(lr)))
+    valid = np.ones(lr.shape[1:], bool)
+    valid[10:20, 10:20] = False
+    holed = np.where(valid, lr, 0)
+    out = C.correct(method, mapped, holed, SCALE, valid)
+    reference = C.correct(method, mapped, lr, SCALE)
+    ring = np.zeros(lr.shape[1:], bool)  # the valid input pixels bordering the hole, at output resolution
+    ring[8:22, 8:22] = True
+    ring &= valid
+    fine = np.repeat(np.repeat(ring, SCALE, axis=0), SCALE, axis=1)
+    assert (
+        np.abs(out - reference)[:, fine].mean()
+        < 0.25 * np.abs(C.correct(method, mapped, holed, SCALE) - reference)[:, fine].mean()
+    )

@@ -23,8 +23,6 @@ def test_dates_from_product_names_and_tags(patch: Path, slovenia_dates: list[Pat
     assert date_from_name("T33UUB_B02.jp2") is None and date_from_name("scene_20171340.tif") is None
     assert acquisition_date(patch) == dt.date(2017, 6, 13)  # folder name
     tagged = slovenia_dates[0]
-    with open_s2(tagged):
-        pass
     assert acquisition_date(tagged) == dt.date(2015, 7, 11)  # ACQUISITION_DATETIME_UTC tag
     assert acquisition_date(tagged, dt.date(2020, 1, 2)) == dt.date(2020, 1, 2)  # a given date wins
 
@@ -38,13 +36,15 @@ def test_other_dates_must_share_the_pixel_grid() -> None:
     first = stack_on(Affine(10, 0, 500000, 0, -10, 5000000))
     footprint = first.grid[Window(2, 3, 6, 5)]
     later = stack_on(Affine(10, 0, 499980, 0, -10, 5000010))  # same grid, other extent
-    assert aligned_window(footprint, later) == Window(4, 2, 6, 5)
+    assert aligned_window(footprint, later) == Window(4, 4, 6, 5)
     with pytest.raises(RasterError, match="not on the same 10 m pixel grid"):
         aligned_window(footprint, stack_on(Affine(10, 0, 499985, 0, -10, 5000000)))  # half a pixel off
 
 
 def test_output_names_carry_the_dates(tmp_path: Path) -> None:
-    job = parse_job({"task": "superres", "input": str(tmp_path), "output": {"dir": str(tmp_path), "name": "x"}})
+    job = parse_job(
+        {"task": "superres", "input": str(tmp_path), "output": {"dir": str(tmp_path), "name": "x"}}
+    )
     d1, d2 = dt.date(2021, 5, 1), dt.date(2021, 6, 1)
     assert [p.name for p in output_paths(job, [d1])] == ["x.tif"]
     names = [p.name for p in output_paths(job, [d1, d2, None, d1])]

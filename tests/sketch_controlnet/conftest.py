@@ -1,5 +1,5 @@
-"""Fixtures: tiny SD / DiffusionSat pipelines, ControlNets and LoRAs on disk (built once), a real FLAIR mask crop,
-a small polygon layer, and an empty model store per test."""
+"""Fixtures: tiny SD / DiffusionSat pipelines, ControlNets and LoRAs on disk (built once), a real FLAIR mask
+crop, a small polygon layer, and an empty model store per test."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ import rasterio
 from rasterio.windows import Window as RioWindow
 
 from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
-from tests.sketch_controlnet.tiny_models import (build_tiny_controlnet, build_tiny_sd, lora_tensors,
-                                                 write_kohya_lora, write_peft_lora)
+from tests.sketch_controlnet.tiny_models import (
+    build_tiny_controlnet,
+    build_tiny_sd,
+    lora_tensors,
+    write_kohya_lora,
+    write_peft_lora,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -87,8 +92,14 @@ def flair_crop(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("flair") / "msk_crop.tif"
     with rasterio.open(shared_data / FLAIR_MASK) as src:
         data = src.read(1, window=CROP)
-        profile = {**src.profile, "width": CROP.width, "height": CROP.height,
-                   "transform": src.window_transform(CROP), "nodata": 0, "blockysize": 16}
+        profile = {
+            **src.profile,
+            "width": CROP.width,
+            "height": CROP.height,
+            "transform": src.window_transform(CROP),
+            "nodata": 0,
+            "blockysize": 16,
+        }
     data[HOLE] = 0
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(data, 1)
@@ -127,5 +138,9 @@ def sd_models(sd_dir: Path, controlnet_dir: Path, tmp_path_factory: pytest.TempP
     from geogen.store import Store, resolve
 
     store = Store(tmp_path_factory.mktemp("unused_store"))
-    return load_sketch_models(resolve(str(sd_dir), store=store), resolve(str(controlnet_dir), store=store),
-                              device="cpu", dtype="fp32")
+    return load_sketch_models(
+        resolve(str(sd_dir), store=store),
+        resolve(str(controlnet_dir), store=store),
+        device="cpu",
+        dtype="fp32",
+    )

@@ -24,7 +24,9 @@ def _engine(models, **kw) -> ControlNetSketchEngine:
 
 
 @pytest.mark.parametrize("scheduler", ["ddim", "unipc"])
-def test_one_window_matches_diffusers_controlnet_pipeline(sd_models, flair_crop: Path, scheduler: str) -> None:
+def test_one_window_matches_diffusers_controlnet_pipeline(
+    sd_models, flair_crop: Path, scheduler: str
+) -> None:
     from diffusers import StableDiffusionControlNetPipeline
 
     comps = sd_models.comps
@@ -34,15 +36,29 @@ def test_one_window_matches_diffusers_controlnet_pipeline(sd_models, flair_crop:
     assert result.prompts == [engine.prompt_for(class_map)]
 
     pipe = StableDiffusionControlNetPipeline(
-        vae=comps.vae, text_encoder=comps.text_encoder, tokenizer=comps.tokenizer, unet=comps.unet,
-        controlnet=sd_models.controlnet, scheduler=make_scheduler(scheduler, comps.scheduler.config),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=comps.vae,
+        text_encoder=comps.text_encoder,
+        tokenizer=comps.tokenizer,
+        unet=comps.unet,
+        controlnet=sd_models.controlnet,
+        scheduler=make_scheduler(scheduler, comps.scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
     image = torch.from_numpy(render_condition(class_map)).float()[None] / 255
-    reference = pipe(result.prompts[0], image=image, height=32, width=32, num_inference_steps=3,
-                     guidance_scale=7.5, negative_prompt="", latents=initial_noise((4, 16, 16), 5)[None],
-                     output_type="latent").images[0]
+    reference = pipe(
+        result.prompts[0],
+        image=image,
+        height=32,
+        width=32,
+        num_inference_steps=3,
+        guidance_scale=7.5,
+        negative_prompt="",
+        latents=initial_noise((4, 16, 16), 5)[None],
+        output_type="latent",
+    ).images[0]
     torch.testing.assert_close(result.latents, reference, rtol=1e-4, atol=1e-5)
     assert result.stats.unet_calls == 3 and result.extra["controlnet_calls"] == 3
 
@@ -56,7 +72,8 @@ def _window_classes(path: Path, pixel_window) -> np.ndarray:
 def test_each_window_gets_its_own_exact_condition_and_prompt(sd_models, flair_crop: Path) -> None:
     seen: list[torch.Tensor] = []
     handle = sd_models.controlnet.register_forward_pre_hook(
-        lambda _m, _a, kw: seen.append(kw["controlnet_cond"].clone()), with_kwargs=True)
+        lambda _m, _a, kw: seen.append(kw["controlnet_cond"].clone()), with_kwargs=True
+    )
     codes = crop_codes(flair_crop)
     engine = _engine(sd_models, steps=1, place="Lannion")
     try:
@@ -65,7 +82,7 @@ def test_each_window_gets_its_own_exact_condition_and_prompt(sd_models, flair_cr
         handle.remove()
     assert len(result.windows) == 9 and len(seen) == 9  # one step, one window per call
     names = {c.code: c.name for c in FLAIR19.classes}
-    for window, cond in zip(result.windows, seen):
+    for window, cond in zip(result.windows, seen, strict=True):
         pixel_window = window.tile.scaled(2).window
         expected_codes = _window_classes(flair_crop, pixel_window)
         assert cond.shape == (2, 3, 32, 32)  # both guidance halves see the condition
@@ -73,8 +90,9 @@ def test_each_window_gets_its_own_exact_condition_and_prompt(sd_models, flair_cr
         torch.testing.assert_close(cond[1] * 255, torch.from_numpy(rgb).float(), rtol=0, atol=1e-4)
         assert {tuple(p) for p in rgb.reshape(3, -1).T} <= PALETTE | {(0, 0, 0)}
         np.testing.assert_array_equal(rgb, render_condition(expected_codes))
-        np.testing.assert_array_equal(classes_from_condition(rgb)[expected_codes != 0],
-                                      expected_codes[expected_codes != 0])
+        np.testing.assert_array_equal(
+            classes_from_condition(rgb)[expected_codes != 0], expected_codes[expected_codes != 0]
+        )
         present = [names[c] for c in sorted(set(np.unique(expected_codes).tolist()) - {0})]
         assert result.prompts[window.prompt] == f"Aerial view of Lannion. {', '.join(present)}."
     assert len(set(result.prompts)) == len(result.prompts) > 1
@@ -106,8 +124,19 @@ def test_single_window_mode_is_deterministic_per_seed(sd_models, flair_crop: Pat
 
 def test_controlnet_scale_zero_skips_the_controlnet(sd_models, flair_crop: Path) -> None:
     codes = crop_codes(flair_crop)[:32, :32]
-    off = _engine(sd_models, steps=2, controlnet_scale=0.0).denoise_area((16, 16), 16, 0,
-                                                                          lambda w: codes[w.slices], seed=1)
+    off = _engine(sd_models, steps=2, controlnet_scale=0.0).denoise_area(
+        (16, 16), 16, 0, lambda w: codes[w.slices], seed=1
+    )
     on = _engine(sd_models, steps=2).denoise_area((16, 16), 16, 0, lambda w: codes[w.slices], seed=1)
     assert off.extra["controlnet_calls"] == 0 and on.extra["controlnet_calls"] == 2
     assert not torch.allclose(off.latents, on.latents)
+
+
+def test_batching_windows_keeps_each_windows_condition(sd_models, flair_crop: Path) -> None:
+    codes = crop_codes(flair_crop)
+    one = _engine(sd_models, steps=2, window_batch_size=1)
+    four = _engine(sd_models, steps=2, window_batch_size=4)
+    a = one.denoise_area((32, 32), 16, 4, lambda w: codes[w.slices], seed=9)
+    b = four.denoise_area((32, 32), 16, 4, lambda w: codes[w.slices], seed=9)
+    assert (a.stats.unet_calls, b.stats.unet_calls) == (2 * 9, 2 * 3)
+    torch.testing.assert_close(a.latents, b.latents, rtol=1e-4, atol=1e-5)

@@ -21,8 +21,10 @@ def _models(sd_dir: Path) -> dict[str, torch.nn.Module]:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
-    return {"unet": UNet2DConditionModel.from_pretrained(sd_dir / "unet"),
-            "text_encoder": CLIPTextModel.from_pretrained(sd_dir / "text_encoder")}
+    return {
+        "unet": UNet2DConditionModel.from_pretrained(sd_dir / "unet"),
+        "text_encoder": CLIPTextModel.from_pretrained(sd_dir / "text_encoder"),
+    }
 
 
 def _state(models: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
@@ -47,8 +49,11 @@ def test_kohya_merge_adds_scaled_low_rank_update(sd_dir: Path, kohya_lora: Path,
     assert merge_lora(models, lora, 0.7) == 3
     after = _state(models)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed == {_weight_key(f"unet:{UNET_LINEAR}"), _weight_key(f"unet:{UNET_CONV}"),
-                       _weight_key(f"text_encoder:{TE_LINEAR}")}
+    assert changed == {
+        _weight_key(f"unet:{UNET_LINEAR}"),
+        _weight_key(f"unet:{UNET_CONV}"),
+        _weight_key(f"text_encoder:{TE_LINEAR}"),
+    }
     for key, (down, up) in lora_pairs.items():
         name = _weight_key(key)
         delta = _expected_delta(down, up, before[name].shape, 0.7 * ALPHA / RANK)
@@ -63,12 +68,15 @@ def test_strength_zero_leaves_every_weight_bit_identical(sd_dir: Path, kohya_lor
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_peft_file_with_adapter_config_equals_kohya(sd_dir: Path, kohya_lora: Path, peft_lora: Path,
-                                                    tmp_path: Path) -> None:
+def test_peft_file_with_adapter_config_equals_kohya(
+    sd_dir: Path, kohya_lora: Path, peft_lora: Path, tmp_path: Path
+) -> None:
     folder = tmp_path / "peft"
     folder.mkdir()
     shutil.copy(peft_lora, folder / peft_lora.name)
-    (folder / "adapter_config.json").write_text(json.dumps({"r": RANK, "lora_alpha": ALPHA}), encoding="utf-8")
+    (folder / "adapter_config.json").write_text(
+        json.dumps({"r": RANK, "lora_alpha": ALPHA}), encoding="utf-8"
+    )
     peft = read_lora(folder / peft_lora.name)
     assert peft.format == "peft" and peft.scale == pytest.approx(ALPHA / RANK)
     a, b = _models(sd_dir), _models(sd_dir)
@@ -84,8 +92,12 @@ def test_peft_file_without_config_scales_by_one(sd_dir: Path, peft_lora: Path, l
     merge_lora(models, read_lora(peft_lora), 1.0)
     down, up = lora_pairs[f"unet:{UNET_LINEAR}"]
     name = _weight_key(f"unet:{UNET_LINEAR}")
-    torch.testing.assert_close(_state(models)[name], before[name] + _expected_delta(down, up, before[name].shape, 1.0),
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        _state(models)[name],
+        before[name] + _expected_delta(down, up, before[name].shape, 1.0),
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 def test_attention_processor_names_map_to_projections(sd_dir: Path, lora_pairs, tmp_path: Path) -> None:
@@ -94,18 +106,29 @@ def test_attention_processor_names_map_to_projections(sd_dir: Path, lora_pairs, 
     down, up = lora_pairs[f"unet:{UNET_LINEAR}"]
     attn = UNET_LINEAR.rsplit(".", 1)[0]
     path = tmp_path / "old_diffusers.safetensors"
-    save_file({f"{attn}.processor.to_k_lora.down.weight": down, f"{attn}.processor.to_k_lora.up.weight": up},
-              str(path))
+    save_file(
+        {f"{attn}.processor.to_k_lora.down.weight": down, f"{attn}.processor.to_k_lora.up.weight": up},
+        str(path),
+    )
     lora = read_lora(path)
     assert [(lay.target, lay.module) for lay in lora.layers] == [("unet", UNET_LINEAR)]
     assert merge_lora(_models(sd_dir), lora, 1.0) == 1
 
 
-@pytest.mark.parametrize("keys, message", [
-    ({"lora_unet_x.hada_w1_a": (4, 4), "lora_unet_x.hada_w1_b": (4, 4)}, "LyCORIS"),
-    ({"lora_te1_text_model_x.lora_down.weight": (4, 4), "lora_te1_text_model_x.lora_up.weight": (4, 4)}, "SDXL"),
-    ({"lora_unet_x.lora_down.weight": (4, 4)}, "up and down"),
-])
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        ({"lora_unet_x.hada_w1_a": (4, 4), "lora_unet_x.hada_w1_b": (4, 4)}, "LyCORIS"),
+        (
+            {
+                "lora_te1_text_model_x.lora_down.weight": (4, 4),
+                "lora_te1_text_model_x.lora_up.weight": (4, 4),
+            },
+            "SDXL",
+        ),
+        ({"lora_unet_x.lora_down.weight": (4, 4)}, "up and down"),
+    ],
+)
 def test_unsupported_or_broken_files_refused(tmp_path: Path, keys, message) -> None:
     from safetensors.torch import save_file
 
@@ -117,10 +140,14 @@ def test_unsupported_or_broken_files_refused(tmp_path: Path, keys, message) -> N
 
 def test_lora_for_another_model_refused(sd_dir: Path, tmp_path: Path, lora_pairs) -> None:
     down, up = lora_pairs[f"unet:{UNET_LINEAR}"]
-    absent = write_kohya_lora(tmp_path / "absent.safetensors", {"unet:input_blocks.1.1.proj_in": (down, up)}, 4.0)
+    absent = write_kohya_lora(
+        tmp_path / "absent.safetensors", {"unet:input_blocks.1.1.proj_in": (down, up)}, 4.0
+    )
     with pytest.raises(ModelError, match="does not have"):
         merge_lora(_models(sd_dir), read_lora(absent), 1.0)
-    wide = write_kohya_lora(tmp_path / "wide.safetensors", {f"unet:{UNET_LINEAR}": (torch.ones(4, 768), up)}, 4.0)
+    wide = write_kohya_lora(
+        tmp_path / "wide.safetensors", {f"unet:{UNET_LINEAR}": (torch.ones(4, 768), up)}, 4.0
+    )
     models = _models(sd_dir)
     before = _state(models)
     with pytest.raises(ModelError, match="does not fit"):
@@ -134,8 +161,9 @@ def test_apply_by_store_name_and_family_check(sd_dir: Path, kohya_lora: Path, tm
     Store().add("paris-style", kohya_lora)
     records = apply_loras([LoraRef(name="paris-style", strength=0.5)], _models(sd_dir))
     assert records == [{"name": "paris-style", "strength": 0.5, "format": "kohya", "layers": 3}]
-    sd1 = write_kohya_lora(tmp_path / "sd1.safetensors",
-                           {f"unet:{UNET_LINEAR}": (torch.ones(4, 768), torch.ones(64, 4))}, 4.0)
+    sd1 = write_kohya_lora(
+        tmp_path / "sd1.safetensors", {f"unet:{UNET_LINEAR}": (torch.ones(4, 768), torch.ones(64, 4))}, 4.0
+    )
     with pytest.raises(ModelError, match="SD1 models but the base model is SD2"):
         apply_loras([LoraRef(name=str(sd1))], _models(sd_dir), base_family="sd2")
     with pytest.raises(ModelError, match="no-such-lora"):

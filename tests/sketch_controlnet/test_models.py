@@ -1,4 +1,4 @@
-"""Base + ControlNet resolution through the store: wrong, unknown and mismatched models are refused clearly."""
+"""Base + ControlNet resolution through the store: wrong, unknown and mismatched models are refused."""
 
 from __future__ import annotations
 
@@ -38,28 +38,36 @@ def test_condition_scale_must_match_the_vae(sd_dir: Path, coarse_controlnet_dir:
         check_pair(base, net)
 
 
-def test_diffusionsat_base_takes_the_sd2_shaped_controlnet(diffusionsat_dir: Path, controlnet_dir: Path) -> None:
+def test_diffusionsat_base_takes_the_sd2_shaped_controlnet(
+    diffusionsat_dir: Path, controlnet_dir: Path
+) -> None:
     base, net = resolve_models(str(diffusionsat_dir), str(controlnet_dir))
     assert base.kind == "diffusionsat"
     assert check_pair(base, net)["cross_attention_dim"] == 32
 
 
-@pytest.mark.parametrize("model, controlnet, message", [
-    (None, "CN", "needs a base model"),
-    ("no-such-model", "CN", "no-such-model"),
-    ("SD", "no-such-controlnet", "no-such-controlnet"),
-    ("CN", "CN", "is a ControlNet; this engine needs a Stable Diffusion pipeline"),
-    ("SD", "SD", "is a Stable Diffusion pipeline; this engine needs a ControlNet"),
-])
-def test_unknown_or_wrong_kind_refused(sd_dir: Path, controlnet_dir: Path, model, controlnet, message) -> None:
+@pytest.mark.parametrize(
+    "model, controlnet, message",
+    [
+        (None, "CN", "needs a base model"),
+        ("no-such-model", "CN", "no-such-model"),
+        ("SD", "no-such-controlnet", "no-such-controlnet"),
+        ("CN", "CN", "is a ControlNet; this engine needs a Stable Diffusion pipeline"),
+        ("SD", "SD", "is a Stable Diffusion pipeline; this engine needs a ControlNet"),
+    ],
+)
+def test_unknown_or_wrong_kind_refused(
+    sd_dir: Path, controlnet_dir: Path, model, controlnet, message
+) -> None:
     paths = {"SD": str(sd_dir), "CN": str(controlnet_dir)}
     with pytest.raises(ModelError, match=message):
         resolve_models(paths.get(model, model), paths.get(controlnet, controlnet))
 
 
 def test_options_split_and_checked() -> None:
-    mine, rest = parse_controlnet_options({"controlnet": "seg2sat", "guidance_scale": 5, "scheduler": "DDIM",
-                                           "window": 512, "device": "cpu"})
+    mine, rest = parse_controlnet_options(
+        {"controlnet": "seg2sat", "guidance_scale": 5, "scheduler": "DDIM", "window": 512, "device": "cpu"}
+    )
     assert (mine.controlnet, mine.guidance_scale, mine.scheduler) == ("seg2sat", 5.0, "ddim")
     assert (rest.window, rest.device) == (512, "cpu")
     with pytest.raises(JobSpecError, match="needs a ControlNet"):

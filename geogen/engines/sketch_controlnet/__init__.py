@@ -8,14 +8,32 @@
 """
 
 from geogen.engines.sketch_controlnet.conditions import WindowConditions
-from geogen.engines.sketch_controlnet.engine import (AreaResult, ControlNetSketchEngine, SketchSettings,
-                                                     make_scheduler)
+from geogen.engines.sketch_controlnet.engine import (
+    AreaResult,
+    ControlNetSketchEngine,
+    SketchSettings,
+    make_scheduler,
+)
 from geogen.engines.sketch_controlnet.hook import LandCoverControlHook
-from geogen.engines.sketch_controlnet.models import SketchModels, check_pair, load_sketch_models, resolve_models
+from geogen.engines.sketch_controlnet.models import (
+    SketchModels,
+    check_pair,
+    load_sketch_models,
+    resolve_models,
+)
 from geogen.engines.sketch_controlnet.options import ControlNetOptions, parse_controlnet_options
 
 __all__ = [
-    "AreaResult", "ControlNetOptions", "ControlNetSketchEngine", "LandCoverControlHook", "SketchModels",
-    "SketchSettings", "WindowConditions", "check_pair", "load_sketch_models", "make_scheduler",
-    "parse_controlnet_options", "resolve_models",
+    "AreaResult",
+    "ControlNetOptions",
+    "ControlNetSketchEngine",
+    "LandCoverControlHook",
+    "SketchModels",
+    "SketchSettings",
+    "WindowConditions",
+    "check_pair",
+    "load_sketch_models",
+    "make_scheduler",
+    "parse_controlnet_options",
+    "resolve_models",
 ]

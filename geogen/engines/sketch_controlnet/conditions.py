@@ -30,7 +30,9 @@ class WindowConditions:
         budget_bytes: memory for keeping class maps between steps (0: read every time).
     """
 
-    def __init__(self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0) -> None:
+    def __init__(
+        self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0
+    ) -> None:
         self._read = read
         self.factor = factor
         self.vocab = vocab
@@ -70,5 +72,5 @@ class WindowConditions:
         return out
 
     def palette(self) -> np.ndarray:
-        """(256, 3) uint8: class code -> legend colour (nodata and unknown codes black), as ``render_condition``."""
+        """(256, 3) uint8: class code -> legend colour (nodata black), the table ``render_condition`` uses."""
         return self.vocab.palette()

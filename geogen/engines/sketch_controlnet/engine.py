@@ -7,8 +7,9 @@ its own metadata (centre lon/lat, GSD, date); the windows' predictions are blend
 neighbouring windows agree. Single window (``synthesize_window``): one tile alone, for tile-by-tile executors
 that blend in pixel space (faster to distribute, but independent tiles can show seams).
 
-Noise comes from ``initial_noise`` (blocks seeded by job seed and position), so a job's pixels do not depend on
-the window batch size or device. The scheduler is UniPC or DDIM, built ``from_config`` from the model's own.
+Noise comes from ``initial_noise`` (blocks seeded by job seed and position), so a job's pixels do not depend
+on the window batch size or device. The scheduler is UniPC or DDIM, built ``from_config`` from the model's
+own.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ import numpy as np
 import torch
 
 from geogen.engines.diffusion.decode import DecodeStats, decode_latents
-from geogen.engines.diffusion.latent_tiling import (DenoiseStats, LatentWindow, TextConditioning, denoise,
-                                                    initial_noise, plan_windows)
+from geogen.engines.diffusion.latent_tiling import (
+    DenoiseStats,
+    LatentWindow,
+    TextConditioning,
+    denoise,
+    initial_noise,
+    plan_windows,
+)
 from geogen.engines.sketch_controlnet.conditions import ReadClasses, WindowConditions
 from geogen.engines.sketch_controlnet.hook import LandCoverControlHook
 from geogen.engines.sketch_controlnet.models import SketchModels
@@ -78,28 +85,37 @@ class AreaResult:
 class ControlNetSketchEngine:
     """A loaded ControlNet sketch engine (base + ControlNet + merged LoRAs) and its sampling settings."""
 
-    def __init__(self, models: SketchModels, settings: SketchSettings, vocab: Vocabulary = FLAIR19,
-                 channel_order: str = "rgb") -> None:
+    def __init__(
+        self,
+        models: SketchModels,
+        settings: SketchSettings,
+        vocab: Vocabulary = FLAIR19,
+        channel_order: str = "rgb",
+    ) -> None:
         self.models = models
         self.settings = settings
         self.vocab = vocab
         self.channel_order = channel_order
-        comps = models.comps
-        self.factor = comps.vae_scale_factor
-        self.step = self.factor * comps.unet_factor
-        if models.experimental and comps.num_metadata == 0:
-            raise EngineError(f"model {models.base.name!r} is a DiffusionSat model without metadata embeddings")
+        self.factor = models.comps.vae_scale_factor
+        self.step = self.factor * models.comps.unet_factor
 
     @property
     def guided(self) -> bool:
+        """Classifier-free guidance on (an unconditional half in every UNet call)."""
         return self.settings.guidance_scale > 1.0
 
     def prompt_for(self, class_map: np.ndarray) -> str:
         """The prompt of one window: "Aerial view of <place>. <classes present>." + the user's prompt."""
         return window_prompt(class_map, self.vocab, self.settings.place, self.settings.prompt)
 
-    def plan(self, latent_shape: tuple[int, int], window: int, overlap: int, conditions: WindowConditions,
-             metadata: MetadataFn | None = None) -> tuple[list[LatentWindow], list[str]]:
+    def plan(
+        self,
+        latent_shape: tuple[int, int],
+        window: int,
+        overlap: int,
+        conditions: WindowConditions,
+        metadata: MetadataFn | None = None,
+    ) -> tuple[list[LatentWindow], list[str]]:
         """The latent windows, each with its prompt index (distinct prompts listed once) and metadata."""
         prompts: dict[str, int] = {}
 
@@ -111,12 +127,24 @@ class ControlNetSketchEngine:
         return windows, list(prompts)
 
     def encode(self, prompts: list[str]) -> TextConditioning:
+        """Embeddings of the window prompts (and of the empty prompt when guided)."""
         comps = self.models.comps
-        return TextConditioning(comps.encode_prompts(prompts), comps.encode_prompts([""]) if self.guided else None)
+        return TextConditioning(
+            comps.encode_prompts(prompts), comps.encode_prompts([""]) if self.guided else None
+        )
 
-    def denoise_area(self, latent_shape: tuple[int, int], window: int, overlap: int, read: ReadClasses, seed: int,
-                     *, metadata: MetadataFn | None = None, cache_bytes: int = 0,
-                     progress: Progress | None = None) -> AreaResult:
+    def denoise_area(
+        self,
+        latent_shape: tuple[int, int],
+        window: int,
+        overlap: int,
+        read: ReadClasses,
+        seed: int,
+        *,
+        metadata: MetadataFn | None = None,
+        cache_bytes: int = 0,
+        progress: Progress | None = None,
+    ) -> AreaResult:
         """Denoise a latent canvas of ``latent_shape`` whose pixel class maps ``read`` gives (see module doc).
 
         Raises:
@@ -124,49 +152,79 @@ class ControlNetSketchEngine:
         """
         comps, s = self.models.comps, self.settings
         if window % comps.unet_factor:
-            raise EngineError(f"latent window {window} is not a multiple of the UNet's factor {comps.unet_factor}")
+            raise EngineError(
+                f"latent window {window} is not a multiple of the UNet's factor {comps.unet_factor}"
+            )
         conditions = WindowConditions(read, self.factor, self.vocab, cache_bytes)
         windows, prompts = self.plan(latent_shape, window, overlap, conditions, metadata)
-        hook = LandCoverControlHook(self.models.controlnet, conditions, scale=s.controlnet_scale,
-                              channel_order=self.channel_order)
+        hook = LandCoverControlHook(
+            self.models.controlnet, conditions, scale=s.controlnet_scale, channel_order=self.channel_order
+        )
         stats = DenoiseStats()
         with torch.no_grad():
             text = self.encode(prompts)
             noise = initial_noise((comps.latent_channels, *latent_shape), seed)
             scheduler = make_scheduler(s.scheduler, comps.scheduler.config)
             with comps.placed(comps.unet) as unet, comps.placed(self.models.controlnet):
-                latents = denoise(unet, scheduler, noise, windows, text, steps=s.steps,
-                                  guidance_scale=s.guidance_scale, window_batch_size=s.window_batch_size,
-                                  weight_kind=s.weight_kind, hook=hook,  # type: ignore[arg-type]
-                                  progress=progress, device=comps.device, dtype=comps.dtype, stats=stats)
+                latents = denoise(
+                    unet,
+                    scheduler,
+                    noise,
+                    windows,
+                    text,
+                    steps=s.steps,
+                    guidance_scale=s.guidance_scale,
+                    window_batch_size=s.window_batch_size,
+                    weight_kind=s.weight_kind,  # type: ignore[arg-type]
+                    hook=hook,
+                    progress=progress,
+                    device=comps.device,
+                    dtype=comps.dtype,
+                    stats=stats,
+                )
         return AreaResult(latents, windows, prompts, stats, conditions, {"controlnet_calls": hook.calls})
 
-    def decode(self, latents: torch.Tensor, sink: Sink, *, tile: int, overlap: int,
-               progress: Progress | None = None) -> DecodeStats:
-        """Decode the canvas tile by tile into ``sink(window, (3, h, w) uint8)`` (memory: about one tile band)."""
+    def decode(
+        self, latents: torch.Tensor, sink: Sink, *, tile: int, overlap: int, progress: Progress | None = None
+    ) -> DecodeStats:
+        """Decode the canvas tile by tile into ``sink(window, (3, h, w) uint8)``; holds about a tile band."""
         comps = self.models.comps
         with comps.placed(comps.vae) as vae:
-            return decode_latents(vae, latents, sink, tile=tile, overlap=overlap, device=comps.device,
-                                  dtype=comps.dtype, weight_kind=self.settings.weight_kind, progress=progress)
+            return decode_latents(
+                vae,
+                latents,
+                sink,
+                tile=tile,
+                overlap=overlap,
+                device=comps.device,
+                dtype=comps.dtype,
+                weight_kind=self.settings.weight_kind,
+                progress=progress,
+            )
 
-    def synthesize_window(self, class_map: np.ndarray, seed: int, *,
-                          metadata: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    def synthesize_window(
+        self, class_map: np.ndarray, seed: int, *, metadata: np.ndarray | None = None
+    ) -> tuple[np.ndarray, str]:
         """One window on its own: (3, h, w) uint8 image and its prompt (for tile-by-tile executors).
 
         Raises:
-            EngineError: sides that are not multiples of the VAE x UNet factor, or no metadata for DiffusionSat.
+            EngineError: sides that are not multiples of the VAE x UNet factor, or a DiffusionSat base
+                without metadata.
         """
         arr = np.asarray(class_map)
         h, w = arr.shape
         if h % self.step or w % self.step:
-            raise EngineError(f"a window must measure a multiple of {self.step} px on each side for this model, "
-                              f"got {w} x {h}")
+            raise EngineError(
+                f"a window must measure a multiple of {self.step} px on each side for this model, "
+                f"got {w} x {h}"
+            )
         if self.models.comps.num_metadata and metadata is None:
             raise EngineError("a DiffusionSat base needs the window's metadata vector")
         shape = (h // self.factor, w // self.factor)
         meta = (lambda _t: metadata) if metadata is not None else None
-        result = self.denoise_area(shape, max(shape), 0, lambda win: arr[win.slices], seed, metadata=meta,
-                                   cache_bytes=arr.size)
+        result = self.denoise_area(
+            shape, max(shape), 0, lambda win: arr[win.slices], seed, metadata=meta, cache_bytes=arr.size
+        )
         image = np.zeros((3, h, w), np.uint8)
 
         def sink(win: Window, pixels: np.ndarray) -> None:

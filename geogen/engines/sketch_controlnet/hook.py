@@ -24,8 +24,14 @@ from geogen.engines.sketch_controlnet.conditions import WindowConditions
 class LandCoverControlHook:
     """``hook(call) -> {down_block_additional_residuals, mid_block_additional_residual}`` for ``denoise``."""
 
-    def __init__(self, controlnet: torch.nn.Module, conditions: WindowConditions, *, scale: float = 1.0,
-                 channel_order: str = "rgb") -> None:
+    def __init__(
+        self,
+        controlnet: torch.nn.Module,
+        conditions: WindowConditions,
+        *,
+        scale: float = 1.0,
+        channel_order: str = "rgb",
+    ) -> None:
         self.controlnet = controlnet
         self.conditions = conditions
         self.scale = float(scale)
@@ -34,7 +40,7 @@ class LandCoverControlHook:
         self.calls = 0
 
     def condition(self, call: UNetCall) -> torch.Tensor:
-        """(B, 3, H, W) legend-colour rendering of the call's windows in [0, 1], on the sample's device and dtype.
+        """(B, 3, H, W) legend-colour rendering of the call's windows in [0, 1], on the sample's device/dtype.
 
         The class maps travel as bytes and are coloured on the device (a table lookup, exact colours).
         """
@@ -50,7 +56,11 @@ class LandCoverControlHook:
             return {}
         self.calls += 1
         down, mid = self.controlnet(
-            call.sample, call.timestep, encoder_hidden_states=call.encoder_hidden_states,
-            controlnet_cond=self.condition(call), conditioning_scale=self.scale, return_dict=False,
+            call.sample,
+            call.timestep,
+            encoder_hidden_states=call.encoder_hidden_states,
+            controlnet_cond=self.condition(call),
+            conditioning_scale=self.scale,
+            return_dict=False,
         )
         return {"down_block_additional_residuals": tuple(down), "mid_block_additional_residual": mid}

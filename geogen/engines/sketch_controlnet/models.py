@@ -55,8 +55,10 @@ def resolve_models(model: str | None, controlnet: str) -> tuple[ModelEntry, Mode
         ModelError: no base model named, an unknown name or path, or a model of the wrong kind.
     """
     if not model:
-        raise ModelError("the controlnet engine needs a base model: pass --model NAME_OR_PATH (a Stable Diffusion "
-                         "pipeline folder such as stable-diffusion-2-1-base, or a DiffusionSat model)")
+        raise ModelError(
+            "the controlnet engine needs a base model: pass --model NAME_OR_PATH (a Stable Diffusion "
+            "pipeline folder such as stable-diffusion-2-1-base, or a DiffusionSat model)"
+        )
     base = require_kind(resolve(model), (SD_PIPELINE, DIFFUSIONSAT))
     net = require_kind(resolve(controlnet), CONTROLNET)
     return base, net
@@ -68,7 +70,9 @@ def _first(value: Any) -> Any:
 
 def _describe(cross: Any) -> str:
     family = family_of(cross)
-    return f"{cross} ({'SD-' + family[2:] + '.x' if family in ('sd1', 'sd2') else family or 'unknown family'})"
+    return (
+        f"{cross} ({'SD-' + family[2:] + '.x' if family in ('sd1', 'sd2') else family or 'unknown family'})"
+    )
 
 
 def check_pair(base: ModelEntry, net: ModelEntry) -> dict[str, Any]:
@@ -78,36 +82,53 @@ def check_pair(base: ModelEntry, net: ModelEntry) -> dict[str, Any]:
         ModelError: missing configs, or any mismatch (the message names the field and both values).
     """
     if base.pipeline_path is None:
-        raise ModelError(f"model {base.name!r} has no pipeline folder (model_index.json with its VAE and text "
-                         "encoder); install the whole pipeline folder")
+        raise ModelError(
+            f"model {base.name!r} has no pipeline folder (model_index.json with its VAE and text "
+            "encoder); install the whole pipeline folder"
+        )
     unet = read_config(base.weights_path)
     vae = read_config(base.pipeline_path / "vae")
     cn = read_config(net.weights_path)
     cross_u, cross_c = _first(unet.get("cross_attention_dim")), _first(cn.get("cross_attention_dim"))
     if cross_u != cross_c:
-        raise ModelError(f"ControlNet {net.name!r} attends to text embeddings of width {_describe(cross_c)} but "
-                         f"model {base.name!r} uses {_describe(cross_u)}; use a ControlNet trained on the same "
-                         "base (Seg2Sat: stable-diffusion-2-1-base, 1024)")
+        raise ModelError(
+            f"ControlNet {net.name!r} attends to text embeddings of width {_describe(cross_c)} but "
+            f"model {base.name!r} uses {_describe(cross_u)}; use a ControlNet trained on the same "
+            "base (Seg2Sat: stable-diffusion-2-1-base, 1024)"
+        )
     for key, default in (("in_channels", 4), ("layers_per_block", 2)):
         if unet.get(key, default) != cn.get(key, default):
-            raise ModelError(f"ControlNet {net.name!r} has {key} {cn.get(key, default)} but the UNet of "
-                             f"{base.name!r} has {unet.get(key, default)}: its residuals cannot fit")
+            raise ModelError(
+                f"ControlNet {net.name!r} has {key} {cn.get(key, default)} but the UNet of "
+                f"{base.name!r} has {unet.get(key, default)}: its residuals cannot fit"
+            )
     blocks_u, blocks_c = list(unet.get("block_out_channels", ())), list(cn.get("block_out_channels", ()))
     if blocks_u != blocks_c or len(unet.get("down_block_types", ())) != len(cn.get("down_block_types", ())):
-        raise ModelError(f"ControlNet {net.name!r} has blocks {blocks_c} but the UNet of {base.name!r} has "
-                         f"{blocks_u}: its residuals cannot fit")
+        raise ModelError(
+            f"ControlNet {net.name!r} has blocks {blocks_c} but the UNet of {base.name!r} has "
+            f"{blocks_u}: its residuals cannot fit"
+        )
     vae_factor = 2 ** (len(vae.get("block_out_channels", ())) - 1)
-    cond_factor = 2 ** (len(cn.get("conditioning_embedding_out_channels") or DEFAULT_CONDITIONING_CHANNELS) - 1)
+    cond_factor = 2 ** (
+        len(cn.get("conditioning_embedding_out_channels") or DEFAULT_CONDITIONING_CHANNELS) - 1
+    )
     if vae_factor != cond_factor:
-        raise ModelError(f"ControlNet {net.name!r} shrinks its condition image {cond_factor}x but the VAE of "
-                         f"{base.name!r} maps one latent pixel to {vae_factor} pixels; they cannot line up")
+        raise ModelError(
+            f"ControlNet {net.name!r} shrinks its condition image {cond_factor}x but the VAE of "
+            f"{base.name!r} maps one latent pixel to {vae_factor} pixels; they cannot line up"
+        )
     channels = cn.get("conditioning_channels", 3)
     if channels != 3:
-        raise ModelError(f"ControlNet {net.name!r} takes {channels}-channel conditions; land-cover conditions "
-                         "are RGB palette renderings (3 channels)")
-    return {"cross_attention_dim": cross_u, "vae_factor": vae_factor,
-            "channel_order": cn.get("controlnet_conditioning_channel_order", "rgb"),
-            "base_family": base.facts.get("base_family") or family_of(cross_u)}
+        raise ModelError(
+            f"ControlNet {net.name!r} takes {channels}-channel conditions; land-cover conditions "
+            "are RGB palette renderings (3 channels)"
+        )
+    return {
+        "cross_attention_dim": cross_u,
+        "vae_factor": vae_factor,
+        "channel_order": cn.get("controlnet_conditioning_channel_order", "rgb"),
+        "base_family": base.facts.get("base_family") or family_of(cross_u),
+    }
 
 
 def load_sketch_models(
@@ -130,12 +151,15 @@ def load_sketch_models(
     from geogen.models.loading import load_controlnet
 
     facts = check_pair(base, net)
-    comps = load_components(base, device=device, dtype=dtype, attention_slicing=attention_slicing,
-                            cpu_offload=cpu_offload)
+    comps = load_components(
+        base, device=device, dtype=dtype, attention_slicing=attention_slicing, cpu_offload=cpu_offload
+    )
     controlnet = load_controlnet(net.weights_path, trust_pickle=net.trust_pickle, torch_dtype=comps.dtype)
     if controlnet.__class__.__name__ != "ControlNetModel":
-        raise ModelError(f"{net.name!r} is a {controlnet.__class__.__name__}; the controlnet engine takes a stock "
-                         "(diffusers) land-cover ControlNet")
+        raise ModelError(
+            f"{net.name!r} is a {controlnet.__class__.__name__}; the controlnet engine takes a stock "
+            "(diffusers) land-cover ControlNet"
+        )
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     controlnet.set_attn_processor(AttnProcessor2_0())
@@ -143,6 +167,9 @@ def load_sketch_models(
         controlnet.set_attention_slice("auto")
     controlnet.requires_grad_(False)
     controlnet.to("cpu" if cpu_offload else comps.device)
-    records = apply_loras(list(loras), {"unet": comps.unet, "text_encoder": comps.text_encoder},
-                          base_family=facts["base_family"])
+    records = apply_loras(
+        list(loras),
+        {"unet": comps.unet, "text_encoder": comps.text_encoder},
+        base_family=facts["base_family"],
+    )
     return SketchModels(base, net, comps, controlnet.eval(), records)

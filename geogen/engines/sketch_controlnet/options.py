@@ -49,9 +49,11 @@ def parse_controlnet_options(options: dict[str, Any]) -> tuple[ControlNetOptions
     rest = {k: v for k, v in options.items() if k not in ControlNetOptions.__dataclass_fields__}
     controlnet = own.get("controlnet")
     if not isinstance(controlnet, str) or not controlnet.strip():
-        raise JobSpecError("the controlnet engine needs a ControlNet: pass --controlnet NAME_OR_PATH "
-                           "(options.controlnet), e.g. a Seg2Sat land-cover ControlNet installed with "
-                           "`geogen models add`")
+        raise JobSpecError(
+            "the controlnet engine needs a ControlNet: pass --controlnet NAME_OR_PATH "
+            "(options.controlnet), e.g. a Seg2Sat land-cover ControlNet installed with "
+            "`geogen models add`"
+        )
     scheduler = own.get("scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or scheduler.lower() not in SCHEDULERS):
         raise JobSpecError(f"options.scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")

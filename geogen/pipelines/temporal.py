@@ -1,0 +1,422 @@
+"""Temporal sequences: observed frames (or a seed image) + target dates -> one co-registered, dated stack.
+
+inputs and seed image -> their dates (``temporal.dates``; duplicates refused) -> the requested grid (area of
+interest at the GSD, else the earliest frame's footprint) -> latent canvas around it -> every frame resampled
+onto the canvas (``temporal.coregister``), frames cloudier than ``cloud_max`` over the area dropped ->
+autoregressive plan (``temporal.sequence``) -> per target date: the 3-D ControlNet conditioned on up to T known
+frames plus the date's metadata (``engines.temporal_controlnet``; the single-image model alone when nothing is
+known yet) -> one Cloud-Optimized GeoTIFF per date ``<name>_<YYYY-MM-DD>.tif`` (observed frames too, flagged
+not synthetic) on exactly the requested grid -> ``<name>.nc`` datacube of the whole sequence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rasterio.enums import ColorInterp
+from shapely.geometry import box
+
+from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
+from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
+from geogen.engines.diffusion.latent_tiling import TextConditioning
+from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.registry import resolve_engine
+from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator, check_pair
+from geogen.errors import EngineError, GeometryError, JobSpecError, ModelError
+from geogen.io.aoi import Area, area_from_bounds, area_from_vector, check_tile_budget, parse_crs, working_grid
+from geogen.io.geotiff import GeoTIFFWriter, prepare_output
+from geogen.io.raster import read_grid
+from geogen.io.tags import provenance_tags
+from geogen.job.progress import Reporter
+from geogen.job.result import OutputRecord, PipelineOutput
+from geogen.job.spec import TemporalJob
+from geogen.metadata import FIELDS, Metadata
+from geogen.models.loading import read_config
+from geogen.store import ModelEntry
+from geogen.temporal.clouds import cloud_fraction, too_cloudy
+from geogen.temporal.coregister import FramePixels, coregister
+from geogen.temporal.datacube import CubeFrame, write_datacube
+from geogen.temporal.dates import DatedFile, check_unique, frame_date
+from geogen.temporal.models import TemporalModels, load_controlnet_3d, resolve_models
+from geogen.temporal.options import TemporalOptions, parse_temporal_options
+from geogen.temporal.sequence import Step, plan_sequence
+from tiles import Grid
+
+ENGINE = "diffusionsat-3d"
+DEFAULT_STEPS = 50
+DEFAULT_PROMPT = "a satellite image"
+MAX_WINDOW = 512
+BANDS = ["red", "green", "blue"]
+
+
+@dataclass
+class _Known:
+    """A frame known before generation: its file, date, pixels on the canvas and cloud fraction over the area."""
+
+    file: DatedFile
+    role: str
+    pixels: FramePixels
+    cloud: float | None
+
+    @property
+    def kind(self) -> str:
+        return "generated" if self.pixels.synthetic else "observed"
+
+
+@dataclass
+class _Frame:
+    """A frame of the output stack (observed or generated) with what its GeoTIFF and record need."""
+
+    date: dt.date
+    kind: str
+    rgb: np.ndarray
+    valid: np.ndarray | None
+    cloud: float | None = None
+    source: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _area(job: TemporalJob) -> Area | None:
+    if job.aoi is None:
+        return None
+    if job.aoi.vector:
+        return area_from_vector(job.aoi.vector, job.aoi.layer)
+    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
+
+
+def _metric(crs: str) -> bool:
+    c = parse_crs(crs)
+    return c.is_projected and c.axis_info[0].unit_name in ("metre", "meter", "m")
+
+
+def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
+    """The grid every frame is written on: the area at the GSD, else the reference frame's own pixel grid.
+
+    Without an area, the reference frame (the earliest input, else the seed image) gives the footprint and,
+    unless ``gsd`` or ``output.crs`` change them, its exact pixels.
+
+    Raises:
+        JobSpecError: no area and no frame, no GSD where none can be inferred, or a non-metric output CRS.
+        GeometryError, VectorError: unusable area.
+    """
+    out_crs = job.output.crs
+    if out_crs is not None and not _metric(out_crs):
+        raise JobSpecError(
+            f"output.crs {out_crs!r} is not a metric projected CRS; a temporal stack is generated and written on "
+            "one metric grid (leave it out to use the area's or the frames' CRS)"
+        )
+    area = _area(job)
+    ref = read_grid(reference) if reference is not None else None
+    if area is None:
+        if ref is None:
+            raise JobSpecError(
+                "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
+                "(--aoi with --gsd) for the single-image model to start from"
+            )
+        same_crs = out_crs is None or parse_crs(out_crs) == parse_crs(ref.crs)
+        if same_crs and _metric(ref.crs) and (job.gsd is None or abs(job.gsd - ref.res[0]) <= 1e-9 * ref.res[0]):
+            if job.gsd is None or abs(ref.res[0] - ref.res[1]) <= 1e-6 * ref.res[0]:
+                return ref
+        area = Area(box(*ref.bounds), ref.crs)
+    gsd = job.gsd
+    if gsd is None:
+        if ref is None or not _metric(ref.crs):
+            raise JobSpecError("give the ground resolution with --gsd (metres per pixel)")
+        gsd = float(ref.res[0])
+    return working_grid(area, gsd, crs=out_crs)
+
+
+def _window_px(models: TemporalModels, opts: TemporalOptions, factor: int) -> int:
+    if opts.diffusion.window:
+        return opts.diffusion.window
+    for entry in (models.controlnet, models.base):
+        if entry is not None and entry.facts.get("resolution"):
+            return int(entry.facts["resolution"])
+    sample = int(read_config(models.base.weights_path).get("sample_size") or MAX_WINDOW // factor)
+    return min(MAX_WINDOW, sample * factor)
+
+
+def _layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> LatentLayout:
+    """The latent layout from the base model's configs (before any weight is loaded)."""
+    pipeline = models.base.pipeline_path
+    if pipeline is None:
+        raise ModelError(
+            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text encoder); "
+            "install the whole DiffusionSat folder"
+        )
+    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
+    unet_factor = 2 ** (len(read_config(models.base.weights_path)["block_out_channels"]) - 1)
+    return latent_layout(
+        grid, factor=factor, unet_factor=unet_factor, window_px=_window_px(models, opts, factor),
+        overlap_px=opts.diffusion.overlap,
+    )
+
+
+def _dated_inputs(job: TemporalJob) -> tuple[list[DatedFile], DatedFile | None]:
+    inputs = [frame_date(i.path, i.date) for i in job.inputs]
+    seed = frame_date(job.seed_image.path, job.seed_image.date) if job.seed_image else None
+    check_unique(inputs + ([seed] if seed else []))
+    return inputs, seed
+
+
+def _read_known(
+    files: list[tuple[DatedFile, str]], layout: LatentLayout, cloud_max: float | None, reporter: Reporter
+) -> tuple[list[_Known], list[dict[str, Any]]]:
+    """Frames on the canvas, in date order, split into kept and excluded (too cloudy over the area).
+
+    Raises:
+        GeometryError: a frame with no data over the area (naming the file).
+    """
+    kept, excluded = [], []
+    area = layout.output_window
+    for n, (f, role) in enumerate(sorted(files, key=lambda x: x[0].date), start=1):
+        reporter.progress(n - 1, len(files), "co-register")
+        pixels = coregister(f.path, layout.canvas)
+        valid = pixels.valid[area.slices[0], area.slices[1]]
+        if not valid.any():
+            raise GeometryError(f"{f.path} does not overlap the area (no valid pixel of it falls inside)")
+        if valid.mean() < 1.0:
+            reporter.log(f"{f.path.name} covers {valid.mean():.0%} of the area; the rest is nodata", "warning")
+        cloud = None
+        if pixels.cloud is not None:
+            cloud = cloud_fraction(pixels.cloud[area.slices[0], area.slices[1]], valid)
+        elif cloud_max is not None:
+            reporter.log(f"{f.path.name} has no cloud band: cloud_max cannot be checked for it", "warning")
+        if too_cloudy(cloud, cloud_max):
+            reporter.log(f"{f.path.name} ({f.date}) is {cloud:.0%} cloudy over the area, above cloud_max "
+                         f"{cloud_max:.0%}: not used")
+            excluded.append({"path": str(f.path), "date": f.date.isoformat(), "cloud_fraction": round(cloud, 4)})
+            continue
+        kept.append(_Known(f, role, pixels, cloud))
+    reporter.progress(len(files), len(files), "co-register")
+    return kept, excluded
+
+
+def _check_targets(job: TemporalJob, known: list[_Known]) -> None:
+    by_date = {k.file.date: k for k in known}
+    for d in job.target_dates:
+        if d in by_date:
+            raise JobSpecError(
+                f"target date {d} already has a frame ({by_date[d].file.path}); a sequence holds one frame per "
+                "date: drop that target date (the frame is written as it is)"
+            )
+
+
+def _paths(job: TemporalJob, dates: list[dt.date]) -> tuple[dict[dt.date, Path], Path]:
+    folder, stem = Path(job.output.dir), job.output.name
+    tifs = {d: prepare_output(folder / f"{stem}_{d.isoformat()}.tif", overwrite=job.output.overwrite) for d in dates}
+    return tifs, prepare_output(folder / f"{stem}.nc", overwrite=job.output.overwrite)
+
+
+def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
+    """Run a temporal job; see the module docstring.
+
+    Raises:
+        JobSpecError: missing or duplicate dates, nothing to generate from, all frames too cloudy, bad options.
+        ModelError: missing, wrong-kind or incompatible models.
+        GeometryError: frames that do not overlap the area; InputFileError, RasterError: unreadable frames.
+        AreaTooLargeError, OutputError, EngineError: see the helpers.
+    """
+    engine = resolve_engine("temporal", job.engine)
+    if engine.name != ENGINE:
+        raise EngineError(f"temporal engine {engine.name!r} is not available in this version of geogen")
+    opts = parse_temporal_options(job.options)
+    steps = job.steps or DEFAULT_STEPS
+    inputs, seed = _dated_inputs(job)
+    files = [(f, "input") for f in inputs] + ([(seed, "seed")] if seed else [])
+    reference = min(files, key=lambda x: (x[1] == "seed", x[0].date))[0].path if files else None
+    for d in job.target_dates:
+        Metadata(date=d)  # refuses dates the model cannot encode, before any work
+    need_controlnet = bool(files) or len(job.target_dates) > 1
+    models = resolve_models(job.model, opts.controlnet, need_controlnet=need_controlnet)
+    grid = target_grid(job, reference)
+    layout = _layout(models, grid, opts)
+    known, excluded = _read_known(files, layout, job.cloud_max, reporter)
+    if files and not known:
+        listed = ", ".join(f"{Path(e['path']).name} ({e['cloud_fraction']:.0%})" for e in excluded)
+        raise JobSpecError(
+            f"every frame is cloudier than cloud_max {job.cloud_max:.0%} over the area ({listed}): nothing to "
+            "generate from; raise --cloud-max or add a clear frame or a --seed-image"
+        )
+    _check_targets(job, known)
+    plan = plan_sequence([k.file.date for k in known], job.target_dates, opts.frames)
+    device = select_device(opts.diffusion.device)
+    params = count_parameters(models.base.weights_path) + (
+        count_parameters(models.controlnet.weights_path) if models.controlnet else 0
+    )
+    per_window_s = seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
+    check_tile_budget(layout.n_windows * len(plan), job.max_tiles, seconds_per_tile=per_window_s,
+                      what="latent windows (all dates)")
+    all_dates = sorted([k.file.date for k in known] + [s.target for s in plan])
+    tif_paths, cube_path = _paths(job, all_dates)
+
+    t0 = time.perf_counter()
+    generator = _load(job, opts, models, layout, steps, device, reporter)
+    t_load = time.perf_counter()
+    frames = [_observed(job, k, layout) for k in known]
+    generated, per_step = _generate(job, opts, models, generator, plan, known, steps, reporter)
+    frames += generated
+    t_gen = time.perf_counter()
+    records = [_write(job, f, layout, tif_paths[f.date]) for f in sorted(frames, key=lambda f: f.date)]
+    cube = write_datacube(
+        cube_path, layout.grid, [CubeFrame(f.date, f.kind, *_crop(f, layout), f.source) for f in frames],
+        attrs=_cube_attrs(job, models), overwrite=job.output.overwrite,
+    )
+    t_end = time.perf_counter()
+    summary = (
+        f"{len(records)} dated frames ({sum(f.kind == 'observed' for f in frames)} observed, {len(plan)} generated) "
+        f"on {layout.grid.width} x {layout.grid.height} px at {layout.grid.res[0]:g} m, "
+        f"{all_dates[0]} .. {all_dates[-1]}, with DiffusionSat's 3-D ControlNet, {steps} steps, seed {job.seed}; "
+        f"datacube {cube.name}"
+    )
+    extra = {
+        "timings": {"load_s": round(t_load - t0, 3), "generate_s": round(t_gen - t_load, 3),
+                    "write_s": round(t_end - t_gen, 3)},
+        "datacube": str(cube),
+        "dates": [d.isoformat() for d in all_dates],
+        "plan": per_step,
+        "excluded": excluded,
+        "grid": {"crs": layout.grid.crs, "transform": list(layout.grid.transform)[:6],
+                 "width": layout.grid.width, "height": layout.grid.height},
+    }
+    return PipelineOutput(records, ENGINE, summary, extra)
+
+
+def _load(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, layout: LatentLayout, steps: int,
+          device: torch.device, reporter: Reporter) -> TemporalGenerator:
+    """The loaded models (checked against each other and the layout) and the prompt embeddings."""
+    reporter.progress(0, 1, "load model")
+    d = opts.diffusion
+    comps = load_components(models.base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing,
+                            cpu_offload=d.cpu_offload)
+    if comps.vae_scale_factor != layout.factor:
+        raise ModelError(f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor")
+    if comps.num_metadata != len(FIELDS):
+        raise ModelError(f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7")
+    controlnet = None
+    if models.controlnet is not None:
+        controlnet = load_controlnet_3d(models.controlnet, comps.dtype).to("cpu" if d.cpu_offload else device)
+        check_pair(models.controlnet.name, controlnet, comps)
+    prompt = job.prompt or DEFAULT_PROMPT
+    overflow = comps.prompt_overflow(prompt)
+    if overflow:
+        reporter.log(f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
+                     "warning")
+    guided = opts.guidance_scale > 1
+    with torch.no_grad():
+        text = TextConditioning(comps.encode_prompts([prompt]), comps.encode_prompts([""]) if guided else None)
+    reporter.progress(1, 1, "load model")
+    return TemporalGenerator(
+        comps, controlnet, layout, text, steps=steps, guidance_scale=opts.guidance_scale,
+        controlnet_scale=opts.controlnet_scale, cloud_cover=opts.cloud_cover,
+        window_batch_size=d.window_batch_size or (1 if comps.device.type == "cpu" else 4),
+        weight_kind=d.weight_kind, decode_tile=(d.decode_tile // layout.factor) if d.decode_tile else None,
+    )
+
+
+def _generate(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, generator: TemporalGenerator,
+              plan: list[Step], known: list[_Known], steps: int,
+              reporter: Reporter) -> tuple[list[_Frame], list[dict[str, Any]]]:
+    """Every planned frame, in plan order, each joining the known frames for the next steps."""
+    pool: dict[dt.date, ConditionFrame] = {
+        k.file.date: ConditionFrame(k.file.date, k.pixels.rgb, k.pixels.valid, k.cloud) for k in known
+    }
+    frames, per_step = [], []
+    comps = generator.comps
+    for n, step in enumerate(plan, start=1):
+        t0 = time.perf_counter()
+        cond = [pool[d] for d in step.conditioning]
+        what = ("the single-image model" if step.from_scratch
+                else f"{len(cond)} frame(s) {', '.join(d.isoformat() for d in step.conditioning)}")
+        reporter.log(f"frame {n}/{len(plan)}: {step.target} from {what}")
+        result = generator.generate(step.target, cond, job.seed, progress=reporter.progress)
+        pool[step.target] = ConditionFrame(step.target, result.rgb, None, opts.cloud_cover)
+        elapsed = round(time.perf_counter() - t0, 3)
+        info = {"date": step.target.isoformat(), "conditioning": [d.isoformat() for d in step.conditioning],
+                "windows": len(result.windows), "unet_calls": result.stats.unet_calls, "seconds": elapsed}
+        per_step.append(info)
+        centre = Metadata.from_grid(generator.layout.grid, step.target, opts.cloud_cover).normalize()
+        cond_md = [Metadata.from_grid(generator.layout.grid, c.date, c.cloud_cover).normalize() for c in cond]
+        metadata = {
+            "fields": list(FIELDS), "centre": [round(float(v), 3) for v in centre],
+            "conditioning": [{"date": c.date.isoformat(), "cloud_cover": c.cloud_cover,
+                              "centre": [round(float(v), 3) for v in md]} for c, md in zip(cond, cond_md)],
+            "windows": len(result.windows),
+            "unconditional": [0.0] * len(FIELDS) if opts.guidance_scale > 1 else None,
+        }
+        extra = {
+            "date": step.target.isoformat(), "kind": "generated",
+            "conditioning_dates": [d.isoformat() for d in step.conditioning],
+            "controlnet": models.controlnet.name if models.controlnet and cond else None,
+            "frames": opts.frames, "steps": steps, "guidance_scale": opts.guidance_scale,
+            "controlnet_scale": opts.controlnet_scale, "scheduler": "DDIM",
+            "prediction_type": comps.prediction_type, "gsd_m": generator.layout.grid.res[0],
+            "window_px": generator.layout.window * generator.layout.factor,
+            "overlap_px": generator.layout.overlap * generator.layout.factor,
+            "dtype": str(comps.dtype).removeprefix("torch."),
+        }
+        tags = provenance_tags(engine=ENGINE, model=models.base.name, prompt=job.prompt or DEFAULT_PROMPT,
+                               seed=job.seed, metadata=metadata, task="temporal", extra=extra)
+        frames.append(_Frame(step.target, "generated", result.rgb, None, opts.cloud_cover, "", tags,
+                             {"conditioning": info["conditioning"], "model": models.base.name,
+                              "controlnet": extra["controlnet"]}))
+    return frames, per_step
+
+
+def _observed(job: TemporalJob, k: _Known, layout: LatentLayout) -> _Frame:
+    synthetic = k.pixels.synthetic
+    extra = {
+        "date": k.file.date.isoformat(), "kind": k.kind, "role": k.role, "source": k.file.path.name,
+        "date_source": k.file.source, "rendering": k.pixels.rendering,
+        "resampling": "exact copy" if k.pixels.exact else "bilinear",
+        "cloud_fraction": None if k.cloud is None else round(k.cloud, 4),
+    }
+    tags = provenance_tags(engine="coregister", synthetic=synthetic, task="temporal", extra=extra)
+    return _Frame(k.file.date, k.kind, k.pixels.rgb, k.pixels.valid, k.cloud, k.file.path.name, tags,
+                  {"role": k.role, "source": str(k.file.path), "cloud_fraction": extra["cloud_fraction"],
+                   "rendering": k.pixels.rendering, "resampling": extra["resampling"]})
+
+
+def _crop(frame: _Frame, layout: LatentLayout) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = layout.output_window.slices
+    valid = np.ones(layout.grid.shape, bool) if frame.valid is None else frame.valid[rows, cols]
+    return frame.rgb[:, rows, cols], valid
+
+
+def _write(job: TemporalJob, frame: _Frame, layout: LatentLayout, path: Path) -> OutputRecord:
+    """The frame's Cloud-Optimized GeoTIFF on the requested grid (RGB + alpha) and its result record."""
+    grid = layout.grid
+    rgb, valid = _crop(frame, layout)
+    with GeoTIFFWriter(
+        path, grid, 3, "uint8", alpha=True, band_descriptions=BANDS,
+        colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue], tags=frame.tags,
+        overwrite=job.output.overwrite,
+    ) as writer:
+        writer.write(grid.full_window, rgb, None if valid.all() else valid)
+    return OutputRecord(
+        path=str(path), bands=[*BANDS, "alpha"], crs=grid.crs, bounds=grid.bounds, width=grid.width,
+        height=grid.height, kind=frame.kind, synthetic=frame.kind != "observed", date=frame.date,
+        extra={"gsd_m": grid.res[0], **frame.extra},
+    )
+
+
+def _cube_attrs(job: TemporalJob, models: TemporalModels) -> dict[str, Any]:
+    import geogen
+
+    return {
+        "title": f"geogen temporal sequence {job.output.name}",
+        "source": f"geogen {geogen.__version__}",
+        "comment": "frames with synthetic = 1 are SYNTHETIC images generated by geogen, not observations",
+        "geogen_engine": ENGINE,
+        "geogen_model": models.base.name,
+        "geogen_controlnet": models.controlnet.name if models.controlnet else "none",
+        "geogen_seed": job.seed,
+        "history": f"{dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()} geogen temporal",
+    }

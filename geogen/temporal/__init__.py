@@ -1,0 +1,9 @@
+"""Temporal sequences: the same place at several dates, observed frames plus generated ones, as one stack.
+
+- ``dates``: each input's acquisition date (given, file tags, an earlier job's result.json, the file name).
+- ``clouds``: a frame's cloud fraction from its cloud band, and the ``cloud_max`` filter.
+- ``render``: a frame's colours as RGB in [0, 1] (Sentinel-2 true colour, 8-bit imagery as it is).
+- ``coregister``: every frame resampled onto one target grid (exact copy when already on it).
+- ``sequence``: the autoregressive plan (order of generation and each step's conditioning frames).
+- ``datacube``: the whole sequence as a CF NetCDF cube with a time axis.
+"""

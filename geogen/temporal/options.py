@@ -1,0 +1,68 @@
+"""The ``options`` of a temporal job, checked once: temporal keys here, the rest by the diffusion engine.
+
+Temporal keys (defaults in brackets):
+- ``controlnet``: DiffusionSat's 3-D (temporal) ControlNet, a name from ``geogen models list`` or a folder
+  (needed whenever a frame is generated from earlier frames);
+- ``frames`` [3]: conditioning frames per generated frame (T of the ControlNet's (B, C, T, H, W) input);
+- ``guidance_scale`` [1.0, the paper's evaluation setting; > 1 doubles the work];
+- ``controlnet_scale`` [1.0]: multiplier of the ControlNet residuals;
+- ``cloud_cover`` [unknown]: the cloud cover written into the generated frames' metadata.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from geogen.engines.diffusion.options import DiffusionOptions, parse_options
+from geogen.errors import JobSpecError
+from geogen.temporal.sequence import DEFAULT_FRAMES
+
+TEMPORAL_KEYS = ("controlnet", "frames", "guidance_scale", "controlnet_scale", "cloud_cover")
+MAX_FRAMES = 16
+
+
+@dataclass(frozen=True)
+class TemporalOptions:
+    """Checked temporal options plus the diffusion engine's."""
+
+    controlnet: str | None
+    frames: int
+    guidance_scale: float
+    controlnet_scale: float
+    cloud_cover: float | None
+    diffusion: DiffusionOptions
+
+
+def _number(options: dict[str, Any], key: str, default: float | None, low: float, high: float) -> float | None:
+    value = options.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def parse_temporal_options(options: dict[str, Any]) -> TemporalOptions:
+    """``options`` split into temporal and diffusion options, every value checked.
+
+    Raises:
+        JobSpecError: an unknown key or a value of the wrong type or range (the message names both).
+    """
+    own = {k: v for k, v in options.items() if k in TEMPORAL_KEYS}
+    diffusion = parse_options({k: v for k, v in options.items() if k not in TEMPORAL_KEYS})
+    frames = own.get("frames", DEFAULT_FRAMES)
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
+        raise JobSpecError(f"options.frames must be an integer from 1 to {MAX_FRAMES}, got {frames!r}")
+    controlnet = own.get("controlnet")
+    if controlnet is not None and (not isinstance(controlnet, str) or not controlnet.strip()):
+        raise JobSpecError(f"options.controlnet must be a model name or folder, got {controlnet!r}")
+    return TemporalOptions(
+        controlnet=controlnet,
+        frames=frames,
+        guidance_scale=_number(own, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
+        controlnet_scale=_number(own, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,
+        cloud_cover=_number(own, "cloud_cover", None, 0.0, 1.0),
+        diffusion=diffusion,
+    )
