@@ -234,6 +234,11 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     reference = min(files, key=lambda x: (x[1] == "seed", x[0].date))[0].path if files else None
     for d in job.target_dates:
         Metadata(date=d)  # refuses dates the model cannot encode, before any work
+    if not files and job.aoi is None:
+        raise JobSpecError(
+            "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
+            "(--aoi with --gsd) for the single-image model to start from"
+        )
     need_controlnet = bool(files) or len(job.target_dates) > 1
     models = resolve_models(job.model, opts.controlnet, need_controlnet=need_controlnet)
     grid = target_grid(job, reference)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingContext, QgsProcessingParameterFile, QgsProcessingParameterRasterLayer
+from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterLayer
 
-from ..common.compat import FILE_BEHAVIOR_FILE, PARAM_ADVANCED
+from ..common.compat import FILE_BEHAVIOR_FILE
 from ..common.errors import InputError
-from ..common.export import raster_file
-from ..common.job import relative_to_job
 from .base import GeogenAlgorithm
+from .request import JobRequest
 
 LANDCOVER_HELP = (
     "<p>Classes are FLAIR-1 codes (1 building ... 19 other) unless a <b>class mapping</b> JSON file maps "
@@ -51,38 +50,30 @@ class LandcoverAlgorithm(GeogenAlgorithm):
             (self.EXEMPLAR_IMAGE, "Exemplar image (exemplar engine; optional)"),
             (self.EXEMPLAR_MASK, "Exemplar class map (same grid as the exemplar image)"),
         ):
-            param = QgsProcessingParameterRasterLayer(name, self.tr(label), optional=True)
-            param.setFlags(param.flags() | PARAM_ADVANCED)
-            self.addParameter(param)
+            self.add_advanced(QgsProcessingParameterRasterLayer(name, self.tr(label), optional=True))
 
-    def landcover_fields(
-        self, parameters: dict[str, Any], context: QgsProcessingContext, job_dir: Path
-    ) -> dict[str, Any]:
+    def landcover_fields(self, request: JobRequest) -> dict[str, Any]:
         """mapping, aoi, gsd, date, prompt and exemplar as sketch_job keyword arguments.
 
         Raises:
             InputError: only one of the two exemplar rasters was given.
         """
-        mapping = self.parameterAsFile(parameters, self.MAPPING, context)
-        image = self.parameterAsRasterLayer(parameters, self.EXEMPLAR_IMAGE, context)
-        mask = self.parameterAsRasterLayer(parameters, self.EXEMPLAR_MASK, context)
+        mapping = request.file(self.MAPPING)
+        image = request.raster(self.EXEMPLAR_IMAGE)
+        mask = request.raster(self.EXEMPLAR_MASK)
         if (image is None) != (mask is None):
             raise InputError("an exemplar needs both its image and its class map")
         exemplar = None
         if image is not None:
             exemplar = (
-                relative_to_job(
-                    raster_file(image, job_dir, "exemplar_image", context.transformContext()), job_dir
-                ),
-                relative_to_job(
-                    raster_file(mask, job_dir, "exemplar_mask", context.transformContext()), job_dir
-                ),
+                request.exported_raster(image, "exemplar_image"),
+                request.exported_raster(mask, "exemplar_mask"),
             )
         return {
             "mapping": str(Path(mapping).resolve()) if mapping else None,
-            "aoi": self.area(parameters, context),
-            "gsd": self.optional_number(parameters, self.GSD, context) or None,
-            "date": self.date(parameters, context),
-            "prompt": self.parameterAsString(parameters, self.PROMPT, context) or None,
+            "aoi": request.area(),
+            "gsd": request.optional_number(self.GSD) or None,
+            "date": request.date(),
+            "prompt": request.text(self.PROMPT),
             "exemplar": exemplar,
         }

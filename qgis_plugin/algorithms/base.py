@@ -1,14 +1,14 @@
 """What every geogen algorithm shares: engine/model/seed/steps/output parameters, running the backend, and
 loading the outputs into the project.
 
-A subclass declares its task's inputs (``add_inputs``) and turns parameter values into a job dict
-(``build_job``); this class writes ``job.json`` into the output folder (the job directory), runs
-``geogen run job.json --progress jsonl`` and maps the backend's progress, logs and errors onto ``feedback``.
+A subclass declares its task's inputs (``add_inputs``, with the ``add_*`` helpers here) and turns one run's
+parameter values (a ``JobRequest``) into a job dict (``build_job``); this class writes ``job.json`` into the
+output folder (the job directory), runs ``geogen run job.json --progress jsonl`` and maps the backend's
+progress, logs and errors onto ``feedback``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterDateTime,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFolderDestination,
@@ -31,15 +32,13 @@ from qgis.PyQt.QtCore import QCoreApplication
 from ..common import settings
 from ..common.compat import DATETIME_DATE, NUMBER_DOUBLE, NUMBER_INTEGER, PARAM_ADVANCED
 from ..common.errors import BackendNotFoundError, GeogenPluginError, JobCancelledError
-from ..common.export import area_from_extent
-from ..common.job import Area, RunOptions, write_job
+from ..common.job import write_job
 from ..common.log import log
 from ..common.results import layer_name, post_processor
 from ..runner.backend import Backend, find_backend
 from ..runner.info import current_info, engines_for, models_for
 from ..runner.process import run_job
-
-DEFAULT_CHOICE = "default"
+from .request import DEFAULT_CHOICE, JobRequest
 
 COMMON_HELP = (
     "<p>The backend runs as a separate process (<code>geogen run job.json</code>) in its own Python "
@@ -124,32 +123,37 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
                 usesStaticStrings=True,
             )
         )
-        model = QgsProcessingParameterEnum(
-            self.MODEL,
-            self.tr("Model (installed in the backend)"),
-            options=[DEFAULT_CHOICE, *models_for(info, self.TASK)],
-            allowMultiple=False,
-            defaultValue=DEFAULT_CHOICE,
-            usesStaticStrings=True,
+        self.add_advanced(
+            QgsProcessingParameterEnum(
+                self.MODEL,
+                self.tr("Model (installed in the backend)"),
+                options=[DEFAULT_CHOICE, *models_for(info, self.TASK)],
+                allowMultiple=False,
+                defaultValue=DEFAULT_CHOICE,
+                usesStaticStrings=True,
+            )
         )
-        model.setFlags(model.flags() | PARAM_ADVANCED)
-        self.addParameter(model)
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.SEED, self.tr("Seed"), NUMBER_INTEGER, defaultValue=0, minValue=0
             )
         )
         if self.USES_STEPS:
-            steps = QgsProcessingParameterNumber(
-                self.STEPS,
-                self.tr("Diffusion steps (0 = engine default)"),
-                NUMBER_INTEGER,
-                defaultValue=0,
-                minValue=0,
-                maxValue=1000,
+            self.add_advanced(
+                QgsProcessingParameterNumber(
+                    self.STEPS,
+                    self.tr("Diffusion steps (0 = engine default)"),
+                    NUMBER_INTEGER,
+                    defaultValue=0,
+                    minValue=0,
+                    maxValue=1000,
+                )
             )
-            steps.setFlags(steps.flags() | PARAM_ADVANCED)
-            self.addParameter(steps)
+
+    def add_advanced(self, param: QgsProcessingParameterDefinition) -> None:
+        """Add ``param`` under the dialog's "Advanced parameters"."""
+        param.setFlags(param.flags() | PARAM_ADVANCED)
+        self.addParameter(param)
 
     def add_extent(self, optional: bool, description: str = "Area of interest") -> None:
         """The area of interest (an extent with its CRS)."""
@@ -165,6 +169,20 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
                 defaultValue=default,
                 optional=optional,
                 minValue=0,
+            )
+        )
+
+    def add_fraction(self, name: str, description: str) -> None:
+        """An optional number from 0 to 1 (e.g. a cloud cover), empty by default."""
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                name,
+                self.tr(description),
+                NUMBER_DOUBLE,
+                defaultValue=None,
+                optional=True,
+                minValue=0,
+                maxValue=1,
             )
         )
 
@@ -184,56 +202,9 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
             )
         )
 
-    # --- parameter values -----------------------------------------------------------------------------------
-    def choice(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str | None:
-        """An enum's chosen string, or None for "default"."""
-        value = self.parameterAsEnumString(parameters, name, context)
-        return None if not value or value == DEFAULT_CHOICE else value
-
-    def optional_number(
-        self, parameters: dict[str, Any], name: str, context: QgsProcessingContext
-    ) -> float | None:
-        """A number parameter, or None when it was left empty."""
-        if parameters.get(name) in (None, ""):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
-
-    def area(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Area | None:
-        """The extent parameter as the job's area, or None when it was not given."""
-        if parameters.get(self.EXTENT) in (None, ""):
-            return None
-        return area_from_extent(
-            self.parameterAsExtent(parameters, self.EXTENT, context),
-            self.parameterAsExtentCrs(parameters, self.EXTENT, context),
-        )
-
-    def date(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dt.date | None:
-        """The date parameter, or None when it was not given."""
-        if parameters.get(self.DATE) in (None, ""):
-            return None
-        q = self.parameterAsDate(parameters, self.DATE, context)
-        return dt.date(q.year(), q.month(), q.day()) if q.isValid() else None
-
-    def run_options(self, parameters: dict[str, Any], context: QgsProcessingContext) -> RunOptions:
-        """Engine, model, seed and steps from the parameters."""
-        steps = self.parameterAsInt(parameters, self.STEPS, context) if self.USES_STEPS else 0
-        return RunOptions(
-            engine=self.choice(parameters, self.ENGINE, context),
-            model=self.choice(parameters, self.MODEL, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context),
-            steps=steps or None,
-            name=self.TASK,
-        )
-
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        """The job dict for these parameters; inputs are exported into ``job_dir`` (subclasses)."""
+    # --- job ------------------------------------------------------------------------------------------------
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        """The job dict for this run; inputs are exported into ``request.job_dir`` (subclasses)."""
         raise NotImplementedError
 
     # --- running --------------------------------------------------------------------------------------------
@@ -264,9 +235,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
             (feedback.pushWarning if level == "warning" else feedback.pushInfo)(message)
 
         try:
-            job = self.build_job(
-                parameters, context, feedback, job_dir, self.run_options(parameters, context)
-            )
+            job = self.build_job(JobRequest(self, parameters, context, feedback, job_dir))
             job_file = write_job(job, job_dir)
             feedback.pushInfo(f"geogen: {backend.describe()} run {job_file}")
             outcome = run_job(

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from qgis.core import (
-    QgsProcessingContext,
-    QgsProcessingException,
-    QgsProcessingFeedback,
-    QgsProcessingParameterRasterLayer,
-)
+from qgis.core import QgsProcessingParameterRasterLayer
 
-from ..common.export import raster_file
-from ..common.job import RunOptions, relative_to_job, sketch_job
+from ..common.job import sketch_job
 from ._landcover import LANDCOVER_HELP, LandcoverAlgorithm
+from .request import JobRequest
 
 
 class LandcoverRasterToSceneAlgorithm(LandcoverAlgorithm):
@@ -33,18 +27,6 @@ class LandcoverRasterToSceneAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Land-cover raster")))
         self.add_landcover_options()
 
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if layer is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
-        path = raster_file(layer, job_dir, "landcover", context.transformContext())
-        return sketch_job(
-            relative_to_job(path, job_dir), options, **self.landcover_fields(parameters, context, job_dir)
-        )
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        landcover = request.exported_raster(request.required_raster(self.INPUT), "landcover")
+        return sketch_job(landcover, request.options, **self.landcover_fields(request))

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from qgis.core import (
-    QgsProcessingContext,
-    QgsProcessingException,
-    QgsProcessingFeedback,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
-)
+from qgis.core import QgsProcessingParameterFeatureSource, QgsProcessingParameterField
 
 from ..common.compat import FIELD_ANY, SOURCE_POLYGON
 from ..common.export import LANDCOVER_LAYER, export_polygons
-from ..common.job import RunOptions, relative_to_job, sketch_job
+from ..common.job import relative_to_job, sketch_job
 from ._landcover import LANDCOVER_HELP, LandcoverAlgorithm
+from .request import JobRequest
 
 
 class SketchToSceneAlgorithm(LandcoverAlgorithm):
@@ -44,29 +38,20 @@ class SketchToSceneAlgorithm(LandcoverAlgorithm):
         )
         self.add_landcover_options()
 
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        source = self.parameterAsSource(parameters, self.INPUT, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        source = request.required_source(self.INPUT)
+        class_field = request.string(self.CLASS_FIELD)
         gpkg = export_polygons(
             source,
             class_field,
-            job_dir / "inputs" / "landcover.gpkg",
-            context.transformContext(),
-            feedback.isCanceled,
+            request.job_dir / "inputs" / "landcover.gpkg",
+            request.transform_context,
+            request.feedback.isCanceled,
         )
         return sketch_job(
-            relative_to_job(gpkg, job_dir),
-            options,
+            relative_to_job(gpkg, request.job_dir),
+            request.options,
             class_field=class_field,
             layer=LANDCOVER_LAYER,
-            **self.landcover_fields(parameters, context, job_dir),
+            **self.landcover_fields(request),
         )

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsProcessingContext,
-    QgsProcessingFeedback,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -16,9 +14,9 @@ from qgis.core import (
 
 from ..common.compat import FILE_BEHAVIOR_FOLDER, NUMBER_DOUBLE
 from ..common.errors import InputError
-from ..common.export import raster_file
-from ..common.job import RunOptions, relative_to_job, superres_job
+from ..common.job import superres_job
 from .base import GeogenAlgorithm
+from .request import JobRequest
 
 
 class SuperResolveS2Algorithm(GeogenAlgorithm):
@@ -67,30 +65,20 @@ class SuperResolveS2Algorithm(GeogenAlgorithm):
             )
         )
 
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        folder = self.parameterAsFile(parameters, self.INPUT_FOLDER, context)
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        layer = request.raster(self.INPUT)
+        folder = request.file(self.INPUT_FOLDER)
         if (layer is None) == (not folder):
             raise InputError("give either a Sentinel-2 raster layer or a Sentinel-2 folder (exactly one)")
-        if layer is not None:
-            source = relative_to_job(raster_file(layer, job_dir, "s2", context.transformContext()), job_dir)
-        else:
-            source = str(Path(folder).resolve())
-        bands_text = self.parameterAsString(parameters, self.BANDS, context)
+        source = request.exported_raster(layer, "s2") if layer is not None else str(Path(folder).resolve())
+        bands_text = request.string(self.BANDS)
         bands = (
             [b.strip() for b in bands_text.replace(";", ",").split(",") if b.strip()] if bands_text else None
         )
         return superres_job(
             source,
-            options,
-            aoi=self.area(parameters, context),
-            target_gsd=self.optional_number(parameters, self.TARGET_GSD, context) or None,
+            request.options,
+            aoi=request.area(),
+            target_gsd=request.optional_number(self.TARGET_GSD) or None,
             bands=bands,
         )

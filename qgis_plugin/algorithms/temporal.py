@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsProcessingContext,
-    QgsProcessingFeedback,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
-from ..common.compat import NUMBER_DOUBLE, SOURCE_RASTER
+from ..common.compat import SOURCE_RASTER
 from ..common.errors import InputError
-from ..common.export import raster_file
-from ..common.job import RunOptions, parse_dates, relative_to_job, temporal_job
+from ..common.job import parse_dates, temporal_job
 from .base import GeogenAlgorithm
+from .request import JobRequest
 
 
 class TemporalSequenceAlgorithm(GeogenAlgorithm):
@@ -56,44 +52,25 @@ class TemporalSequenceAlgorithm(GeogenAlgorithm):
         )
         self.add_extent(optional=True)
         self.add_gsd("Ground sampling distance, m/px (0 = input's)", 0.0)
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.CLOUD_MAX,
-                self.tr("Maximum cloud cover of observed frames (0-1)"),
-                NUMBER_DOUBLE,
-                defaultValue=None,
-                optional=True,
-                minValue=0,
-                maxValue=1,
-            )
-        )
+        self.add_fraction(self.CLOUD_MAX, "Maximum cloud cover of observed frames (0-1)")
         self.add_prompt()
 
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        dates = parse_dates(self.parameterAsString(parameters, self.TARGET_DATES, context))
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        dates = parse_dates(request.string(self.TARGET_DATES))
         if not dates:
             raise InputError("give at least one target date (YYYY-MM-DD)")
-        tc = context.transformContext()
         inputs = [
-            relative_to_job(raster_file(layer, job_dir, f"frame_{i:03d}", tc), job_dir)
-            for i, layer in enumerate(self.parameterAsLayerList(parameters, self.INPUTS, context))
+            request.exported_raster(layer, f"frame_{i:03d}")
+            for i, layer in enumerate(request.layers(self.INPUTS))
         ]
-        seed_layer = self.parameterAsRasterLayer(parameters, self.SEED_IMAGE, context)
-        seed = relative_to_job(raster_file(seed_layer, job_dir, "seed", tc), job_dir) if seed_layer else None
+        seed_layer = request.raster(self.SEED_IMAGE)
         return temporal_job(
             dates,
-            options,
+            request.options,
             inputs=inputs,
-            seed_image=seed,
-            aoi=self.area(parameters, context),
-            gsd=self.optional_number(parameters, self.GSD, context) or None,
-            cloud_max=self.optional_number(parameters, self.CLOUD_MAX, context),
-            prompt=self.parameterAsString(parameters, self.PROMPT, context) or None,
+            seed_image=request.exported_raster(seed_layer, "seed") if seed_layer else None,
+            aoi=request.area(),
+            gsd=request.optional_number(self.GSD) or None,
+            cloud_max=request.optional_number(self.CLOUD_MAX),
+            prompt=request.text(self.PROMPT),
         )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingParameterNumber
+from qgis.core import QgsProcessingParameterNumber
 
-from ..common.compat import NUMBER_DOUBLE, PARAM_ADVANCED
+from ..common.compat import NUMBER_DOUBLE
 from ..common.errors import InputError
-from ..common.job import RunOptions, text_job
+from ..common.job import text_job
 from .base import GeogenAlgorithm
+from .request import JobRequest
 
 
 class TextToSceneAlgorithm(GeogenAlgorithm):
@@ -35,40 +35,23 @@ class TextToSceneAlgorithm(GeogenAlgorithm):
         self.add_extent(optional=False)
         self.add_gsd("Ground sampling distance, m/px", 1.0, optional=False)
         self.add_date()
-        self.addParameter(
+        self.add_fraction(self.CLOUD_COVER, "Cloud cover (0-1)")
+        self.add_advanced(
             QgsProcessingParameterNumber(
-                self.CLOUD_COVER,
-                self.tr("Cloud cover (0-1)"),
-                NUMBER_DOUBLE,
-                defaultValue=None,
-                optional=True,
-                minValue=0,
-                maxValue=1,
+                self.GUIDANCE, self.tr("Guidance scale"), NUMBER_DOUBLE, defaultValue=7.5, minValue=0
             )
         )
-        guidance = QgsProcessingParameterNumber(
-            self.GUIDANCE, self.tr("Guidance scale"), NUMBER_DOUBLE, defaultValue=7.5, minValue=0
-        )
-        guidance.setFlags(guidance.flags() | PARAM_ADVANCED)
-        self.addParameter(guidance)
 
-    def build_job(
-        self,
-        parameters: dict[str, Any],
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-        job_dir: Path,
-        options: RunOptions,
-    ) -> dict[str, Any]:
-        aoi = self.area(parameters, context)
+    def build_job(self, request: JobRequest) -> dict[str, Any]:
+        aoi = request.area()
         if aoi is None:
             raise InputError("text to scene needs an area of interest")
         return text_job(
-            self.parameterAsString(parameters, self.PROMPT, context),
+            request.string(self.PROMPT),
             aoi,
-            self.parameterAsDouble(parameters, self.GSD, context),
-            options,
-            date=self.date(parameters, context),
-            cloud_cover=self.optional_number(parameters, self.CLOUD_COVER, context),
-            guidance_scale=self.parameterAsDouble(parameters, self.GUIDANCE, context),
+            request.number(self.GSD),
+            request.options,
+            date=request.date(),
+            cloud_cover=request.optional_number(self.CLOUD_COVER),
+            guidance_scale=request.number(self.GUIDANCE),
         )

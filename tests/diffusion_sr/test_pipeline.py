@@ -94,6 +94,7 @@ def test_output_is_on_the_zoomed_input_grid_with_its_provenance(sr_models, patch
     assert pw["0,0"][0] < pw["0,2"][0] and pw["1,0"][0] < pw["1,2"][0]
     assert pw["0,0"][1] > pw["1,0"][1] and pw["0,2"][1] > pw["1,2"][1]
     assert record.date.isoformat() == "2017-06-13" and result.extra["per_date"][0]["unet_calls"] == 12
+    assert [p.name for p in tmp_path.iterdir()] == ["sr.tif"]  # no scratch or partial file left
 
 
 def crop_patch(patch: Path, folder: Path, col: int, row: int, width: int, height: int) -> Path:

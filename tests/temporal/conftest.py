@@ -40,18 +40,41 @@ def build_tiny_controlnet_3d(base: Path, folder: Path, *, seed: int = 11) -> Pat
         conditioning_embedding_out_channels=(8, 16),
     )
     randomize_(model, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for alpha in model.mixing_attns:
             alpha.fill_(0.5)
+        for name, p in model.named_parameters():  # residuals and metadata strong enough to show in 8-bit pixels
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif name.startswith("metadata_embedding"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     model.eval().save_pretrained(folder)
     return folder
+
+
+def build_sensitive_diffusionsat(root: Path) -> Path:
+    """The tiny DiffusionSat pipeline with its UNet's output layer scaled up 30 times.
+
+    With the shared tiny weights the UNet's prediction is about 0.03 in size, so the decoded pixels hardly
+    depend on anything the model is given; scaled, a ControlNet moves them by about 24 levels of 255.
+    """
+    from geogen.models.loading import load_unet
+
+    build_tiny_diffusionsat(root)
+    unet = load_unet(root / "unet")
+    with torch.no_grad():
+        unet.conv_out.weight.mul_(30.0)
+        unet.conv_out.bias.mul_(30.0)
+    unet.save_pretrained(root / "unet")
+    return root
 
 
 @pytest.fixture(scope="session")
 def temporal_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(tiny DiffusionSat pipeline folder, tiny 3-D ControlNet folder)."""
     root = tmp_path_factory.mktemp("temporal_models")
-    base = build_tiny_diffusionsat(root / "tiny-diffusionsat")
+    base = build_sensitive_diffusionsat(root / "tiny-diffusionsat")
     return base, build_tiny_controlnet_3d(base, root / "tiny-controlnet-3d")
 
 
@@ -74,16 +97,16 @@ def slovenia_series(slovenia: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def naip_crop(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 48 x 40 px crop (5 m) of a real NAIP frame, keeping its name (date 2009-08-18), CRS and nodata."""
+    """A 32 x 28 px crop (5 m) of a real NAIP frame, keeping its name (date 2009-08-18), CRS and nodata."""
     src_path = shared_data / "naip_nd_timeseries" / NAIP_FRAME
     if not src_path.is_file():
         pytest.skip(f"NAIP frame not found: {src_path}")
     out = tmp_path_factory.mktemp("naip") / NAIP_FRAME
-    win = RioWindow(400, 300, 48, 40)
+    win = RioWindow(400, 300, 32, 28)
     with rasterio.open(src_path) as src:
         data = src.read(window=win)
         transform = src.transform @ Affine.translation(win.col_off, win.row_off)
-        profile = src.profile | {"width": 48, "height": 40, "transform": transform,
+        profile = src.profile | {"width": win.width, "height": win.height, "transform": transform,
                                  "blockxsize": 16, "blockysize": 16}
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(data)

@@ -36,14 +36,21 @@ COLORS = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
 
 @contextlib.contextmanager
 def scratch_rgb(folder: Path, shape: tuple[int, int]) -> Iterator[np.ndarray]:
-    """A (3, rows, cols) uint8 array memory-mapped in a temporary folder in ``folder``, removed afterwards."""
+    """A (3, rows, cols) uint8 array memory-mapped in a temporary folder in ``folder``, removed afterwards.
+
+    The mapping is closed before the folder is removed (Windows cannot delete a mapped file); callers must not
+    keep views of the array past the ``with`` block.
+    """
     with tempfile.TemporaryDirectory(prefix=".geogen-sr-", dir=folder, ignore_cleanup_errors=True) as tmp:
         array = np.lib.format.open_memmap(Path(tmp) / "raw.npy", mode="w+", dtype=np.uint8, shape=(3, *shape))
+        mapping = getattr(array, "_mmap", None)
         try:
             yield array
         finally:
-            array.flush()
             del array
+            if mapping is not None:
+                with contextlib.suppress(BufferError):  # a view still alive: the OS frees it later
+                    mapping.close()
 
 
 @dataclass

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +112,32 @@ def _metadata(
     return md.normalize(), dataclasses.replace(md, gsd_m=COND_GSD_M).normalize()
 
 
+@dataclasses.dataclass
+class _Run:
+    """What every date of a job shares: the job, its options and models, the layout, and the loaded parts."""
+
+    job: SuperresJob
+    opts: SROptions
+    sr: ModelEntry
+    base: ModelEntry
+    layout: LatentLayout
+    scale: int
+    steps: int
+    reporter: Reporter
+    comps: DiffusionComponents
+    controlnet: torch.nn.Module
+    cond_scale: int
+    text: TextConditioning
+
+    def progress(self, stage: str) -> Callable[[int, int], None]:
+        return lambda done, total: self.reporter.progress(done, total, stage)
+
+
 def _tags(
-    job: SuperresJob,
-    sr: ModelEntry,
-    base: ModelEntry,
-    comps: DiffusionComponents,
-    layout: LatentLayout,
-    opts: SROptions,
-    item: SRInput,
-    scale: int,
-    steps: int,
-    norm: Normalisation,
-    per_window: dict[tuple[int, int], np.ndarray],
+    run: _Run, item: SRInput, norm: Normalisation, per_window: dict[tuple[int, int], np.ndarray]
 ) -> dict[str, str]:
+    """Provenance tags of one date's output."""
+    opts, layout, comps = run.opts, run.layout, run.comps
     centre = Metadata.from_grid(layout.grid, item.date, opts.cloud_cover).normalize()
     metadata: dict[str, Any] = {
         "fields": list(FIELDS),
@@ -138,15 +151,15 @@ def _tags(
             f"{i},{j}": [round(float(v), 3) for v in vec] for (i, j), vec in sorted(per_window.items())
         }
     extra = {
-        "steps": steps,
+        "steps": run.steps,
         "guidance_scale": opts.guidance_scale,
         "scheduler": "DDIM",
         "eta": 0.0,
         "prediction_type": comps.prediction_type,
-        "scale": scale,
+        "scale": run.scale,
         "gsd_m": layout.grid.res[0],
         "date": item.date.isoformat() if item.date else None,
-        "base_model": base.name,
+        "base_model": run.base.name,
         "controlnet_scale": opts.controlnet_scale,
         "normalisation": norm.to_json(),
         "consistency": opts.consistency or "off",
@@ -163,9 +176,9 @@ def _tags(
     }
     return provenance_tags(
         engine=TAG_ENGINE,
-        model=models.model_label(sr),
+        model=models.model_label(run.sr),
         prompt=opts.prompt,
-        seed=job.seed,
+        seed=run.job.seed,
         metadata=metadata,
         task="superres",
         extra=extra,
@@ -204,36 +217,35 @@ def run_diffusionsat_sr(
                 reporter.log(w, "warning")
         footprint, plan = plan_inputs(job, items, stacks)
         scale = resolve_scale(opts, job.target_gsd, footprint.res[0])
-        grid = footprint.zoom(scale)
-        layout = _layout(sr_entry, base, grid, opts)
+        layout = _layout(sr_entry, base, footprint.zoom(scale), opts)
         device = select_device(opts.diffusion.device)
         params = count_parameters(base.weights_path) + count_parameters(sr_entry.weights_path)
-        per_window_s = 2 * seconds_per_window(
-            params, layout.window, steps, opts.guidance_scale > 1, device.type
-        )
+        guided = opts.guidance_scale > 1
+        per_window_s = 2 * seconds_per_window(params, layout.window, steps, guided, device.type)
         check_tile_budget(
             layout.n_windows * len(plan),
             job.max_tiles,
             seconds_per_tile=per_window_s,
             what="latent windows (all dates)",
         )
-        return _run(job, opts, sr_entry, base, layout, plan, scale, steps, device, reporter)
+        t0 = time.perf_counter()
+        reporter.progress(0, 1, "load model")
+        comps, controlnet, cond_scale, text = _load(opts, sr_entry, base, layout, device)
+        reporter.progress(1, 1, "load model")
+        run = _Run(
+            job, opts, sr_entry, base, layout, scale, steps, reporter, comps, controlnet, cond_scale, text
+        )
+        return _run(run, plan, round(time.perf_counter() - t0, 3))
 
 
-def _run(
-    job: SuperresJob,
-    opts: SROptions,
-    sr_entry: ModelEntry,
-    base: ModelEntry,
-    layout: LatentLayout,
-    plan: list[SRInput],
-    scale: int,
-    steps: int,
-    device: torch.device,
-    reporter: Reporter,
-) -> PipelineOutput:
-    t0 = time.perf_counter()
-    reporter.progress(0, 1, "load model")
+def _load(
+    opts: SROptions, sr: ModelEntry, base: ModelEntry, layout: LatentLayout, device: torch.device
+) -> tuple[DiffusionComponents, torch.nn.Module, int, TextConditioning]:
+    """The base pipeline, the ControlNet (both checked), its condition scale and the encoded prompt.
+
+    Raises:
+        ModelError: parts that do not fit together (see ``models.check_pair``).
+    """
     d = opts.diffusion
     comps = load_components(
         base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing, cpu_offload=d.cpu_offload
@@ -242,82 +254,56 @@ def _run(
         raise ModelError(
             f"model {base.name!r}: its VAE config and weights disagree on the downsampling factor"
         )
-    controlnet = models.load_sr_controlnet(sr_entry, comps.dtype).to("cpu" if d.cpu_offload else device)
-    cond_scale = models.check_pair(sr_entry.name, controlnet, comps.unet, comps.vae_scale_factor)
     if comps.num_metadata != len(FIELDS):
         raise ModelError(
             f"model {base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
         )
+    controlnet = models.load_sr_controlnet(sr, comps.dtype).to("cpu" if d.cpu_offload else device)
+    cond_scale = models.check_pair(sr.name, controlnet, comps.unet, comps.vae_scale_factor)
     with torch.no_grad():
-        guided = opts.guidance_scale > 1
-        text = TextConditioning(
-            comps.encode_prompts([opts.prompt]), comps.encode_prompts([""]) if guided else None
-        )
-    reporter.progress(1, 1, "load model")
-    timings = {"load_s": round(time.perf_counter() - t0, 3), "denoise_s": 0.0, "decode_write_s": 0.0}
+        uncond = comps.encode_prompts([""]) if opts.guidance_scale > 1 else None
+        text = TextConditioning(comps.encode_prompts([opts.prompt]), uncond)
+    return comps, controlnet, cond_scale, text
+
+
+def _run(run: _Run, plan: list[SRInput], load_s: float) -> PipelineOutput:
+    timings = {"load_s": load_s, "denoise_s": 0.0, "decode_write_s": 0.0}
     records, per_date = [], []
-    for k, item in enumerate(plan):
+    for item in plan:
         label = f" {item.date.isoformat()}" if item.date and len(plan) > 1 else ""
-        record, info = _run_date(
-            job,
-            opts,
-            sr_entry,
-            base,
-            comps,
-            controlnet,
-            cond_scale,
-            layout,
-            text,
-            item,
-            scale,
-            steps,
-            label,
-            reporter,
-            timings,
-        )
+        record, info = _run_date(run, item, label)
         records.append(record)
         per_date.append(info)
+        for key in ("denoise_s", "decode_write_s"):
+            timings[key] = round(timings[key] + info[key], 3)
+    layout, opts = run.layout, run.opts
     dates = ", ".join(d.date.isoformat() for d in plan if d.date) or "date unknown"
     summary = (
         f"{len(records)} synthetic {layout.grid.width} x {layout.grid.height} px RGB image(s) at "
-        f"{layout.grid.res[0]:g} m (x{scale}) from Sentinel-2 ({dates}) with DiffusionSat's SR ControlNet "
-        f"({models.model_label(sr_entry)}), {steps} steps, seed {job.seed}, consistency "
+        f"{layout.grid.res[0]:g} m (x{run.scale}) from Sentinel-2 ({dates}) with DiffusionSat's SR "
+        f"ControlNet ({models.model_label(run.sr)}), {run.steps} steps, seed {run.job.seed}, consistency "
         f"{opts.consistency or 'off'}"
     )
     extra = {
         "timings": timings,
         "per_date": per_date,
-        "scale": scale,
-        "steps": steps,
+        "scale": run.scale,
+        "steps": run.steps,
         "consistency": opts.consistency or "off",
-        "base_model": base.name,
+        "base_model": run.base.name,
     }
     return PipelineOutput(records, ENGINE, summary, extra)
 
 
-def _run_date(
-    job: SuperresJob,
-    opts: SROptions,
-    sr_entry: ModelEntry,
-    base: ModelEntry,
-    comps: DiffusionComponents,
-    controlnet: torch.nn.Module,
-    cond_scale: int,
-    layout: LatentLayout,
-    text: TextConditioning,
-    item: SRInput,
-    scale: int,
-    steps: int,
-    label: str,
-    reporter: Reporter,
-    timings: dict[str, float],
-) -> tuple[OutputRecord, dict[str, Any]]:
+def _run_date(run: _Run, item: SRInput, label: str) -> tuple[OutputRecord, dict[str, Any]]:
+    """Condition, denoise, decode and write one date; returns its record and its run statistics."""
+    comps, layout, opts = run.comps, run.layout, run.opts
     t0 = time.perf_counter()
     stack = item.stack
     norm = FMOW_NORMALISATION
     if opts.normalisation == "scene":
-        norm = scene_normalisation(stack, progress=lambda a, b: reporter.progress(a, b, f"statistics{label}"))
-    canvas = ConditionCanvas.from_stack(stack, layout.canvas, norm, cond_scale)
+        norm = scene_normalisation(stack, progress=run.progress(f"statistics{label}"))
+    canvas = ConditionCanvas.from_stack(stack, layout.canvas, norm, run.cond_scale)
     md: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def target_md(tile: Tile) -> np.ndarray:
@@ -327,47 +313,40 @@ def _run_date(
     windows = plan_windows(layout.latent_shape, layout.window, layout.overlap, metadata=target_md)
     unknown = np.zeros(len(FIELDS), np.float32)
     hook = ControlNetHook(
-        controlnet,
-        canvas,
-        vae_factor=layout.factor,  # type: ignore[arg-type]
-        pixels_per_cond_pixel=cond_scale,
+        run.controlnet,
+        canvas,  # type: ignore[arg-type]
+        vae_factor=layout.factor,
+        pixels_per_cond_pixel=run.cond_scale,
         scale=opts.controlnet_scale,
         cond_metadata=lambda w, uncond: unknown if uncond else md[w.tile.index][1],
     )
-    reporter.log(
+    run.reporter.log(
         f"{Path(stack.source).name}{label}: {layout.grid.width} x {layout.grid.height} px at "
-        f"{layout.grid.res[0]:g} m (x{scale}), {len(windows)} window(s) of "
-        f"{layout.window * layout.factor} px, "
-        f"{steps} steps on {comps.device.type}"
+        f"{layout.grid.res[0]:g} m (x{run.scale}), {len(windows)} window(s) of "
+        f"{layout.window * layout.factor} px, {run.steps} steps on {comps.device.type}"
     )
-    noise = initial_noise((comps.latent_channels, *layout.latent_shape), job.seed)
-    batch = opts.diffusion.window_batch_size or (1 if comps.device.type == "cpu" else 4)
+    noise = initial_noise((comps.latent_channels, *layout.latent_shape), run.job.seed)
     stats = DenoiseStats()
-    with torch.no_grad(), comps.placed(comps.unet) as unet, comps.placed(controlnet):
+    with torch.no_grad(), comps.placed(comps.unet) as unet, comps.placed(run.controlnet):
         latents = denoise(
             unet,
             comps.scheduler,
             noise,
             windows,
-            text,
-            steps=steps,
+            run.text,
+            steps=run.steps,
             guidance_scale=opts.guidance_scale,
-            window_batch_size=batch,
+            window_batch_size=opts.diffusion.window_batch_size or (1 if comps.device.type == "cpu" else 4),
             weight_kind=opts.diffusion.weight_kind,  # type: ignore[arg-type]
             hook=hook,
-            progress=lambda a, b: reporter.progress(a, b, f"denoise{label}"),
+            progress=run.progress(f"denoise{label}"),
             device=comps.device,
             dtype=comps.dtype,
             stats=stats,
         )
     t1 = time.perf_counter()
-    tags = _tags(
-        job, sr_entry, base, comps, layout, opts, item, scale, steps, norm, {i: v[0] for i, v in md.items()}
-    )
-    _write(job, opts, comps, layout, latents, item, scale, tags, label, reporter)
+    _write(run, latents, item, _tags(run, item, norm, {i: v[0] for i, v in md.items()}), label)
     t2 = time.perf_counter()
-    timings["denoise_s"] = round(timings["denoise_s"] + t1 - t0, 3)
-    timings["decode_write_s"] = round(timings["decode_write_s"] + t2 - t1, 3)
     from geogen.io.raster import read_grid
 
     out = read_grid(item.path)
@@ -383,9 +362,9 @@ def _run_date(
         date=item.date,
         extra={
             "gsd_m": layout.grid.res[0],
-            "scale": scale,
+            "scale": run.scale,
             "source": Path(stack.source).name,
-            "model": models.model_label(sr_entry),
+            "model": models.model_label(run.sr),
             "consistency": opts.consistency or "off",
             "units": "reflectance x 10000" if opts.consistency else "8-bit RGB",
         },
@@ -401,19 +380,9 @@ def _run_date(
     return record, info
 
 
-def _write(
-    job: SuperresJob,
-    opts: SROptions,
-    comps: DiffusionComponents,
-    layout: LatentLayout,
-    latents: torch.Tensor,
-    item: SRInput,
-    scale: int,
-    tags: dict[str, str],
-    label: str,
-    reporter: Reporter,
-) -> None:
+def _write(run: _Run, latents: torch.Tensor, item: SRInput, tags: dict[str, str], label: str) -> None:
     """Decode, apply the consistency step and write ``item.path`` (warped to ``job.output.crs`` if asked)."""
+    job, opts, layout, comps = run.job, run.opts, run.layout, run.comps
     grid = layout.grid
     warp = job.output.crs is not None and parse_crs(job.output.crs) != parse_crs(grid.crs)
     target = temp_sibling(item.path, "native") if warp else item.path
@@ -432,41 +401,42 @@ def _write(
                 tile=decode_tile,
                 device=comps.device,
                 dtype=comps.dtype,
-                progress=lambda a, b: reporter.progress(a, b, f"decode{label}"),
+                progress=run.progress(f"decode{label}"),
             )
         if opts.consistency is None:
             write_raw(
                 target,
                 raw,
                 low,
-                scale,
+                run.scale,
                 grid,
                 tags,
                 overwrite=overwrite,
-                progress=lambda a, b: reporter.progress(a, b, f"write{label}"),
+                progress=run.progress(f"write{label}"),
             )
         else:
             write_consistent(
                 target,
                 raw,
                 low,
-                scale,
+                run.scale,
                 opts.consistency,
                 grid,
                 tags,
                 overwrite=overwrite,
-                progress=lambda a, b: reporter.progress(a, b, f"consistency{label}"),
+                progress=run.progress(f"consistency{label}"),
             )
+        del raw  # no view of the scratch array may outlive it
     if warp:
-        reporter.progress(0, 1, f"reproject{label}")
+        run.reporter.progress(0, 1, f"reproject{label}")
         try:
             reproject_file(
                 target,
                 item.path,
-                job.output.crs,
-                resampling=Resampling.bilinear,  # type: ignore[arg-type]
+                job.output.crs,  # type: ignore[arg-type]
+                resampling=Resampling.bilinear,
                 overwrite=job.output.overwrite,
             )
         finally:
             target.unlink(missing_ok=True)
-        reporter.progress(1, 1, f"reproject{label}")
+        run.reporter.progress(1, 1, f"reproject{label}")
