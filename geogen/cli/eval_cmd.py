@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import click
 
 from geogen.errors import GeogenError
@@ -133,3 +135,62 @@ def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, 
             click.echo(f"  not in the reference: {', '.join(d['unmatched'])}")
 
     _emit(d, as_json, render)
+
+
+@eval_.command("consistency")
+@click.argument("sr_path", metavar="SR", type=click.Path(path_type=Path))
+@click.argument("lr_path", metavar="LR", type=click.Path(path_type=Path))
+@click.option("--data-range", type=float, default=None,
+              help="divide values by this to get reflectance (default: 10000 for 16-bit, 255 for 8-bit, 1 for float)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_json: bool) -> None:
+    """opensr-test consistency of a super-resolved SR against its low-resolution input LR (RGB bands).
+
+    Reflectance L1 and spectral angle (degrees) between SR degraded to LR's grid and LR, and the spatial shift
+    in LR pixels (phase correlation). SR's pixel size must divide LR's.
+    """
+    from geogen.errors import RasterError
+    from geogen.eval.compare import default_data_range
+    from geogen.eval.opensr import consistency_metrics
+    from geogen.io.raster import dataset_grid, open_raster
+
+    def run() -> dict[str, Any]:
+        with open_raster(sr_path) as s, open_raster(lr_path) as lo:
+            sg, lg = dataset_grid(s), dataset_grid(lo)
+            scale = lg.res[0] / sg.res[0]
+            if abs(scale - round(scale)) > 1e-6 or round(scale) < 1:
+                raise RasterError(f"{sr_path}'s pixel size {sg.res[0]:g} does not divide {lr_path}'s {lg.res[0]:g}")
+            sr_bands, lr_bands = _rgb_indexes(s), _rgb_indexes(lo)
+            n = min(len(sr_bands), len(lr_bands))
+            sr_bands, lr_bands = sr_bands[:n], lr_bands[:n]
+            sr = s.read(sr_bands).astype(np.float64) / (data_range or default_data_range(s.dtypes[0]))
+            lr = lo.read(lr_bands, window=lo.window(*sg.bounds)).astype(np.float64)
+            lr /= data_range or default_data_range(lo.dtypes[0])
+        k = int(round(scale))
+        h, w = lr.shape[1] * k, lr.shape[2] * k
+        if sr.shape[1] < h or sr.shape[2] < w:
+            raise RasterError(f"{sr_path} does not cover {lr_path} on the same footprint")
+        out = consistency_metrics(lr, sr[:, :h, :w], k, rgb_bands=tuple(range(n)) if n == 3 else (0, 0, 0))
+        return {"scale": k, **{key: float(v) for key, v in out.items()}}
+
+    d = _guard(run)
+
+    def render(d: dict[str, Any]) -> None:
+        click.echo(f"scale {d['scale']}: reflectance L1 {d['reflectance']:.5f}, spectral {d['spectral']:.3f} deg, "
+                   f"spatial shift {d['spatial']:.3f} LR px")
+
+    _emit(d, as_json, render)
+
+
+def _rgb_indexes(ds) -> list[int]:
+    """1-based indexes of red, green, blue: by band description (B04/B03/B02 or red/green/blue), else 1-3."""
+    from geogen.io.s2bands import find_band
+
+    names = [(d or "").strip() for d in ds.descriptions]
+    found = []
+    for s2, word in (("B04", "red"), ("B03", "green"), ("B02", "blue")):
+        idx = next((i + 1 for i, d in enumerate(names) if d.lower() == word or find_band(d) == s2), None)
+        if idx is None:
+            return list(range(1, min(3, ds.count) + 1))
+        found.append(idx)
+    return found

@@ -19,6 +19,13 @@ from geogen.job.spec import parse_job
 @engine_option
 @click.option("--bands", default=None, help="comma-separated bands to output, e.g. B02,B03,B04,B8A (default: all)")
 @click.option("--target-gsd", type=float, default=None, help="output pixel size in metres (default 10)")
+@click.option("--model", default=None, help="SR ControlNet (diffusionsat engine): store name or folder")
+@click.option("--scale", type=click.IntRange(min=1), default=None, help="upscaling factor (diffusionsat engine)")
+@click.option("--steps", type=click.IntRange(1, 1000), default=None, help="denoising steps (diffusionsat engine)")
+@click.option("--consistency", type=click.Choice(["project", "lowpass", "histogram", "off"]), default=None,
+              help="consistency step of the diffusionsat engine (default: project)")
+@click.option("--date", "dated", multiple=True, metavar="PATH=YYYY-MM-DD",
+              help="an extra dated stack of the same area (repeatable; diffusionsat engine: one output per date)")
 @aoi_option
 @aoi_crs_option
 @engine_options_option
@@ -26,21 +33,39 @@ from geogen.job.spec import parse_job
 @overwrite_option
 @progress_option
 def superres(input_path: Path, output: Path, engine: str | None, bands: str | None, target_gsd: float | None,
-             aoi: str | None, aoi_crs: str | None, engine_options: tuple[str, ...], seed: int, overwrite: bool,
+             model: str | None, scale: int | None, steps: int | None, consistency: str | None,
+             dated: tuple[str, ...], aoi: str | None, aoi_crs: str | None, engine_options: tuple[str, ...], seed: int, overwrite: bool,
              progress: str) -> None:
     """Super-resolve a Sentinel-2 INPUT (band folder, multi-band GeoTIFF, .SAFE folder or .zip)."""
 
+    options = parse_engine_options(engine_options)
+    if scale is not None:
+        options["scale"] = scale
+    if consistency is not None:
+        options["consistency"] = False if consistency == "off" else consistency
+
     def build():
+        inputs = [_dated(spec) for spec in dated]
         return parse_job({
             "task": "superres",
-            "input": str(input_path.resolve()),
+            "input": None if inputs else str(input_path.resolve()),
+            "inputs": [{"path": str(input_path.resolve())}, *inputs] if inputs else [],
+            "model": model,
+            "steps": steps,
             "engine": engine,
             "bands": [b.strip() for b in bands.split(",")] if bands else None,
             "target_gsd": target_gsd,
             "aoi": parse_aoi(aoi, aoi_crs).model_dump() if aoi else None,
             "seed": seed,
-            "options": parse_engine_options(engine_options),
+            "options": options,
             "output": output_fields(output, overwrite),
         })
 
     execute(build, progress)
+
+
+def _dated(spec: str) -> dict:
+    path, sep, date = spec.rpartition("=")
+    if not sep or not path:
+        raise click.BadParameter(f"expected PATH=YYYY-MM-DD, got {spec!r}", param_hint="--date")
+    return {"path": str(Path(path).resolve()), "date": date}

@@ -25,6 +25,9 @@ ENGINES: tuple[EngineInfo, ...] = (
                "modulation guided by the 10 m bands)", needs_weights=False, default=True),
     EngineInfo("sharpen-cnn", "superres", "small CNN trained on the scene itself (Wald protocol); slower, sharper",
                needs_weights=False),
+    EngineInfo("diffusionsat", "superres", "DiffusionSat's SR ControlNet: Sentinel-2 (10 bands) -> synthetic RGB at "
+               "10 m / scale, with a consistency step (on by default) so the output degrades back to the input",
+               needs_weights=True),
     EngineInfo("bicubic", "superres", "bicubic interpolation of 20/60 m bands (baseline)", needs_weights=False),
     EngineInfo("exemplar", "sketch", "weight-free texture-by-numbers from an example image and its class map",
                needs_weights=False, default=True),

@@ -78,7 +78,9 @@ class FrameStack:
             raise EngineError("a 3-D ControlNet needs at least one conditioning frame")
         shapes = {f.shape for f in frames}
         if len(shapes) != 1 or len(frames[0].shape) != 3 or frames[0].shape[0] != CONDITION_CHANNELS:
-            raise EngineError(f"conditioning frames must all be (3, H, W) on one canvas, got {sorted(shapes)}")
+            raise EngineError(
+                f"conditioning frames must all be (3, H, W) on one canvas, got {sorted(shapes)}"
+            )
         self.frames = [np.ascontiguousarray(f, np.uint8) for f in frames]
         c, h, w = frames[0].shape
         self.shape = (c, len(frames), h, w)
@@ -98,7 +100,9 @@ def frame_seed(seed: int, date: dt.date) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def window_metadata(layout: LatentLayout, tile: Tile, date: dt.date | None, cloud: float | None) -> np.ndarray:
+def window_metadata(
+    layout: LatentLayout, tile: Tile, date: dt.date | None, cloud: float | None
+) -> np.ndarray:
     """The normalised (7,) metadata of the image on ``tile``'s pixels of the canvas at ``date``."""
     window = tile.scaled(layout.factor).window
     return Metadata.from_grid(layout.canvas, date, cloud, window=window).normalize()
@@ -125,7 +129,9 @@ def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponent
     cn, un = controlnet.config, comps.unet.config
     for key in ("cross_attention_dim", "block_out_channels", "in_channels", "layers_per_block"):
         a, b = cn.get(key), un.get(key)
-        if (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
+        if (list(a) if isinstance(a, (list, tuple)) else a) != (
+            list(b) if isinstance(b, (list, tuple)) else b
+        ):
             raise ModelError(
                 f"the 3-D ControlNet {name!r} has {key} {a} but the DiffusionSat UNet has {b}: they are not from "
                 "the same model family"
@@ -136,7 +142,9 @@ def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponent
             f"the 3-D ControlNet {name!r} reads {channels} channels per frame; temporal frames are RGB (3)"
         )
     if getattr(controlnet, "metadata_embedding", None) is None or comps.num_metadata != len(FIELDS):
-        raise ModelError(f"the 3-D ControlNet {name!r} and its base model must both read DiffusionSat metadata")
+        raise ModelError(
+            f"the 3-D ControlNet {name!r} and its base model must both read DiffusionSat metadata"
+        )
     down = condition_downsampling(controlnet)
     if down != comps.vae_scale_factor:
         raise ModelError(
@@ -204,7 +212,9 @@ class TemporalGenerator:
             raise EngineError("conditioning on earlier frames needs the 3-D ControlNet")
         stack = FrameStack([filled(f) for f in frames])
         if stack.shape[-2:] != (self.layout.canvas.height, self.layout.canvas.width):
-            raise EngineError(f"conditioning frames are {stack.shape[-2:]} px, the canvas {self.layout.canvas.shape}")
+            raise EngineError(
+                f"conditioning frames are {stack.shape[-2:]} px, the canvas {self.layout.canvas.shape}"
+            )
         per_tile: dict[tuple[int, int], np.ndarray] = {}
         unknown = np.zeros((len(FIELDS), len(frames)), np.float32)
 

@@ -44,6 +44,9 @@ class CancelToken:
     def set(self) -> None:
         self._event.set()
 
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
     def check(self) -> None:
         if self._event.is_set() or (self.cancel_file is not None and self.cancel_file.exists()):
             raise CancelledError("job cancelled")
@@ -86,11 +89,16 @@ def _pipeline(task: str) -> Callable[[Job, Reporter], "list[OutputRecord] | Pipe
 
 
 def install_signal_handlers(token: CancelToken) -> None:
-    """SIGTERM (QGIS's Cancel on POSIX) and SIGINT (Ctrl+C) request a cancel instead of killing mid-write."""
+    """SIGTERM (QGIS's Cancel on POSIX) and SIGINT (Ctrl+C) request a cancel instead of killing mid-write.
+
+    The first signal only sets the token: raising inside native code (torch, GDAL) can abort the process, so the
+    job stops at its next progress report, cleanly. A second signal raises at once.
+    """
 
     def handler(signum: int, frame: Any) -> None:
+        if token.is_set():
+            raise CancelledError(f"job cancelled by signal {signal.Signals(signum).name}")
         token.set()
-        raise CancelledError(f"job cancelled by signal {signal.Signals(signum).name}")
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
@@ -119,7 +127,7 @@ def preflight(job: Job) -> None:
     engine = resolve_engine(job.task, job.engine)
     if not engine.needs_weights:
         return
-    if not job.model:
+    if not job.model and job.task != "temporal":  # a temporal job of observed dates only needs no model
         raise ModelError(
             f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
             "`geogen models list`; published ones: `geogen models pull NAME`)"

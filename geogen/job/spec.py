@@ -92,10 +92,21 @@ class SuperresJob(_JobBase):
     """Bring Sentinel-2 bands to a finer grid (weight-free sharpening to 10 m, or diffusion SR)."""
 
     task: Literal["superres"] = "superres"
-    input: str = Field(description="S2 stack: per-band folder, multi-band GeoTIFF, .SAFE folder or its .zip")
+    input: str | None = Field(
+        default=None, description="S2 stack: per-band folder, multi-band GeoTIFF, .SAFE folder or its .zip"
+    )
+    inputs: list[DatedInput] = Field(
+        default_factory=list, description="several dates of the same area (diffusion engine): one output per date"
+    )
     aoi: AreaOfInterest | None = None
     target_gsd: float | None = Field(default=None, gt=0, description="output pixel size in metres (default 10)")
     bands: list[str] | None = Field(default=None, description="bands to output (default: all)")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "SuperresJob":
+        if (self.input is None) == (not self.inputs):
+            raise ValueError("give exactly one of `input` (one stack) or `inputs` (several dates)")
+        return self
 
 
 class SketchJob(_JobBase):

@@ -170,6 +170,13 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         JobSpecError, GeometryError, AreaTooLargeError, OutputError: see the helpers.
     """
     info = resolve_engine("superres", job.engine)
+    if info.name == "diffusionsat":
+        from geogen.engines.sr_controlnet import run_diffusionsat_sr
+
+        return run_diffusionsat_sr(job, reporter)
+    if job.input is None:
+        raise JobSpecError(f"the {info.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
+                           "is for the diffusionsat engine")
     tile = _tile_size(job)
     engine = create_sharpener(info.name, job.options, seed=job.seed)
     out_crs = job.output.crs

@@ -13,38 +13,35 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from rasterio.enums import ColorInterp
-from shapely.geometry import box
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
+from geogen.engines.diffusion.components import load_components, select_device
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.latent_tiling import TextConditioning
 from geogen.engines.diffusion.layout import LatentLayout, latent_layout
 from geogen.engines.registry import resolve_engine
 from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator, check_pair
 from geogen.errors import EngineError, GeometryError, JobSpecError, ModelError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, check_tile_budget, parse_crs, working_grid
-from geogen.io.geotiff import GeoTIFFWriter, prepare_output
-from geogen.io.raster import read_grid
+from geogen.io.aoi import check_tile_budget
+from geogen.io.geotiff import prepare_output
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
+from geogen.job.result import PipelineOutput
 from geogen.job.spec import TemporalJob
 from geogen.metadata import FIELDS, Metadata
 from geogen.models.loading import read_config
-from geogen.store import ModelEntry
 from geogen.temporal.clouds import cloud_fraction, too_cloudy
 from geogen.temporal.coregister import FramePixels, coregister
-from geogen.temporal.datacube import CubeFrame, write_datacube
+from geogen.temporal.datacube import write_datacube
 from geogen.temporal.dates import DatedFile, check_unique, frame_date
+from geogen.temporal.grid import target_grid
 from geogen.temporal.models import TemporalModels, load_controlnet_3d, resolve_models
 from geogen.temporal.options import TemporalOptions, parse_temporal_options
+from geogen.temporal.outputs import StackFrame, cube_frame, observed_frame, write_frame
 from geogen.temporal.sequence import Step, plan_sequence
 from tiles import Grid
 
@@ -52,85 +49,16 @@ ENGINE = "diffusionsat-3d"
 DEFAULT_STEPS = 50
 DEFAULT_PROMPT = "a satellite image"
 MAX_WINDOW = 512
-BANDS = ["red", "green", "blue"]
 
 
 @dataclass
 class _Known:
-    """A frame known before generation: its file, date, pixels on the canvas and cloud fraction over the area."""
+    """A frame known before generation: its file, role, pixels on the canvas and cloud fraction over the area."""
 
     file: DatedFile
     role: str
     pixels: FramePixels
     cloud: float | None
-
-    @property
-    def kind(self) -> str:
-        return "generated" if self.pixels.synthetic else "observed"
-
-
-@dataclass
-class _Frame:
-    """A frame of the output stack (observed or generated) with what its GeoTIFF and record need."""
-
-    date: dt.date
-    kind: str
-    rgb: np.ndarray
-    valid: np.ndarray | None
-    cloud: float | None = None
-    source: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _area(job: TemporalJob) -> Area | None:
-    if job.aoi is None:
-        return None
-    if job.aoi.vector:
-        return area_from_vector(job.aoi.vector, job.aoi.layer)
-    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
-
-
-def _metric(crs: str) -> bool:
-    c = parse_crs(crs)
-    return c.is_projected and c.axis_info[0].unit_name in ("metre", "meter", "m")
-
-
-def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
-    """The grid every frame is written on: the area at the GSD, else the reference frame's own pixel grid.
-
-    Without an area, the reference frame (the earliest input, else the seed image) gives the footprint and,
-    unless ``gsd`` or ``output.crs`` change them, its exact pixels.
-
-    Raises:
-        JobSpecError: no area and no frame, no GSD where none can be inferred, or a non-metric output CRS.
-        GeometryError, VectorError: unusable area.
-    """
-    out_crs = job.output.crs
-    if out_crs is not None and not _metric(out_crs):
-        raise JobSpecError(
-            f"output.crs {out_crs!r} is not a metric projected CRS; a temporal stack is generated and written on "
-            "one metric grid (leave it out to use the area's or the frames' CRS)"
-        )
-    area = _area(job)
-    ref = read_grid(reference) if reference is not None else None
-    if area is None:
-        if ref is None:
-            raise JobSpecError(
-                "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
-                "(--aoi with --gsd) for the single-image model to start from"
-            )
-        same_crs = out_crs is None or parse_crs(out_crs) == parse_crs(ref.crs)
-        if same_crs and _metric(ref.crs) and (job.gsd is None or abs(job.gsd - ref.res[0]) <= 1e-9 * ref.res[0]):
-            if job.gsd is None or abs(ref.res[0] - ref.res[1]) <= 1e-6 * ref.res[0]:
-                return ref
-        area = Area(box(*ref.bounds), ref.crs)
-    gsd = job.gsd
-    if gsd is None:
-        if ref is None or not _metric(ref.crs):
-            raise JobSpecError("give the ground resolution with --gsd (metres per pixel)")
-        gsd = float(ref.res[0])
-    return working_grid(area, gsd, crs=out_crs)
 
 
 def _window_px(models: TemporalModels, opts: TemporalOptions, factor: int) -> int:
@@ -154,7 +82,10 @@ def _layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> Latent
     factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
     unet_factor = 2 ** (len(read_config(models.base.weights_path)["block_out_channels"]) - 1)
     return latent_layout(
-        grid, factor=factor, unet_factor=unet_factor, window_px=_window_px(models, opts, factor),
+        grid,
+        factor=factor,
+        unet_factor=unet_factor,
+        window_px=_window_px(models, opts, factor),
         overlap_px=opts.diffusion.overlap,
     )
 
@@ -183,16 +114,22 @@ def _read_known(
         if not valid.any():
             raise GeometryError(f"{f.path} does not overlap the area (no valid pixel of it falls inside)")
         if valid.mean() < 1.0:
-            reporter.log(f"{f.path.name} covers {valid.mean():.0%} of the area; the rest is nodata", "warning")
+            reporter.log(
+                f"{f.path.name} covers {valid.mean():.0%} of the area; the rest is nodata", "warning"
+            )
         cloud = None
         if pixels.cloud is not None:
             cloud = cloud_fraction(pixels.cloud[area.slices[0], area.slices[1]], valid)
         elif cloud_max is not None:
             reporter.log(f"{f.path.name} has no cloud band: cloud_max cannot be checked for it", "warning")
         if too_cloudy(cloud, cloud_max):
-            reporter.log(f"{f.path.name} ({f.date}) is {cloud:.0%} cloudy over the area, above cloud_max "
-                         f"{cloud_max:.0%}: not used")
-            excluded.append({"path": str(f.path), "date": f.date.isoformat(), "cloud_fraction": round(cloud, 4)})
+            reporter.log(
+                f"{f.path.name} ({f.date}) is {cloud:.0%} cloudy over the area, above cloud_max "
+                f"{cloud_max:.0%}: not used"
+            )
+            excluded.append(
+                {"path": str(f.path), "date": f.date.isoformat(), "cloud_fraction": round(cloud, 4)}
+            )
             continue
         kept.append(_Known(f, role, pixels, cloud))
     reporter.progress(len(files), len(files), "co-register")
@@ -211,7 +148,10 @@ def _check_targets(job: TemporalJob, known: list[_Known]) -> None:
 
 def _paths(job: TemporalJob, dates: list[dt.date]) -> tuple[dict[dt.date, Path], Path]:
     folder, stem = Path(job.output.dir), job.output.name
-    tifs = {d: prepare_output(folder / f"{stem}_{d.isoformat()}.tif", overwrite=job.output.overwrite) for d in dates}
+    tifs = {
+        d: prepare_output(folder / f"{stem}_{d.isoformat()}.tif", overwrite=job.output.overwrite)
+        for d in dates
+    }
     return tifs, prepare_output(folder / f"{stem}.nc", overwrite=job.output.overwrite)
 
 
@@ -240,7 +180,9 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
             "(--aoi with --gsd) for the single-image model to start from"
         )
     need_controlnet = bool(files) or len(job.target_dates) > 1
-    models = resolve_models(job.model, opts.controlnet, need_controlnet=need_controlnet)
+    models = resolve_models(
+        job.model, opts.controlnet, need_controlnet=need_controlnet, base_model=opts.base_model
+    )
     grid = target_grid(job, reference)
     layout = _layout(models, grid, opts)
     known, excluded = _read_known(files, layout, job.cloud_max, reporter)
@@ -257,23 +199,35 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
         count_parameters(models.controlnet.weights_path) if models.controlnet else 0
     )
     per_window_s = seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
-    check_tile_budget(layout.n_windows * len(plan), job.max_tiles, seconds_per_tile=per_window_s,
-                      what="latent windows (all dates)")
+    check_tile_budget(
+        layout.n_windows * len(plan),
+        job.max_tiles,
+        seconds_per_tile=per_window_s,
+        what="latent windows (all dates)",
+    )
     all_dates = sorted([k.file.date for k in known] + [s.target for s in plan])
     tif_paths, cube_path = _paths(job, all_dates)
 
     t0 = time.perf_counter()
     generator = _load(job, opts, models, layout, steps, device, reporter)
     t_load = time.perf_counter()
-    frames = [_observed(job, k, layout) for k in known]
+    frames = [observed_frame(k.file, k.role, k.pixels, k.cloud) for k in known]
     generated, per_step = _generate(job, opts, models, generator, plan, known, steps, reporter)
-    frames += generated
+    frames = sorted(frames + generated, key=lambda f: f.date)
     t_gen = time.perf_counter()
-    records = [_write(job, f, layout, tif_paths[f.date]) for f in sorted(frames, key=lambda f: f.date)]
+    reporter.progress(0, len(frames) + 1, "write")
+    records = []
+    for n, f in enumerate(frames, start=1):
+        records.append(write_frame(f, layout, tif_paths[f.date], overwrite=job.output.overwrite))
+        reporter.progress(n, len(frames) + 1, "write")
     cube = write_datacube(
-        cube_path, layout.grid, [CubeFrame(f.date, f.kind, *_crop(f, layout), f.source) for f in frames],
-        attrs=_cube_attrs(job, models), overwrite=job.output.overwrite,
+        cube_path,
+        layout.grid,
+        [cube_frame(f, layout) for f in frames],
+        attrs=_cube_attrs(job, models),
+        overwrite=job.output.overwrite,
     )
+    reporter.progress(len(frames) + 1, len(frames) + 1, "write")
     t_end = time.perf_counter()
     summary = (
         f"{len(records)} dated frames ({sum(f.kind == 'observed' for f in frames)} observed, {len(plan)} generated) "
@@ -282,29 +236,52 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
         f"datacube {cube.name}"
     )
     extra = {
-        "timings": {"load_s": round(t_load - t0, 3), "generate_s": round(t_gen - t_load, 3),
-                    "write_s": round(t_end - t_gen, 3)},
+        "timings": {
+            "load_s": round(t_load - t0, 3),
+            "generate_s": round(t_gen - t_load, 3),
+            "write_s": round(t_end - t_gen, 3),
+        },
         "datacube": str(cube),
         "dates": [d.isoformat() for d in all_dates],
         "plan": per_step,
         "excluded": excluded,
-        "grid": {"crs": layout.grid.crs, "transform": list(layout.grid.transform)[:6],
-                 "width": layout.grid.width, "height": layout.grid.height},
+        "grid": {
+            "crs": layout.grid.crs,
+            "transform": list(layout.grid.transform)[:6],
+            "width": layout.grid.width,
+            "height": layout.grid.height,
+        },
     }
     return PipelineOutput(records, ENGINE, summary, extra)
 
 
-def _load(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, layout: LatentLayout, steps: int,
-          device: torch.device, reporter: Reporter) -> TemporalGenerator:
+def _load(
+    job: TemporalJob,
+    opts: TemporalOptions,
+    models: TemporalModels,
+    layout: LatentLayout,
+    steps: int,
+    device: torch.device,
+    reporter: Reporter,
+) -> TemporalGenerator:
     """The loaded models (checked against each other and the layout) and the prompt embeddings."""
     reporter.progress(0, 1, "load model")
     d = opts.diffusion
-    comps = load_components(models.base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing,
-                            cpu_offload=d.cpu_offload)
+    comps = load_components(
+        models.base,
+        device=device,
+        dtype=d.dtype,
+        attention_slicing=d.attention_slicing,
+        cpu_offload=d.cpu_offload,
+    )
     if comps.vae_scale_factor != layout.factor:
-        raise ModelError(f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor")
+        raise ModelError(
+            f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor"
+        )
     if comps.num_metadata != len(FIELDS):
-        raise ModelError(f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7")
+        raise ModelError(
+            f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
+        )
     controlnet = None
     if models.controlnet is not None:
         controlnet = load_controlnet_3d(models.controlnet, comps.dtype).to("cpu" if d.cpu_offload else device)
@@ -312,23 +289,41 @@ def _load(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, layou
     prompt = job.prompt or DEFAULT_PROMPT
     overflow = comps.prompt_overflow(prompt)
     if overflow:
-        reporter.log(f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
-                     "warning")
+        reporter.log(
+            f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
+            "warning",
+        )
     guided = opts.guidance_scale > 1
     with torch.no_grad():
-        text = TextConditioning(comps.encode_prompts([prompt]), comps.encode_prompts([""]) if guided else None)
+        text = TextConditioning(
+            comps.encode_prompts([prompt]), comps.encode_prompts([""]) if guided else None
+        )
     reporter.progress(1, 1, "load model")
     return TemporalGenerator(
-        comps, controlnet, layout, text, steps=steps, guidance_scale=opts.guidance_scale,
-        controlnet_scale=opts.controlnet_scale, cloud_cover=opts.cloud_cover,
+        comps,
+        controlnet,
+        layout,
+        text,
+        steps=steps,
+        guidance_scale=opts.guidance_scale,
+        controlnet_scale=opts.controlnet_scale,
+        cloud_cover=opts.cloud_cover,
         window_batch_size=d.window_batch_size or (1 if comps.device.type == "cpu" else 4),
-        weight_kind=d.weight_kind, decode_tile=(d.decode_tile // layout.factor) if d.decode_tile else None,
+        weight_kind=d.weight_kind,
+        decode_tile=(d.decode_tile // layout.factor) if d.decode_tile else None,
     )
 
 
-def _generate(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, generator: TemporalGenerator,
-              plan: list[Step], known: list[_Known], steps: int,
-              reporter: Reporter) -> tuple[list[_Frame], list[dict[str, Any]]]:
+def _generate(
+    job: TemporalJob,
+    opts: TemporalOptions,
+    models: TemporalModels,
+    generator: TemporalGenerator,
+    plan: list[Step],
+    known: list[_Known],
+    steps: int,
+    reporter: Reporter,
+) -> tuple[list[StackFrame], list[dict[str, Any]]]:
     """Every planned frame, in plan order, each joining the known frames for the next steps."""
     pool: dict[dt.date, ConditionFrame] = {
         k.file.date: ConditionFrame(k.file.date, k.pixels.rgb, k.pixels.valid, k.cloud) for k in known
@@ -338,78 +333,80 @@ def _generate(job: TemporalJob, opts: TemporalOptions, models: TemporalModels, g
     for n, step in enumerate(plan, start=1):
         t0 = time.perf_counter()
         cond = [pool[d] for d in step.conditioning]
-        what = ("the single-image model" if step.from_scratch
-                else f"{len(cond)} frame(s) {', '.join(d.isoformat() for d in step.conditioning)}")
+        what = (
+            "the single-image model"
+            if step.from_scratch
+            else f"{len(cond)} frame(s) {', '.join(d.isoformat() for d in step.conditioning)}"
+        )
         reporter.log(f"frame {n}/{len(plan)}: {step.target} from {what}")
         result = generator.generate(step.target, cond, job.seed, progress=reporter.progress)
         pool[step.target] = ConditionFrame(step.target, result.rgb, None, opts.cloud_cover)
         elapsed = round(time.perf_counter() - t0, 3)
-        info = {"date": step.target.isoformat(), "conditioning": [d.isoformat() for d in step.conditioning],
-                "windows": len(result.windows), "unet_calls": result.stats.unet_calls, "seconds": elapsed}
+        info = {
+            "date": step.target.isoformat(),
+            "conditioning": [d.isoformat() for d in step.conditioning],
+            "windows": len(result.windows),
+            "unet_calls": result.stats.unet_calls,
+            "seconds": elapsed,
+        }
         per_step.append(info)
         centre = Metadata.from_grid(generator.layout.grid, step.target, opts.cloud_cover).normalize()
         cond_md = [Metadata.from_grid(generator.layout.grid, c.date, c.cloud_cover).normalize() for c in cond]
         metadata = {
-            "fields": list(FIELDS), "centre": [round(float(v), 3) for v in centre],
-            "conditioning": [{"date": c.date.isoformat(), "cloud_cover": c.cloud_cover,
-                              "centre": [round(float(v), 3) for v in md]} for c, md in zip(cond, cond_md)],
+            "fields": list(FIELDS),
+            "centre": [round(float(v), 3) for v in centre],
+            "conditioning": [
+                {
+                    "date": c.date.isoformat(),
+                    "cloud_cover": c.cloud_cover,
+                    "centre": [round(float(v), 3) for v in md],
+                }
+                for c, md in zip(cond, cond_md)
+            ],
             "windows": len(result.windows),
             "unconditional": [0.0] * len(FIELDS) if opts.guidance_scale > 1 else None,
         }
         extra = {
-            "date": step.target.isoformat(), "kind": "generated",
+            "date": step.target.isoformat(),
+            "kind": "generated",
             "conditioning_dates": [d.isoformat() for d in step.conditioning],
             "controlnet": models.controlnet.name if models.controlnet and cond else None,
-            "frames": opts.frames, "steps": steps, "guidance_scale": opts.guidance_scale,
-            "controlnet_scale": opts.controlnet_scale, "scheduler": "DDIM",
-            "prediction_type": comps.prediction_type, "gsd_m": generator.layout.grid.res[0],
+            "frames": opts.frames,
+            "steps": steps,
+            "guidance_scale": opts.guidance_scale,
+            "controlnet_scale": opts.controlnet_scale,
+            "scheduler": "DDIM",
+            "prediction_type": comps.prediction_type,
+            "gsd_m": generator.layout.grid.res[0],
             "window_px": generator.layout.window * generator.layout.factor,
             "overlap_px": generator.layout.overlap * generator.layout.factor,
             "dtype": str(comps.dtype).removeprefix("torch."),
         }
-        tags = provenance_tags(engine=ENGINE, model=models.base.name, prompt=job.prompt or DEFAULT_PROMPT,
-                               seed=job.seed, metadata=metadata, task="temporal", extra=extra)
-        frames.append(_Frame(step.target, "generated", result.rgb, None, opts.cloud_cover, "", tags,
-                             {"conditioning": info["conditioning"], "model": models.base.name,
-                              "controlnet": extra["controlnet"]}))
+        tags = provenance_tags(
+            engine=ENGINE,
+            model=models.base.name,
+            prompt=job.prompt or DEFAULT_PROMPT,
+            seed=job.seed,
+            metadata=metadata,
+            task="temporal",
+            extra=extra,
+        )
+        frames.append(
+            StackFrame(
+                step.target,
+                "generated",
+                result.rgb,
+                None,
+                "",
+                tags,
+                {
+                    "conditioning": info["conditioning"],
+                    "model": models.base.name,
+                    "controlnet": extra["controlnet"],
+                },
+            )
+        )
     return frames, per_step
-
-
-def _observed(job: TemporalJob, k: _Known, layout: LatentLayout) -> _Frame:
-    synthetic = k.pixels.synthetic
-    extra = {
-        "date": k.file.date.isoformat(), "kind": k.kind, "role": k.role, "source": k.file.path.name,
-        "date_source": k.file.source, "rendering": k.pixels.rendering,
-        "resampling": "exact copy" if k.pixels.exact else "bilinear",
-        "cloud_fraction": None if k.cloud is None else round(k.cloud, 4),
-    }
-    tags = provenance_tags(engine="coregister", synthetic=synthetic, task="temporal", extra=extra)
-    return _Frame(k.file.date, k.kind, k.pixels.rgb, k.pixels.valid, k.cloud, k.file.path.name, tags,
-                  {"role": k.role, "source": str(k.file.path), "cloud_fraction": extra["cloud_fraction"],
-                   "rendering": k.pixels.rendering, "resampling": extra["resampling"]})
-
-
-def _crop(frame: _Frame, layout: LatentLayout) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = layout.output_window.slices
-    valid = np.ones(layout.grid.shape, bool) if frame.valid is None else frame.valid[rows, cols]
-    return frame.rgb[:, rows, cols], valid
-
-
-def _write(job: TemporalJob, frame: _Frame, layout: LatentLayout, path: Path) -> OutputRecord:
-    """The frame's Cloud-Optimized GeoTIFF on the requested grid (RGB + alpha) and its result record."""
-    grid = layout.grid
-    rgb, valid = _crop(frame, layout)
-    with GeoTIFFWriter(
-        path, grid, 3, "uint8", alpha=True, band_descriptions=BANDS,
-        colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue], tags=frame.tags,
-        overwrite=job.output.overwrite,
-    ) as writer:
-        writer.write(grid.full_window, rgb, None if valid.all() else valid)
-    return OutputRecord(
-        path=str(path), bands=[*BANDS, "alpha"], crs=grid.crs, bounds=grid.bounds, width=grid.width,
-        height=grid.height, kind=frame.kind, synthetic=frame.kind != "observed", date=frame.date,
-        extra={"gsd_m": grid.res[0], **frame.extra},
-    )
 
 
 def _cube_attrs(job: TemporalJob, models: TemporalModels) -> dict[str, Any]:

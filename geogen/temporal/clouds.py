@@ -24,7 +24,10 @@ SCL_CLOUD_CLASSES = (8, 9, 10)
 QA60_CLOUD_BITS = (10, 11)
 
 _KINDS = (
-    ("probability", re.compile(r"(?<![A-Za-z])CLP(?![A-Za-z])|CLDPRB|cloud.*prob|prob.*cloud", re.IGNORECASE)),
+    (
+        "probability",
+        re.compile(r"(?<![A-Za-z])CLP(?![A-Za-z])|CLDPRB|cloud.*prob|prob.*cloud", re.IGNORECASE),
+    ),
     ("scl", re.compile(r"(?<![A-Za-z])SCL(?![A-Za-z])|scene.?classification", re.IGNORECASE)),
     ("qa60", re.compile(r"QA60", re.IGNORECASE)),
     ("mask", re.compile(r"(?<![A-Za-z])CLM(?![A-Za-z])|cloud", re.IGNORECASE)),

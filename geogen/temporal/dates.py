@@ -45,7 +45,10 @@ _SEPARATED = re.compile(r"(?<!\d)((?:19|20)\d{2})([-_])(\d{2})\2(\d{2})(?!\d)")
 _CONVENTIONS = (
     ("Sentinel-2", re.compile(r"S2[A-D]_MSI(?:L1C|L2A)_((?:19|20)\d{6})T\d{6}_", re.IGNORECASE)),
     ("Landsat", re.compile(r"L[COTEM]0\d_L\w{3}_\d{6}_((?:19|20)\d{6})_\d{8}_", re.IGNORECASE)),
-    ("NAIP", re.compile(r"(?<![A-Za-z0-9])m_\d{7}_[a-z]{2}_\d{2}_\d{1,3}_((?:19|20)\d{6})(?!\d)", re.IGNORECASE)),
+    (
+        "NAIP",
+        re.compile(r"(?<![A-Za-z0-9])m_\d{7}_[a-z]{2}_\d{2}_\d{1,3}_((?:19|20)\d{6})(?!\d)", re.IGNORECASE),
+    ),
 )
 
 

@@ -1,9 +1,12 @@
 """Which models a temporal job runs: the DiffusionSat single-image model and its 3-D (temporal) ControlNet.
 
-``job.model`` names the DiffusionSat model (its pipeline folder gives tokenizer, text encoder, VAE, UNet and
-scheduler; it also draws a first frame when nothing is known); ``options.controlnet`` names the 3-D ControlNet
-that generates every frame from earlier ones. A ``job.model`` that is itself a 3-D ControlNet is accepted as
-the ControlNet when its folder also holds the DiffusionSat pipeline.
+Two ways to name them (the command line uses the first, the QGIS plugin's single model field the second):
+- ``model`` = the DiffusionSat model, ``options.controlnet`` = the 3-D ControlNet;
+- ``model`` = the 3-D ControlNet; its DiffusionSat base is then ``options.base_model``, else a DiffusionSat
+  pipeline in the ControlNet's own folder, else the store's ``diffusionsat-256`` (the published Texas model's
+  256 px base), else the only DiffusionSat model installed.
+The DiffusionSat model's pipeline folder gives tokenizer, text encoder, VAE, UNet and scheduler, and draws a
+first frame when nothing is known; the 3-D ControlNet generates every frame from earlier ones.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from pathlib import Path
 import torch
 
 from geogen.errors import ModelError
-from geogen.store import DIFFUSIONSAT, DIFFUSIONSAT_3D, ModelEntry, require_kind, resolve
+from geogen.store import DIFFUSIONSAT, DIFFUSIONSAT_3D, ModelEntry, Store, require_kind, resolve
 from geogen.store.detect import find_models
+
+DEFAULT_BASE = "diffusionsat-256"
 
 
 @dataclass(frozen=True)
@@ -26,13 +31,41 @@ class TemporalModels:
     controlnet: ModelEntry | None
 
 
-def _base_beside(controlnet: ModelEntry) -> ModelEntry | None:
-    if any(d.kind == DIFFUSIONSAT for d in find_models(controlnet.path, trust_pickle=controlnet.trust_pickle)):
-        return resolve(Path(controlnet.path), kind=DIFFUSIONSAT, trust_pickle=controlnet.trust_pickle)
-    return None
+def base_for(controlnet: ModelEntry, name: str | None, store: Store | None = None) -> ModelEntry:
+    """The DiffusionSat model under ``controlnet`` (see the module docstring for the search order).
+
+    Raises:
+        ModelError: the named base is not a DiffusionSat model, or none (or several) can be found.
+    """
+    if name:
+        return require_kind(resolve(name, store=store), DIFFUSIONSAT)
+    if any(
+        d.kind == DIFFUSIONSAT for d in find_models(controlnet.path, trust_pickle=controlnet.trust_pickle)
+    ):
+        return resolve(
+            Path(controlnet.path), store=store, kind=DIFFUSIONSAT, trust_pickle=controlnet.trust_pickle
+        )
+    store = store or Store()
+    named = store.find(DEFAULT_BASE)
+    if named is not None and named.kind == DIFFUSIONSAT:
+        return named
+    installed = [e for e in store.entries() if e.kind == DIFFUSIONSAT]
+    if len(installed) == 1:
+        return installed[0]
+    what = (
+        f"{len(installed)} are installed ({', '.join(e.name for e in installed)})"
+        if installed
+        else "none is installed"
+    )
+    raise ModelError(
+        f"the 3-D ControlNet {controlnet.name!r} needs the DiffusionSat model it steers and {what}; pass it with "
+        f"--model (and the ControlNet with --controlnet), or options.base_model, or install {DEFAULT_BASE}"
+    )
 
 
-def resolve_models(model: str | None, controlnet: str | None, *, need_controlnet: bool) -> TemporalModels:
+def resolve_models(
+    model: str | None, controlnet: str | None, *, need_controlnet: bool, base_model: str | None = None
+) -> TemporalModels:
     """The base model and (when ``need_controlnet``) the 3-D ControlNet a job names.
 
     Raises:
@@ -42,15 +75,17 @@ def resolve_models(model: str | None, controlnet: str | None, *, need_controlnet
     base: ModelEntry | None = None
     if model:
         entry = resolve(model)
-        if entry.kind == DIFFUSIONSAT_3D and cn is None:
-            cn, base = entry, _base_beside(entry)
-            if base is None:
+        if entry.kind == DIFFUSIONSAT_3D:
+            if cn is not None:
                 raise ModelError(
-                    f"{entry.name!r} is a 3-D ControlNet; pass the DiffusionSat model it steers with --model "
-                    "and the ControlNet with --controlnet"
+                    f"two 3-D ControlNets named: {entry.name!r} (model) and {cn.name!r} (controlnet); pass the "
+                    "DiffusionSat model with --model"
                 )
+            cn, base = entry, base_for(entry, base_model)
         else:
             base = require_kind(entry, DIFFUSIONSAT)
+    elif base_model:
+        base = require_kind(resolve(base_model), DIFFUSIONSAT)
     if base is None:
         raise ModelError(
             "temporal generation needs a DiffusionSat model: pass --model NAME_OR_PATH (a DiffusionSat "
@@ -78,6 +113,8 @@ def load_controlnet_3d(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module
 
     model = load_controlnet(entry.weights_path, trust_pickle=entry.trust_pickle, torch_dtype=dtype)
     if not isinstance(model, SatControlNetModel3D):
-        raise ModelError(f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 3-D ControlNet")
+        raise ModelError(
+            f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 3-D ControlNet"
+        )
     model.set_attn_processor(AttnProcessor2_0())
     return model.requires_grad_(False)

@@ -3,6 +3,8 @@
 Temporal keys (defaults in brackets):
 - ``controlnet``: DiffusionSat's 3-D (temporal) ControlNet, a name from ``geogen models list`` or a folder
   (needed whenever a frame is generated from earlier frames);
+- ``base_model``: the DiffusionSat model under a 3-D ControlNet given as the job's ``model``
+  (``geogen.temporal.models``);
 - ``frames`` [3]: conditioning frames per generated frame (T of the ControlNet's (B, C, T, H, W) input);
 - ``guidance_scale`` [1.0, the paper's evaluation setting; > 1 doubles the work];
 - ``controlnet_scale`` [1.0]: multiplier of the ControlNet residuals;
@@ -19,7 +21,7 @@ from geogen.engines.diffusion.options import DiffusionOptions, parse_options
 from geogen.errors import JobSpecError
 from geogen.temporal.sequence import DEFAULT_FRAMES
 
-TEMPORAL_KEYS = ("controlnet", "frames", "guidance_scale", "controlnet_scale", "cloud_cover")
+TEMPORAL_KEYS = ("controlnet", "base_model", "frames", "guidance_scale", "controlnet_scale", "cloud_cover")
 MAX_FRAMES = 16
 
 
@@ -28,6 +30,7 @@ class TemporalOptions:
     """Checked temporal options plus the diffusion engine's."""
 
     controlnet: str | None
+    base_model: str | None
     frames: int
     guidance_scale: float
     controlnet_scale: float
@@ -35,11 +38,18 @@ class TemporalOptions:
     diffusion: DiffusionOptions
 
 
-def _number(options: dict[str, Any], key: str, default: float | None, low: float, high: float) -> float | None:
+def _number(
+    options: dict[str, Any], key: str, default: float | None, low: float, high: float
+) -> float | None:
     value = options.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
     return float(value)
 
@@ -55,11 +65,13 @@ def parse_temporal_options(options: dict[str, Any]) -> TemporalOptions:
     frames = own.get("frames", DEFAULT_FRAMES)
     if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
         raise JobSpecError(f"options.frames must be an integer from 1 to {MAX_FRAMES}, got {frames!r}")
-    controlnet = own.get("controlnet")
-    if controlnet is not None and (not isinstance(controlnet, str) or not controlnet.strip()):
-        raise JobSpecError(f"options.controlnet must be a model name or folder, got {controlnet!r}")
+    for key in ("controlnet", "base_model"):
+        value = own.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise JobSpecError(f"options.{key} must be a model name or folder, got {value!r}")
     return TemporalOptions(
-        controlnet=controlnet,
+        controlnet=own.get("controlnet"),
+        base_model=own.get("base_model"),
         frames=frames,
         guidance_scale=_number(own, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
         controlnet_scale=_number(own, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,

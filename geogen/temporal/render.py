@@ -74,7 +74,9 @@ class _S2Rgb(_Closing):
             self.stack.close()
             raise RasterError(f"{path} has no Sentinel-2 band {', '.join(missing)} for a true-colour frame")
         self.grid = self.stack.grid  # the 10 m grid: B02, B03, B04 are Sentinel-2's finest bands
-        self.rendering = f"Sentinel-2 true colour (B04, B03, B02 reflectance x {S2_GAIN:g}, clipped to [0, 1])"
+        self.rendering = (
+            f"Sentinel-2 true colour (B04, B03, B02 reflectance x {S2_GAIN:g}, clipped to [0, 1])"
+        )
         self.synthetic = synthetic
 
     def read(self, window: Window) -> np.ndarray:

@@ -40,7 +40,9 @@ def _gap(a: dt.date, b: dt.date) -> int:
     return abs((a - b).days)
 
 
-def conditioning_set(known: Iterable[dt.date], target: dt.date, frames: int = DEFAULT_FRAMES) -> tuple[dt.date, ...]:
+def conditioning_set(
+    known: Iterable[dt.date], target: dt.date, frames: int = DEFAULT_FRAMES
+) -> tuple[dt.date, ...]:
     """The ``frames`` dates conditioning ``target``: nearest known ones, chronological, padded by repetition.
 
     Raises:

@@ -36,7 +36,9 @@ def build_tiny_controlnet_3d(base: Path, folder: Path, *, seed: int = 11) -> Pat
     unet = load_unet(base / "unet")
     torch.manual_seed(seed)
     model = SatControlNetModel3D.from_unet(
-        unet, conditioning_in_channels=3, use_temporal_transformer=True,
+        unet,
+        conditioning_in_channels=3,
+        use_temporal_transformer=True,
         conditioning_embedding_out_channels=(8, 16),
     )
     randomize_(model, seed)
@@ -44,7 +46,10 @@ def build_tiny_controlnet_3d(base: Path, folder: Path, *, seed: int = 11) -> Pat
     with torch.no_grad():
         for alpha in model.mixing_attns:
             alpha.fill_(0.5)
-        for name, p in model.named_parameters():  # residuals and metadata strong enough to show in 8-bit pixels
+        for (
+            name,
+            p,
+        ) in model.named_parameters():  # residuals and metadata strong enough to show in 8-bit pixels
             if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif name.startswith("metadata_embedding"):
@@ -106,8 +111,13 @@ def naip_crop(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     with rasterio.open(src_path) as src:
         data = src.read(window=win)
         transform = src.transform @ Affine.translation(win.col_off, win.row_off)
-        profile = src.profile | {"width": win.width, "height": win.height, "transform": transform,
-                                 "blockxsize": 16, "blockysize": 16}
+        profile = src.profile | {
+            "width": win.width,
+            "height": win.height,
+            "transform": transform,
+            "blockxsize": 16,
+            "blockysize": 16,
+        }
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(data)
     assert np.all(data[:3] > 0)

@@ -20,8 +20,15 @@ def _ramp(path: Path, *, tags: dict[str, str] | None = None) -> Path:
     """uint8 RGB, 20 x 10 px at 10 m in EPSG:32633; red = 10 x column, green = 10 x row, blue 7."""
     cols, rows = np.meshgrid(np.arange(20), np.arange(10))
     data = np.stack([10 * cols, 10 * rows, np.full_like(cols, 7)]).astype(np.uint8)
-    profile = {"driver": "GTiff", "width": 20, "height": 10, "count": 3, "dtype": "uint8", "crs": "EPSG:32633",
-               "transform": Affine(10, 0, 465000, 0, -10, 5080000)}
+    profile = {
+        "driver": "GTiff",
+        "width": 20,
+        "height": 10,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": Affine(10, 0, 465000, 0, -10, 5080000),
+    }
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(data)
         if tags:
@@ -72,15 +79,24 @@ def test_outside_the_frame_is_invalid(tmp_path: Path) -> None:
 
 
 def test_reprojection_to_another_crs(naip_crop: Path) -> None:
-    """The NAIP crop (EPSG:26914) onto a UTM 14N WGS84 grid inside it: all valid, colours of the same place."""
+    """The NAIP crop (NAD83 / UTM 14N) onto a WGS84 / UTM 14N grid at a fractional offset: each pixel is the
+    bilinear interpolation of the source at the same place, computed here independently."""
+    from pyproj import Transformer
+    from scipy.ndimage import map_coordinates
+
     src = read_grid(naip_crop)
-    left, bottom, right, top = src.bounds
-    grid = Grid(16, 12, Affine(5, 0, left + 60, 0, -5, top - 50), "EPSG:32614")
+    left, _, _, top = src.bounds
+    grid = Grid(20, 16, Affine(5, 0, left + 21.3, 0, -5, top - 33.9), "EPSG:32614")
     frame = coregister(naip_crop, grid)
     assert not frame.exact and frame.valid.all()
     with rasterio.open(naip_crop) as ds:
         original = ds.read([1, 2, 3]).astype(float)
-    assert abs(frame.rgb.mean() - original.mean()) < 0.25 * original.std()
+    cols, rows = np.meshgrid(np.arange(20) + 0.5, np.arange(16) + 0.5)
+    x, y = grid.transform @ (cols, rows)
+    sx, sy = Transformer.from_crs("EPSG:32614", "EPSG:26914", always_xy=True).transform(x, y)
+    scol, srow = ~src.transform @ (sx, sy)
+    expected = np.stack([map_coordinates(band, [srow - 0.5, scol - 0.5], order=1) for band in original])
+    assert np.abs(frame.rgb.astype(float) - expected).max() <= 1.0
 
 
 def test_nodata_stays_invalid(naip_crop: Path, tmp_path: Path) -> None:

@@ -27,8 +27,11 @@ def _frame(date: dt.date, kind: str, value: int) -> CubeFrame:
 
 
 def test_cube_round_trip(tmp_path: Path) -> None:
-    frames = [_frame(dt.date(2015, 9, 15), "generated", 30), _frame(dt.date(2015, 7, 11), "observed", 10),
-              _frame(dt.date(2015, 8, 1), "generated", 20)]
+    frames = [
+        _frame(dt.date(2015, 9, 15), "generated", 30),
+        _frame(dt.date(2015, 7, 11), "observed", 10),
+        _frame(dt.date(2015, 8, 1), "generated", 20),
+    ]
     path = write_datacube(tmp_path / "seq.nc", GRID, frames, attrs={"title": "t"})
     with xr.open_dataset(path) as ds:
         times = [np.datetime64(d) for d in ("2015-07-11", "2015-08-01", "2015-09-15")]

@@ -16,8 +16,15 @@ from geogen.temporal.dates import DatedFile, check_unique, dates_in_name, frame_
 
 
 def _tif(path: Path, tags: dict[str, str] | None = None) -> Path:
-    profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "uint8", "crs": "EPSG:32633",
-               "transform": Affine(10, 0, 465000, 0, -10, 5080000)}
+    profile = {
+        "driver": "GTiff",
+        "width": 4,
+        "height": 4,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": Affine(10, 0, 465000, 0, -10, 5080000),
+    }
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(np.ones((1, 4, 4), np.uint8))
         if tags:
@@ -30,7 +37,10 @@ def _tif(path: Path, tags: dict[str, str] | None = None) -> Path:
     [
         ("S2L1C_slovenia_20150711_13band_refl.tif", dt.date(2015, 7, 11)),
         ("m_4709963_se_14_1_20090818.tif", dt.date(2009, 8, 18)),
-        ("m_3807503_ne_18_060_20181104_20190211.tif", dt.date(2018, 11, 4)),  # NAIP: acquisition, then processing
+        (
+            "m_3807503_ne_18_060_20181104_20190211.tif",
+            dt.date(2018, 11, 4),
+        ),  # NAIP: acquisition, then processing
         ("S2B_MSIL2A_20220105T103329_N0400_R108_T31TCJ_20220107T124012.SAFE", dt.date(2022, 1, 5)),
         ("LC08_L1TP_044034_20200101_20200113_02_T1_B4.TIF", dt.date(2020, 1, 1)),
         ("geogen_2015-07-31.tif", dt.date(2015, 7, 31)),
@@ -90,8 +100,10 @@ def test_tiff_datetime_is_the_last_resort(tmp_path: Path) -> None:
 def test_date_from_an_earlier_result_record(tmp_path: Path) -> None:
     path = _tif(tmp_path / "scene.tif")
     (tmp_path / "notes.json").write_text("[1, 2]", encoding="utf-8")  # not a record: ignored
-    record = {"version": 1, "outputs": [{"path": "other.tif", "date": "2001-01-01"},
-                                        {"path": "scene.tif", "date": "2018-07-16"}]}
+    record = {
+        "version": 1,
+        "outputs": [{"path": "other.tif", "date": "2001-01-01"}, {"path": "scene.tif", "date": "2018-07-16"}],
+    }
     (tmp_path / "result.json").write_text(json.dumps(record), encoding="utf-8")
     found = frame_date(path)
     assert found.date == dt.date(2018, 7, 16) and found.source == "result record result.json"

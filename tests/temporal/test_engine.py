@@ -58,8 +58,9 @@ def _frames(seed: int = 0, dates: tuple[dt.date, ...] = DATES, grid: Grid = GRID
 def _generator(comps: Any, controlnet: Any, guidance: float = 1.0, grid: Grid = GRID) -> TemporalGenerator:
     layout = latent_layout(grid, factor=2, unet_factor=2, window_px=32, overlap_px=8)
     with torch.no_grad():
-        text = TextConditioning(comps.encode_prompts(["a satellite image"]),
-                                comps.encode_prompts([""]) if guidance > 1 else None)
+        text = TextConditioning(
+            comps.encode_prompts(["a satellite image"]), comps.encode_prompts([""]) if guidance > 1 else None
+        )
     return TemporalGenerator(comps, controlnet, layout, text, steps=2, guidance_scale=guidance)
 
 
@@ -149,12 +150,14 @@ def test_incompatible_controlnet_is_refused(loaded: tuple[Any, Any]) -> None:
     from geogen.models import SatControlNetModel3D
 
     comps, _ = loaded
-    four = SatControlNetModel3D.from_unet(comps.unet, conditioning_in_channels=4,
-                                          conditioning_embedding_out_channels=(8, 16))
+    four = SatControlNetModel3D.from_unet(
+        comps.unet, conditioning_in_channels=4, conditioning_embedding_out_channels=(8, 16)
+    )
     with pytest.raises(ModelError, match="reads 4 channels per frame"):
         check_pair("four", four, comps)
-    shrinks = SatControlNetModel3D.from_unet(comps.unet, conditioning_in_channels=3,
-                                             conditioning_embedding_out_channels=(8, 16, 16))
+    shrinks = SatControlNetModel3D.from_unet(
+        comps.unet, conditioning_in_channels=3, conditioning_embedding_out_channels=(8, 16, 16)
+    )
     with pytest.raises(ModelError, match="shrinks its frames 4 times"):
         check_pair("shrinks", shrinks, comps)
 
@@ -165,7 +168,9 @@ def test_frame_stack_shape_and_errors() -> None:
     assert stack.shape == (3, 3, 4, 5) and stack.ndim == 4
     crop = stack[..., 1:3, 2:5]
     assert crop.shape == (3, 3, 2, 3)
-    np.testing.assert_allclose([float(crop[0, t, 0, 0]) for t in range(3)], [0.0, 1 / 255, 2 / 255], rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(crop[0, t, 0, 0]) for t in range(3)], [0.0, 1 / 255, 2 / 255], rtol=1e-6
+    )
     with pytest.raises(EngineError, match="on one canvas"):
         FrameStack([frames[0], np.zeros((3, 4, 6), np.uint8)])
     with pytest.raises(EngineError, match="at least one"):

@@ -28,23 +28,39 @@ D = dt.date
 AOI = (465400.0, 5079760.0, 465640.0, 5080000.0)  # 24 x 24 px at 10 m inside the Slovenian footprint
 GRID_TRANSFORM = Affine(10, 0, 465400, 0, -10, 5080000)
 TARGETS = ["2015-07-01", "2015-07-31", "2015-08-20", "2015-09-15"]
-SEQUENCE = [("2015-07-01", "generated"), ("2015-07-11", "observed"), ("2015-07-31", "generated"),
-            ("2015-08-20", "generated"), ("2015-08-30", "observed"), ("2015-09-15", "generated")]
+SEQUENCE = [
+    ("2015-07-01", "generated"),
+    ("2015-07-11", "observed"),
+    ("2015-07-31", "generated"),
+    ("2015-08-20", "generated"),
+    ("2015-08-30", "observed"),
+    ("2015-09-15", "generated"),
+]
 
 
 def _job(out: Path, models: tuple[Path, Path], **fields: Any) -> dict[str, Any]:
     base, cn = models
     job: dict[str, Any] = {
-        "task": "temporal", "target_dates": TARGETS, "model": str(base), "steps": 2, "seed": 3,
-        "options": {"controlnet": str(cn)}, "output": {"dir": str(out), "name": "slo"},
+        "task": "temporal",
+        "target_dates": TARGETS,
+        "model": str(base),
+        "steps": 2,
+        "seed": 3,
+        "options": {"controlnet": str(cn)},
+        "output": {"dir": str(out), "name": "slo"},
     }
     job.update(fields)
     return job
 
 
 def _slovenian(series: list[Path], **fields: Any) -> dict[str, Any]:
-    return {"inputs": [{"path": str(p)} for p in series], "cloud_max": 0.2,
-            "aoi": {"bounds": list(AOI), "crs": "EPSG:32633"}, "gsd": 10, **fields}
+    return {
+        "inputs": [{"path": str(p)} for p in series],
+        "cloud_max": 0.2,
+        "aoi": {"bounds": list(AOI), "crs": "EPSG:32633"},
+        "gsd": 10,
+        **fields,
+    }
 
 
 def _run(job: dict[str, Any]) -> tuple[dict[str, Any], Path]:
@@ -58,8 +74,9 @@ def _pixels(path: str | Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def slovenia_run(slovenia_series: list[Path], temporal_models: tuple[Path, Path],
-                 tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+def slovenia_run(
+    slovenia_series: list[Path], temporal_models: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("slovenia_run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GEOGEN_HOME", str(out / "home"))
@@ -98,16 +115,24 @@ def test_every_output_is_on_the_requested_grid(slovenia_run: tuple[dict[str, Any
         assert tuple(o["bounds"]) == AOI
 
 
-def test_observed_frames_are_the_resampled_observations(slovenia_run: tuple[dict[str, Any], Path],
-                                                        slovenia_series: list[Path]) -> None:
+def test_observed_frames_are_the_resampled_observations(
+    slovenia_run: tuple[dict[str, Any], Path], slovenia_series: list[Path]
+) -> None:
     result, _ = slovenia_run
     observed = [o for o in result["outputs"] if o["kind"] == "observed"]
     for o in observed:
         with rasterio.open(o["extra"]["source"]) as src:
             rgb = np.clip(src.read([4, 3, 2]) * S2_GAIN, 0, 1).astype(np.float32)
             expected = np.zeros((3, 24, 24), np.float32)
-            reproject(rgb, expected, src_transform=src.transform, src_crs=src.crs, dst_transform=GRID_TRANSFORM,
-                      dst_crs=src.crs, resampling=Resampling.bilinear)
+            reproject(
+                rgb,
+                expected,
+                src_transform=src.transform,
+                src_crs=src.crs,
+                dst_transform=GRID_TRANSFORM,
+                dst_crs=src.crs,
+                resampling=Resampling.bilinear,
+            )
         got = _pixels(o["path"])[:3].astype(float)
         assert np.abs(got - expected * 255).max() <= 1.0
 
@@ -140,9 +165,12 @@ def test_datacube_holds_the_sequence(slovenia_run: tuple[dict[str, Any], Path]) 
                 np.testing.assert_array_equal(ds[band].values[k], tif[b])
 
 
-def test_rerun_with_the_same_seed_is_identical(slovenia_run: tuple[dict[str, Any], Path],
-                                                slovenia_series: list[Path], temporal_models: tuple[Path, Path],
-                                                tmp_path: Path) -> None:
+def test_rerun_with_the_same_seed_is_identical(
+    slovenia_run: tuple[dict[str, Any], Path],
+    slovenia_series: list[Path],
+    temporal_models: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
     first, _ = slovenia_run
     again, _ = _run(_job(tmp_path, temporal_models, **_slovenian(slovenia_series)))
     for a, b in zip(first["outputs"], again["outputs"]):
@@ -151,9 +179,12 @@ def test_rerun_with_the_same_seed_is_identical(slovenia_run: tuple[dict[str, Any
         np.testing.assert_array_equal(x.red.values, y.red.values)
 
 
-def test_a_frame_date_changes_the_generated_frames(slovenia_run: tuple[dict[str, Any], Path],
-                                                    slovenia_series: list[Path],
-                                                    temporal_models: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_frame_date_changes_the_generated_frames(
+    slovenia_run: tuple[dict[str, Any], Path],
+    slovenia_series: list[Path],
+    temporal_models: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
     first, _ = slovenia_run
     fields = _slovenian(slovenia_series)
     fields["inputs"][0]["date"] = "2015-07-12"  # one day later than its tag says
@@ -166,18 +197,31 @@ def test_a_frame_date_changes_the_generated_frames(slovenia_run: tuple[dict[str,
             changed = (_pixels(o["path"]) != _pixels(before[o["date"]]["path"])).mean()
             assert changed > 0.01, o["date"]
     np.testing.assert_array_equal(  # the observation itself is the same pixels under its new date
-        _pixels(moved["outputs"][1]["path"]), _pixels(first["outputs"][1]["path"]))
+        _pixels(moved["outputs"][1]["path"]), _pixels(first["outputs"][1]["path"])
+    )
 
 
-def test_sequence_from_a_single_naip_seed_image(naip_crop: Path, temporal_models: tuple[Path, Path],
-                                                tmp_path: Path) -> None:
+def test_sequence_from_a_single_naip_seed_image(
+    naip_crop: Path, temporal_models: tuple[Path, Path], tmp_path: Path
+) -> None:
     targets = ["2016-08-16", "2010-06-29", "2012-07-31", "2014-07-20"]
-    result, _ = _run(_job(tmp_path, temporal_models, target_dates=targets, seed_image={"path": str(naip_crop)}))
+    result, _ = _run(
+        _job(tmp_path, temporal_models, target_dates=targets, seed_image={"path": str(naip_crop)})
+    )
     assert [(o["date"], o["kind"]) for o in result["outputs"]] == [
-        ("2009-08-18", "observed"), ("2010-06-29", "generated"), ("2012-07-31", "generated"),
-        ("2014-07-20", "generated"), ("2016-08-16", "generated")]
+        ("2009-08-18", "observed"),
+        ("2010-06-29", "generated"),
+        ("2012-07-31", "generated"),
+        ("2014-07-20", "generated"),
+        ("2016-08-16", "generated"),
+    ]
     assert result["outputs"][0]["extra"]["role"] == "seed"
-    assert [p["date"] for p in result["extra"]["plan"]] == ["2010-06-29", "2012-07-31", "2014-07-20", "2016-08-16"]
+    assert [p["date"] for p in result["extra"]["plan"]] == [
+        "2010-06-29",
+        "2012-07-31",
+        "2014-07-20",
+        "2016-08-16",
+    ]
     with rasterio.open(naip_crop) as src:
         original, crop_grid = src.read([1, 2, 3]), (src.transform, src.crs, src.width, src.height)
     for o in result["outputs"]:
@@ -190,10 +234,19 @@ def test_sequence_from_a_single_naip_seed_image(naip_crop: Path, temporal_models
 
 
 def test_from_scratch_with_the_single_image_model(temporal_models: tuple[Path, Path], tmp_path: Path) -> None:
-    result, _ = _run(_job(tmp_path, temporal_models, target_dates=["2021-06-01", "2021-05-01"],
-                          aoi={"bounds": list(AOI), "crs": "EPSG:32633"}, gsd=10))
-    assert [(o["date"], o["kind"]) for o in result["outputs"]] == [("2021-05-01", "generated"),
-                                                                    ("2021-06-01", "generated")]
+    result, _ = _run(
+        _job(
+            tmp_path,
+            temporal_models,
+            target_dates=["2021-06-01", "2021-05-01"],
+            aoi={"bounds": list(AOI), "crs": "EPSG:32633"},
+            gsd=10,
+        )
+    )
+    assert [(o["date"], o["kind"]) for o in result["outputs"]] == [
+        ("2021-05-01", "generated"),
+        ("2021-06-01", "generated"),
+    ]
     assert [p["conditioning"] for p in result["extra"]["plan"]] == [[], ["2021-05-01"] * 3]
     with rasterio.open(result["outputs"][0]["path"]) as ds:
         assert ds.transform == GRID_TRANSFORM and ds.tags()["GEOGEN_CONTROLNET"] == "null"
@@ -209,8 +262,15 @@ def _fails(job: dict[str, Any], error: type[Exception], pattern: str) -> None:
 
 def _undated(tmp_path: Path) -> Path:
     path = tmp_path / "frame.tif"
-    profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 3, "dtype": "uint8", "crs": "EPSG:32633",
-               "transform": Affine(10, 0, 465400, 0, -10, 5080000)}
+    profile = {
+        "driver": "GTiff",
+        "width": 8,
+        "height": 8,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": Affine(10, 0, 465400, 0, -10, 5080000),
+    }
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(np.full((3, 8, 8), 90, np.uint8))
     return path
@@ -221,37 +281,50 @@ def test_error_no_date(tmp_path: Path, temporal_models: tuple[Path, Path]) -> No
     _fails(job, JobSpecError, r"no date for .*frame\.tif")
 
 
-def test_error_duplicate_dates(tmp_path: Path, slovenia_series: list[Path],
-                               temporal_models: tuple[Path, Path]) -> None:
+def test_error_duplicate_dates(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
     inputs = [{"path": str(slovenia_series[0])}, {"path": str(slovenia_series[3]), "date": "2015-07-11"}]
-    _fails(_job(tmp_path, temporal_models, inputs=inputs), JobSpecError,
-           r"two frames have the date 2015-07-11: .*20150711.*20150830")
+    _fails(
+        _job(tmp_path, temporal_models, inputs=inputs),
+        JobSpecError,
+        r"two frames have the date 2015-07-11: .*20150711.*20150830",
+    )
 
 
 def test_error_duplicate_target_dates(tmp_path: Path, temporal_models: tuple[Path, Path]) -> None:
-    _fails(_job(tmp_path, temporal_models, target_dates=["2015-07-01", "2015-07-01"]), JobSpecError,
-           "duplicate target dates: 2015-07-01")
+    _fails(
+        _job(tmp_path, temporal_models, target_dates=["2015-07-01", "2015-07-01"]),
+        JobSpecError,
+        "duplicate target dates: 2015-07-01",
+    )
 
 
-def test_error_target_already_observed(tmp_path: Path, slovenia_series: list[Path],
-                                       temporal_models: tuple[Path, Path]) -> None:
+def test_error_target_already_observed(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series), target_dates=["2015-08-30"])
     _fails(job, JobSpecError, r"target date 2015-08-30 already has a frame \(.*20150830")
 
 
-def test_error_frame_outside_the_area(tmp_path: Path, slovenia_series: list[Path], naip_crop: Path,
-                                      temporal_models: tuple[Path, Path]) -> None:
+def test_error_frame_outside_the_area(
+    tmp_path: Path, slovenia_series: list[Path], naip_crop: Path, temporal_models: tuple[Path, Path]
+) -> None:
     fields = _slovenian(slovenia_series[:1])
     fields["inputs"].append({"path": str(naip_crop)})
-    _fails(_job(tmp_path, temporal_models, **fields), GeometryError,
-           r"m_4709963_se_14_1_20090818\.tif does not overlap the area")
+    _fails(
+        _job(tmp_path, temporal_models, **fields),
+        GeometryError,
+        r"m_4709963_se_14_1_20090818\.tif does not overlap the area",
+    )
 
 
-def test_error_single_frame_without_model(tmp_path: Path, slovenia_series: list[Path],
-                                          temporal_models: tuple[Path, Path]) -> None:
+def test_error_single_frame_without_model(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     del job["model"]
-    _fails(job, ModelError, r"needs a DiffusionSat model: pass --model.*--controlnet")
+    _fails(job, ModelError, r"needs a model: pass --model")
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     job["options"] = {}
     _fails(job, ModelError, r"3-D \(temporal\) ControlNet: pass --controlnet")
@@ -261,16 +334,38 @@ def test_error_nothing_to_generate_from(tmp_path: Path, temporal_models: tuple[P
     _fails(_job(tmp_path, temporal_models), JobSpecError, "nothing to generate from")
 
 
-def test_error_every_frame_cloudy(tmp_path: Path, slovenia_series: list[Path],
-                                  temporal_models: tuple[Path, Path]) -> None:
+def test_error_every_frame_cloudy(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
     cloudy = [slovenia_series[1], slovenia_series[2]]
-    _fails(_job(tmp_path, temporal_models, **_slovenian(cloudy)), JobSpecError,
-           r"every frame is cloudier than cloud_max 20%.*20150731.*\(9\d%\).*20150820.*\(100%\)")
+    _fails(
+        _job(tmp_path, temporal_models, **_slovenian(cloudy)),
+        JobSpecError,
+        r"every frame is cloudier than cloud_max 20%.*20150731.*\(9\d%\).*20150820.*\(100%\)",
+    )
 
 
-def test_error_wrong_model_kind(tmp_path: Path, slovenia_series: list[Path],
-                                temporal_models: tuple[Path, Path]) -> None:
+def test_error_wrong_model_kind(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
     base, _ = temporal_models
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]))
     job["options"] = {"controlnet": str(base)}
     _fails(job, ModelError, "is a DiffusionSat single-image model; this engine needs a DiffusionSat 3-D")
+
+
+def test_controlnet_as_the_model_with_its_base_as_an_option(
+    tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
+) -> None:
+    """The QGIS plugin's single model field holds the 3-D ControlNet; the base comes from options.base_model."""
+    base, cn = temporal_models
+    job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
+    job["model"], job["options"] = str(cn), {"base_model": str(base)}
+    result, _ = _run(job)
+    assert [(o["date"], o["kind"]) for o in result["outputs"]] == [
+        ("2015-07-11", "observed"),
+        ("2015-07-20", "generated"),
+    ]
+    assert result["outputs"][1]["extra"]["controlnet"] == cn.name
+    job["options"] = {}
+    _fails(job, ModelError, r"needs the DiffusionSat model it steers and none is installed")

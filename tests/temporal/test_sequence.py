@@ -52,7 +52,10 @@ def test_conditioning_set_size_and_padding() -> None:
     assert conditioning_set(known, D(2020, 1, 10), 1) == (D(2020, 1, 9),)
     assert conditioning_set(known[:1], D(2020, 1, 10), 2) == (D(2020, 1, 1), D(2020, 1, 1))
     assert conditioning_set([D(2020, 1, 1), D(2020, 1, 3)], D(2020, 1, 2), 3) == (
-        D(2020, 1, 1), D(2020, 1, 1), D(2020, 1, 3))  # tie: the earlier frame is nearest
+        D(2020, 1, 1),
+        D(2020, 1, 1),
+        D(2020, 1, 3),
+    )  # tie: the earlier frame is nearest
 
 
 def test_bad_plans() -> None:

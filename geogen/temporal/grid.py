@@ -1,0 +1,81 @@
+"""The one grid every frame of a sequence is written on (the "requested grid").
+
+- With an area of interest: the area's metric working grid at the job's GSD (``geogen.io.aoi.working_grid``:
+  origin snapped to multiples of the GSD), in ``output.crs`` when given.
+- Without one: the reference frame (the earliest input, else the seed image) gives the footprint, and its own
+  pixels are kept exactly unless ``gsd`` or ``output.crs`` ask for others (then its footprint at that GSD/CRS).
+The GSD defaults to the reference frame's pixel size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shapely.geometry import box
+
+from geogen.errors import JobSpecError
+from geogen.io.aoi import Area, area_from_bounds, area_from_vector, parse_crs, working_grid
+from geogen.io.raster import read_grid
+from geogen.job.spec import TemporalJob
+from tiles import Grid
+
+
+def job_area(job: TemporalJob) -> Area | None:
+    """The job's area of interest, or None.
+
+    Raises:
+        GeometryError, VectorError, InputFileError: unusable bounds or vector file.
+    """
+    if job.aoi is None:
+        return None
+    if job.aoi.vector:
+        return area_from_vector(job.aoi.vector, job.aoi.layer)
+    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
+
+
+def is_metric(crs: str) -> bool:
+    """True for a projected CRS whose axes are in metres."""
+    c = parse_crs(crs)
+    return bool(c.is_projected and c.axis_info and c.axis_info[0].unit_name in ("metre", "meter", "m"))
+
+
+def _keeps_pixels(job: TemporalJob, ref: Grid) -> bool:
+    """True when nothing asks for other pixels than the reference frame's own."""
+    out_crs = job.output.crs
+    if out_crs is not None and parse_crs(out_crs) != parse_crs(ref.crs):
+        return False
+    if not is_metric(ref.crs):
+        return False
+    return job.gsd is None or all(abs(job.gsd - r) <= 1e-9 * r for r in ref.res)
+
+
+def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
+    """The grid every frame is written on (see the module docstring).
+
+    Raises:
+        JobSpecError: no area and no frame, no GSD where none can be inferred, or a non-metric output CRS.
+        GeometryError, VectorError: unusable area.
+    """
+    out_crs = job.output.crs
+    if out_crs is not None and not is_metric(out_crs):
+        raise JobSpecError(
+            f"output.crs {out_crs!r} is not a metric projected CRS; a temporal stack is generated and written on "
+            "one metric grid (leave it out to use the area's or the frames' CRS)"
+        )
+    area = job_area(job)
+    ref = read_grid(reference) if reference is not None else None
+    if area is None:
+        if ref is None:
+            raise JobSpecError(
+                "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
+                "(--aoi with --gsd) for the single-image model to start from"
+            )
+        if _keeps_pixels(job, ref):
+            return ref
+        area = Area(box(*ref.bounds), ref.crs)
+    gsd = job.gsd
+    if gsd is None:
+        if ref is None or not is_metric(ref.crs):
+            raise JobSpecError("give the ground resolution with --gsd (metres per pixel)")
+        gsd = float(ref.res[0])
+    return working_grid(area, gsd, crs=out_crs)
