@@ -38,6 +38,8 @@ from geogen.job.spec import parse_job
 @click.option("--guidance-scale", type=float, default=None, help="classifier-free guidance (default 7.5)")
 @click.option("--controlnet-scale", type=float, default=None, help="ControlNet conditioning scale (default 1)")
 @click.option("--scheduler", type=click.Choice(["unipc", "ddim"]), default=None, help="sampler (controlnet engine)")
+@click.option("--condition-style", type=click.Choice(["legend", "osm"]), default=None,
+              help="condition colours (controlnet engine): legend palette (Seg2Sat) or OSM-Carto fills (GeoSynth-OSM)")
 @click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
 @aoi_option
 @aoi_crs_option
@@ -48,14 +50,15 @@ def sketch(landcover: Path, output: Path, class_field: str | None, layer: str | 
            vocabulary: str, engine: str | None, gsd: float | None, date: dt.datetime | None, place: str | None,
            prompt: str | None, exemplar_image: Path | None, exemplar_mask: Path | None, model: str | None,
            controlnet: str | None, loras: tuple[str, ...], steps: int | None, guidance_scale: float | None,
-           controlnet_scale: float | None, scheduler: str | None, out_crs: str | None,
+           controlnet_scale: float | None, scheduler: str | None, condition_style: str | None, out_crs: str | None,
            aoi: str | None, aoi_crs: str | None, seed: int, overwrite: bool, progress: str) -> None:
     """Turn LANDCOVER (polygons with a class field, or a class raster) into a synthetic image on the same place."""
     if (exemplar_image is None) != (exemplar_mask is None):
         raise click.UsageError("--exemplar-image and --exemplar-mask go together")
 
     options = {k: v for k, v in (("controlnet", _path_or_name(controlnet)), ("guidance_scale", guidance_scale),
-                                  ("controlnet_scale", controlnet_scale), ("scheduler", scheduler)) if v is not None}
+                                  ("controlnet_scale", controlnet_scale), ("scheduler", scheduler),
+                                  ("condition_style", condition_style)) if v is not None}
 
     def build():
         return parse_job({

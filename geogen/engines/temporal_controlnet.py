@@ -1,4 +1,4 @@
-"""One step of a temporal sequence with DiffusionSat's 3-D ControlNet: T earlier frames + a date -> a new frame.
+"""One step of a temporal sequence with DiffusionSat's 3-D ControlNet: T known frames + a date -> a new one.
 
 What the ControlNet receives, per batch row (one latent window, ``ControlNetHook`` from
 ``geogen.engines.diffusion``):
@@ -11,8 +11,8 @@ What the ControlNet receives, per batch row (one latent window, ``ControlNetHook
 - ``metadata`` (7,): the target's (the window's centre and GSD, the target cloud cover and date), shared with
   the UNet.
 The first frame of a sequence without any known frame is drawn by the single-image model alone
-(``controlnet`` None). Noise is drawn per target date (``frame_seed``), so a date's frame does not depend on the
-order the dates were generated in beyond its conditioning.
+(``controlnet`` None). Noise is drawn per target date (``frame_seed``), so a date's frame does not depend
+on the order the dates were generated in beyond its conditioning.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class ConditionFrame:
-    """A known frame on the generated canvas: its date, colours, valid mask and cloud cover (None: unknown)."""
+    """A known frame on the generated canvas: date, colours, valid mask, cloud cover (None: unknown)."""
 
     date: dt.date
     rgb: np.ndarray
@@ -114,7 +114,7 @@ def condition_metadata(layout: LatentLayout, tile: Tile, frames: Sequence[Condit
 
 
 def condition_downsampling(controlnet: torch.nn.Module) -> int:
-    """How many times the 3-D ControlNet's condition encoder shrinks frames spatially (its spatial strides)."""
+    """How many times the 3-D ControlNet's condition encoder shrinks frames (its spatial strides)."""
     blocks = list(controlnet.controlnet_cond_embedding.blocks)
     return math.prod(int(conv.stride[-1]) for conv in blocks[1::2])
 
@@ -123,8 +123,8 @@ def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponent
     """Refuse a 3-D ControlNet that cannot steer ``comps``' UNet on its VAE's latent grid.
 
     Raises:
-        ModelError: different architecture, not 3 condition channels, no metadata, or a condition encoder whose
-            downsampling differs from the VAE's factor.
+        ModelError: different architecture, not 3 condition channels, no metadata, or a condition
+            encoder whose downsampling differs from the VAE's factor.
     """
     cn, un = controlnet.config, comps.unet.config
     for key in ("cross_attention_dim", "block_out_channels", "in_channels", "layers_per_block"):
@@ -133,8 +133,8 @@ def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponent
             list(b) if isinstance(b, (list, tuple)) else b
         ):
             raise ModelError(
-                f"the 3-D ControlNet {name!r} has {key} {a} but the DiffusionSat UNet has {b}: they are not from "
-                "the same model family"
+                f"the 3-D ControlNet {name!r} has {key} {a} but the DiffusionSat UNet has {b}: they are "
+                "not from the same model family"
             )
     channels = int(cn.get("conditioning_in_channels", 0))
     if channels != CONDITION_CHANNELS:

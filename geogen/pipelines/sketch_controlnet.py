@@ -191,6 +191,7 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         prompt=job.prompt,
         window_batch_size=opts.window_batch_size or (1 if device.type == "cpu" else 4),
         weight_kind=opts.weight_kind,
+        condition_style=cn_opts.condition_style,
     )
     engine = ControlNetSketchEngine(models, settings, vocab, channel_order=facts["channel_order"])
     t_load = time.perf_counter()
@@ -306,6 +307,7 @@ def _tags(
         "guidance_scale": s.guidance_scale,
         "controlnet_scale": s.controlnet_scale,
         "scheduler": s.scheduler,
+        "condition_style": s.condition_style,
         "loras": engine.models.loras,
         "base_family": facts["base_family"],
         "window_px": layout.window * layout.factor,

@@ -3,9 +3,9 @@
 inputs and seed image -> their dates (``temporal.dates``; duplicates refused) -> the requested grid (area of
 interest at the GSD, else the earliest frame's footprint) -> latent canvas around it -> every frame resampled
 onto the canvas (``temporal.coregister``), frames cloudier than ``cloud_max`` over the area dropped ->
-autoregressive plan (``temporal.sequence``) -> per target date: the 3-D ControlNet conditioned on up to T known
-frames plus the date's metadata (``engines.temporal_controlnet``; the single-image model alone when nothing is
-known yet) -> one Cloud-Optimized GeoTIFF per date ``<name>_<YYYY-MM-DD>.tif`` (observed frames too, flagged
+autoregressive plan (``temporal.sequence``) -> per target date: the 3-D ControlNet conditioned on up to T
+known frames plus the date's metadata (``engines.temporal_controlnet``; the single-image model alone when
+nothing is known yet) -> one Cloud-Optimized GeoTIFF per date ``<name>_<YYYY-MM-DD>.tif`` (observed frames too, flagged
 not synthetic) on exactly the requested grid -> ``<name>.nc`` datacube of the whole sequence.
 """
 
@@ -53,7 +53,7 @@ MAX_WINDOW = 512
 
 @dataclass
 class _Known:
-    """A frame known before generation: its file, role, pixels on the canvas and cloud fraction over the area."""
+    """A frame known before generation: file, role, pixels on the canvas, cloud fraction over the area."""
 
     file: DatedFile
     role: str
@@ -76,7 +76,8 @@ def _layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> Latent
     pipeline = models.base.pipeline_path
     if pipeline is None:
         raise ModelError(
-            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text encoder); "
+            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text "
+            "encoder); "
             "install the whole DiffusionSat folder"
         )
     factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
@@ -136,14 +137,21 @@ def _read_known(
     return kept, excluded
 
 
-def _check_targets(job: TemporalJob, known: list[_Known]) -> None:
+def _targets(job: TemporalJob, known: list[_Known], reporter: Reporter) -> list[dt.date]:
+    """The target dates left to generate: a target with a kept frame of its date is that frame."""
     by_date = {k.file.date: k for k in known}
+    left = []
     for d in job.target_dates:
         if d in by_date:
-            raise JobSpecError(
-                f"target date {d} already has a frame ({by_date[d].file.path}); a sequence holds one frame per "
-                "date: drop that target date (the frame is written as it is)"
-            )
+            reporter.log(f"target date {d} is observed ({by_date[d].file.path.name}): that frame is used")
+        else:
+            left.append(d)
+    return left
+
+
+def _stack_layout(grid: Grid) -> LatentLayout:
+    """The layout of a stack that generates nothing: the canvas is the grid itself."""
+    return LatentLayout(grid, grid, grid.full_window, 1, max(grid.width, grid.height), 0)
 
 
 def _paths(job: TemporalJob, dates: list[dt.date]) -> tuple[dict[dt.date, Path], Path]:
@@ -159,7 +167,8 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     """Run a temporal job; see the module docstring.
 
     Raises:
-        JobSpecError: missing or duplicate dates, nothing to generate from, all frames too cloudy, bad options.
+        JobSpecError: missing or duplicate dates, nothing to generate from, all frames too cloudy, bad
+            options.
         ModelError: missing, wrong-kind or incompatible models.
         GeometryError: frames that do not overlap the area; InputFileError, RasterError: unreadable frames.
         AreaTooLargeError, OutputError, EngineError: see the helpers.
@@ -179,40 +188,56 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
             "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
             "(--aoi with --gsd) for the single-image model to start from"
         )
-    need_controlnet = bool(files) or len(job.target_dates) > 1
-    models = resolve_models(
-        job.model, opts.controlnet, need_controlnet=need_controlnet, base_model=opts.base_model
-    )
+    input_dates = {f.date for f, _ in files}
+    unobserved = [d for d in job.target_dates if d not in input_dates]
+    models = None
+    if unobserved or not files:
+        models = resolve_models(
+            job.model,
+            opts.controlnet,
+            need_controlnet=bool(files) or len(unobserved) > 1,
+            base_model=opts.base_model,
+        )
     grid = target_grid(job, reference)
-    layout = _layout(models, grid, opts)
+    layout = _layout(models, grid, opts) if models else _stack_layout(grid)
     known, excluded = _read_known(files, layout, job.cloud_max, reporter)
     if files and not known:
         listed = ", ".join(f"{Path(e['path']).name} ({e['cloud_fraction']:.0%})" for e in excluded)
         raise JobSpecError(
-            f"every frame is cloudier than cloud_max {job.cloud_max:.0%} over the area ({listed}): nothing to "
-            "generate from; raise --cloud-max or add a clear frame or a --seed-image"
+            f"every frame is cloudier than cloud_max {job.cloud_max:.0%} over the area ({listed}): "
+            "nothing to generate from; raise --cloud-max or add a clear frame or a --seed-image"
         )
-    _check_targets(job, known)
-    plan = plan_sequence([k.file.date for k in known], job.target_dates, opts.frames)
+    targets = _targets(job, known, reporter)
+    if targets and models is None:
+        raise ModelError(
+            f"the frame(s) of {', '.join(map(str, targets))} are cloudier than cloud_max, so those dates must "
+            "be generated: pass --model (DiffusionSat) and --controlnet (its 3-D ControlNet)"
+        )
+    plan = plan_sequence([k.file.date for k in known], targets, opts.frames) if targets else []
     device = select_device(opts.diffusion.device)
-    params = count_parameters(models.base.weights_path) + (
-        count_parameters(models.controlnet.weights_path) if models.controlnet else 0
-    )
-    per_window_s = seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
-    check_tile_budget(
-        layout.n_windows * len(plan),
-        job.max_tiles,
-        seconds_per_tile=per_window_s,
-        what="latent windows (all dates)",
-    )
+    if models is not None and plan:
+        params = count_parameters(models.base.weights_path) + (
+            count_parameters(models.controlnet.weights_path) if models.controlnet else 0
+        )
+        per_window_s = seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
+        check_tile_budget(
+            layout.n_windows * len(plan),
+            job.max_tiles,
+            seconds_per_tile=per_window_s,
+            what="latent windows (all dates)",
+        )
     all_dates = sorted([k.file.date for k in known] + [s.target for s in plan])
     tif_paths, cube_path = _paths(job, all_dates)
 
     t0 = time.perf_counter()
-    generator = _load(job, opts, models, layout, steps, device, reporter)
+    generated: list[StackFrame] = []
+    per_step: list[dict[str, Any]] = []
+    if models is not None and plan:
+        generator = _load(job, opts, models, layout, steps, device, reporter)
     t_load = time.perf_counter()
     frames = [observed_frame(k.file, k.role, k.pixels, k.cloud) for k in known]
-    generated, per_step = _generate(job, opts, models, generator, plan, known, steps, reporter)
+    if models is not None and plan:
+        generated, per_step = _generate(job, opts, models, generator, plan, known, steps, reporter)
     frames = sorted(frames + generated, key=lambda f: f.date)
     t_gen = time.perf_counter()
     reporter.progress(0, len(frames) + 1, "write")
@@ -229,10 +254,11 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     )
     reporter.progress(len(frames) + 1, len(frames) + 1, "write")
     t_end = time.perf_counter()
+    observed = sum(f.kind == "observed" for f in frames)
+    how = f", with DiffusionSat's 3-D ControlNet, {steps} steps, seed {job.seed}" if plan else ""
     summary = (
-        f"{len(records)} dated frames ({sum(f.kind == 'observed' for f in frames)} observed, {len(plan)} generated) "
-        f"on {layout.grid.width} x {layout.grid.height} px at {layout.grid.res[0]:g} m, "
-        f"{all_dates[0]} .. {all_dates[-1]}, with DiffusionSat's 3-D ControlNet, {steps} steps, seed {job.seed}; "
+        f"{len(records)} dated frames ({observed} observed, {len(plan)} generated) on {layout.grid.width} x "
+        f"{layout.grid.height} px at {layout.grid.res[0]:g} m, {all_dates[0]} .. {all_dates[-1]}{how}; "
         f"datacube {cube.name}"
     )
     extra = {
@@ -409,7 +435,7 @@ def _generate(
     return frames, per_step
 
 
-def _cube_attrs(job: TemporalJob, models: TemporalModels) -> dict[str, Any]:
+def _cube_attrs(job: TemporalJob, models: TemporalModels | None) -> dict[str, Any]:
     import geogen
 
     return {
@@ -417,8 +443,8 @@ def _cube_attrs(job: TemporalJob, models: TemporalModels) -> dict[str, Any]:
         "source": f"geogen {geogen.__version__}",
         "comment": "frames with synthetic = 1 are SYNTHETIC images generated by geogen, not observations",
         "geogen_engine": ENGINE,
-        "geogen_model": models.base.name,
-        "geogen_controlnet": models.controlnet.name if models.controlnet else "none",
+        "geogen_model": models.base.name if models else "none",
+        "geogen_controlnet": models.controlnet.name if models and models.controlnet else "none",
         "geogen_seed": job.seed,
         "history": f"{dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()} geogen temporal",
     }

@@ -2,8 +2,8 @@
 
 A cloud band is recognised by its band description:
 - a cloud probability (s2cloudless ``CLP``, Sen2Cor ``MSK_CLDPRB``, any description with "cloud" and "prob"):
-  values in [0, 1], or percent when they exceed 1; a pixel is cloudy at probability >= ``PROBABILITY_THRESHOLD``
-  (s2cloudless's default threshold);
+  values in [0, 1], or percent when they exceed 1; a pixel is cloudy at probability >=
+  ``PROBABILITY_THRESHOLD`` (s2cloudless's default threshold);
 - a cloud mask (``CLM``, "cloud mask", "clouds"): non-zero is cloudy;
 - Sen2Cor's scene classification (``SCL``): classes 8, 9 (cloud medium / high probability) and 10 (cirrus);
 - Sentinel-2's ``QA60`` bitmask: bit 10 (opaque clouds) or bit 11 (cirrus).

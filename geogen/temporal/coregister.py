@@ -1,9 +1,9 @@
 """Every frame of a sequence on one target grid, pixel for pixel.
 
 A frame already on the target's pixel grid (same CRS and pixel size, whole-pixel offset) is copied exactly;
-any other is resampled bilinearly (imagery; its cloud band too, as a cloudiness in [0, 1]) from the part of the
-file covering the target plus a 2-pixel margin for the kernel. Pixels the frame does not cover, or covers with
-nodata, come back invalid.
+any other is resampled bilinearly (imagery; its cloud band too, as a cloudiness in [0, 1]) from the part of
+the file covering the target plus a 2-pixel margin for the kernel. Pixels the frame does not cover, or covers
+with nodata, come back invalid.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def source_window(src: Grid, dst: Grid, name: str | Path) -> Window:
 
 
 def resample(data: np.ndarray, src: Grid, dst: Grid) -> tuple[np.ndarray, bool]:
-    """(C, h, w) float32 on ``src`` (NaN invalid) -> (C, H, W) on ``dst`` (NaN outside); True if copied exactly."""
+    """(C, h, w) float32 on ``src`` (NaN invalid) -> (C, H, W) on ``dst`` (NaN outside), and whether it was
+    copied exactly."""
     out = np.full((data.shape[0], dst.height, dst.width), np.nan, np.float32)
     if same_pixel_grid(src, dst):
         col, row = ~dst.transform @ (src.transform.c, src.transform.f)

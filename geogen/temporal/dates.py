@@ -139,7 +139,7 @@ def date_from_tags(tags: dict[str, str], keys: Sequence[str] = DATE_TAGS) -> tup
 
 
 def date_from_results(path: Path) -> tuple[dt.date, Path] | None:
-    """The date a geogen result record (``*.json`` beside ``path``) gives the file, with that record's path."""
+    """The date a geogen result record (``*.json`` beside ``path``) gives the file, and that record."""
     target = path.resolve()
     try:
         candidates = sorted(path.parent.glob("*.json"))[:MAX_RESULT_FILES]
@@ -209,7 +209,8 @@ def check_unique(files: Sequence[DatedFile]) -> None:
         if f.date in seen:
             first = seen[f.date]
             raise JobSpecError(
-                f"two frames have the date {f.date}: {first.path} ({first.source}) and {f.path} ({f.source}); "
+                f"two frames have the date {f.date}: {first.path} ({first.source}) and {f.path} "
+                f"({f.source}); "
                 "a sequence holds one frame per date: drop one or correct its date"
             )
         seen[f.date] = f

@@ -3,7 +3,8 @@
 - With an area of interest: the area's metric working grid at the job's GSD (``geogen.io.aoi.working_grid``:
   origin snapped to multiples of the GSD), in ``output.crs`` when given.
 - Without one: the reference frame (the earliest input, else the seed image) gives the footprint, and its own
-  pixels are kept exactly unless ``gsd`` or ``output.crs`` ask for others (then its footprint at that GSD/CRS).
+  pixels are kept exactly unless ``gsd`` or ``output.crs`` ask for others (then its footprint at that GSD
+  and CRS).
 The GSD defaults to the reference frame's pixel size.
 """
 
@@ -59,7 +60,8 @@ def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
     out_crs = job.output.crs
     if out_crs is not None and not is_metric(out_crs):
         raise JobSpecError(
-            f"output.crs {out_crs!r} is not a metric projected CRS; a temporal stack is generated and written on "
+            f"output.crs {out_crs!r} is not a metric projected CRS; a temporal stack is generated and "
+            "written on "
             "one metric grid (leave it out to use the area's or the frames' CRS)"
         )
     area = job_area(job)
@@ -67,7 +69,8 @@ def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
     if area is None:
         if ref is None:
             raise JobSpecError(
-                "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of interest "
+                "nothing to generate from: give observed frames (INPUTS), a --seed-image, or an area of "
+                "interest "
                 "(--aoi with --gsd) for the single-image model to start from"
             )
         if _keeps_pixels(job, ref):

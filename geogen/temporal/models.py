@@ -58,7 +58,8 @@ def base_for(controlnet: ModelEntry, name: str | None, store: Store | None = Non
         else "none is installed"
     )
     raise ModelError(
-        f"the 3-D ControlNet {controlnet.name!r} needs the DiffusionSat model it steers and {what}; pass it with "
+        f"the 3-D ControlNet {controlnet.name!r} needs the DiffusionSat model it steers and {what}; "
+        "pass it with "
         f"--model (and the ControlNet with --controlnet), or options.base_model, or install {DEFAULT_BASE}"
     )
 
@@ -78,7 +79,8 @@ def resolve_models(
         if entry.kind == DIFFUSIONSAT_3D:
             if cn is not None:
                 raise ModelError(
-                    f"two 3-D ControlNets named: {entry.name!r} (model) and {cn.name!r} (controlnet); pass the "
+                    f"two 3-D ControlNets named: {entry.name!r} (model) and {cn.name!r} (controlnet); "
+                    "pass the "
                     "DiffusionSat model with --model"
                 )
             cn, base = entry, base_for(entry, base_model)

@@ -44,16 +44,18 @@ class RgbSource(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "RgbSource": ...
+    def __enter__(self) -> RgbSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
 
-class _Closing:
-    def close(self) -> None:  # pragma: no cover - overridden
+class _Source:
+    """Context-manager plumbing shared by the two readers (``close`` on leaving the ``with`` block)."""
+
+    def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> _Source:
         return self
 
     def __exit__(
@@ -62,7 +64,7 @@ class _Closing:
         self.close()
 
 
-class _S2Rgb(_Closing):
+class _S2Rgb(_Source):
     """Sentinel-2 true colour from a stack's B04, B03, B02."""
 
     def __init__(self, path: Path, synthetic: bool) -> None:
@@ -90,7 +92,7 @@ class _S2Rgb(_Closing):
         self.stack.close()
 
 
-class _FileRgb(_Closing):
+class _FileRgb(_Source):
     """Red, green, blue bands of an ordinary raster (see the module docstring)."""
 
     def __init__(self, path: Path, ds: rasterio.io.DatasetReader, synthetic: bool) -> None:

@@ -71,7 +71,8 @@ def plan_sequence(
     clash = sorted(have & set(targets))
     if clash:
         raise JobSpecError(
-            f"target date(s) {', '.join(map(str, clash))} already have a frame; a sequence holds one frame per date"
+            f"target date(s) {', '.join(map(str, clash))} already have a frame; a sequence holds one "
+            "frame per date"
         )
     remaining = sorted(set(targets))
     steps: list[Step] = []

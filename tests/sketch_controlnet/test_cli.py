@@ -26,3 +26,22 @@ def test_cli_controlnet_with_lora(sd_dir, controlnet_dir, kohya_lora, flair_crop
 def test_cli_controlnet_needs_a_model(flair_crop, tmp_path) -> None:
     r = CliRunner().invoke(cli, ["sketch", str(flair_crop), "--engine", "controlnet", "-o", str(tmp_path / "x.tif")])
     assert r.exit_code == 2 and r.stderr.startswith("geogen: error: the controlnet engine needs a model")
+
+
+def test_osm_condition_style_renders_carto_fills(sd_dir, controlnet_dir, flair_crop, tmp_path) -> None:
+    """The rendering hook: the same sketch with OSM-Carto fills conditions the ControlNet differently."""
+    from geogen.landcover import FLAIR19
+    from geogen.landcover.renderers import OSM_CARTO_FLAIR19, condition_table
+
+    table = condition_table("osm", FLAIR19)
+    assert tuple(table[FLAIR19.code("water")]) == (0xAA, 0xD3, 0xDF)
+    assert all(tuple(table[FLAIR19.code(n)]) != (0, 0, 0) for n in OSM_CARTO_FLAIR19)
+    base = ["sketch", str(flair_crop), "--engine", "controlnet", "--model", str(sd_dir), "--controlnet",
+            str(controlnet_dir), "--steps", "2", "--progress", "none"]
+    a = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "legend.tif")], catch_exceptions=False)
+    b = CliRunner().invoke(cli, [*base, "--condition-style", "osm", "-o", str(tmp_path / "osm.tif")],
+                           catch_exceptions=False)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    with rasterio.open(tmp_path / "legend.tif") as x, rasterio.open(tmp_path / "osm.tif") as y:
+        assert not np.array_equal(x.read(), y.read())
+        assert y.tags()["GEOGEN_CONDITION_STYLE"] == "osm"

@@ -1,5 +1,6 @@
-"""Fixtures: a tiny DiffusionSat pipeline and a tiny 3-D ControlNet saved on disk (loaded only through geogen's
-own store and loaders), the real Slovenian Sentinel-2 series and a small crop of a real NAIP frame."""
+"""Fixtures: a tiny DiffusionSat pipeline and a tiny 3-D ControlNet saved on disk (loaded only through
+geogen's own store and loaders), the real Slovenian Sentinel-2 series and a small crop of a real NAIP
+frame."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`geogen temporal` through the real click group: the dated stack from the tiny models, and one-line errors."""
+"""`geogen temporal` through the real click group: the dated stack from tiny models, one-line errors."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def test_the_slovenian_cloud_probability_band_is_found(slovenia_series: list[Pat
 
 @pytest.mark.parametrize(("index", "cloudy"), [(0, False), (1, True), (2, True), (3, False)])
 def test_cloud_fraction_of_the_real_series(slovenia_series: list[Path], index: int, cloudy: bool) -> None:
-    """PROVENANCE.md: 07-11 and 08-30 clear (mean CLP 0.01-0.02), 07-31 and 08-20 cloudy (mean CLP 0.74, 0.97)."""
+    """PROVENANCE.md: 07-11 and 08-30 clear (mean CLP 0.01, 0.02), 07-31 and 08-20 cloudy (0.74, 0.97)."""
     path = slovenia_series[index]
     frame = coregister(path, read_grid(path))
     assert frame.cloud is not None and frame.exact

@@ -1,4 +1,5 @@
-"""Co-registration: exact copies on the same pixel grid, bilinear otherwise, nodata kept, no-overlap refused."""
+"""Co-registration: exact copies on the same pixel grid, bilinear otherwise, nodata kept, no overlap refused.
+"""
 
 from __future__ import annotations
 

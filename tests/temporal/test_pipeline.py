@@ -1,5 +1,5 @@
-"""The temporal pipeline end to end with tiny random-weight models on the CPU, on real Sentinel-2 and NAIP data:
-outputs on exactly the requested grid, dates in order in result.json and the datacube, reruns identical,
+"""The temporal pipeline end to end with tiny random-weight models on the CPU, on real Sentinel-2 and NAIP
+data: outputs on exactly the requested grid, dates in order in result.json and the datacube, reruns identical,
 frame dates reaching the model, and one clear error per bad input."""
 
 from __future__ import annotations
@@ -300,11 +300,23 @@ def test_error_duplicate_target_dates(tmp_path: Path, temporal_models: tuple[Pat
     )
 
 
-def test_error_target_already_observed(
+def test_observed_targets_need_no_model(
     tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
 ) -> None:
+    """Target dates that are all observed (and clear) make a co-registered stack without any model."""
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series), target_dates=["2015-08-30"])
-    _fails(job, JobSpecError, r"target date 2015-08-30 already has a frame \(.*20150830")
+    del job["model"]
+    job["options"] = {}
+    result, _ = _run(job)
+    assert [(o["date"], o["kind"]) for o in result["outputs"]] == [
+        ("2015-07-11", "observed"),
+        ("2015-08-30", "observed"),
+    ]
+    assert result["extra"]["plan"] == []
+    with rasterio.open(result["outputs"][1]["path"]) as ds:
+        assert ds.transform == GRID_TRANSFORM and ds.tags()["GEOGEN_SYNTHETIC"] == "NO"
+    job["target_dates"] = ["2015-07-31"]  # observed, but too cloudy: it must be generated
+    _fails(job, ModelError, r"2015-07-31 are cloudier than cloud_max.*--model")
 
 
 def test_error_frame_outside_the_area(
@@ -357,7 +369,7 @@ def test_error_wrong_model_kind(
 def test_controlnet_as_the_model_with_its_base_as_an_option(
     tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
 ) -> None:
-    """The QGIS plugin's single model field holds the 3-D ControlNet; the base comes from options.base_model."""
+    """The QGIS plugin's single model field holds the 3-D ControlNet; its base comes from an option."""
     base, cn = temporal_models
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     job["model"], job["options"] = str(cn), {"base_model": str(base)}

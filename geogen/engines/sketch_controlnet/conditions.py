@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from geogen.landcover.renderers import condition_table
 from geogen.landcover.vocab import FLAIR19, Vocabulary
 from tiles import Tile, Window
 
@@ -28,15 +29,18 @@ class WindowConditions:
         factor: pixels per latent pixel (the VAE's factor).
         vocab: the vocabulary whose legend colours render the conditions (``palette``).
         budget_bytes: memory for keeping class maps between steps (0: read every time).
+        style: condition renderer (geogen.landcover.renderers): "legend" colours or "osm" fills.
     """
 
     def __init__(
-        self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0
+        self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0,
+        style: str = "legend",
     ) -> None:
         self._read = read
         self.factor = factor
         self.vocab = vocab
         self.budget_bytes = budget_bytes
+        self.style = style
         self._kept: dict[tuple[int, int], np.ndarray] = {}
         self.kept_bytes = 0
         self.reads = 0
@@ -72,5 +76,5 @@ class WindowConditions:
         return out
 
     def palette(self) -> np.ndarray:
-        """(256, 3) uint8: class code -> legend colour (nodata black), the table ``render_condition`` uses."""
-        return self.vocab.palette()
+        """(256, 3) uint8: class code -> condition colour (nodata black); "legend" is ``render_condition``'s."""
+        return condition_table(self.style, self.vocab)

@@ -68,6 +68,7 @@ class SketchSettings:
     prompt: str | None = None
     window_batch_size: int = 1
     weight_kind: str = "cosine"
+    condition_style: str = "legend"
 
 
 @dataclass
@@ -155,7 +156,7 @@ class ControlNetSketchEngine:
             raise EngineError(
                 f"latent window {window} is not a multiple of the UNet's factor {comps.unet_factor}"
             )
-        conditions = WindowConditions(read, self.factor, self.vocab, cache_bytes)
+        conditions = WindowConditions(read, self.factor, self.vocab, cache_bytes, s.condition_style)
         windows, prompts = self.plan(latent_shape, window, overlap, conditions, metadata)
         hook = LandCoverControlHook(
             self.models.controlnet, conditions, scale=s.controlnet_scale, channel_order=self.channel_order

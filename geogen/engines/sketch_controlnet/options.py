@@ -3,7 +3,10 @@
 Own keys: ``controlnet`` (store name or folder, required), ``guidance_scale`` (default 7.5),
 ``controlnet_scale`` (weight of the ControlNet residuals, default 1.0), ``scheduler`` ("unipc" or "ddim";
 default UniPC for Stable Diffusion bases, DDIM for DiffusionSat), ``condition_cache_mb`` (memory for keeping
-the windows' class maps between denoising steps, default 256; beyond it they are read again each step).
+the windows' class maps between denoising steps, default 256; beyond it they are read again each step),
+``condition_style`` (how class maps are coloured for the ControlNet: "legend", the vocabulary's legend colours as
+Seg2Sat was trained, default; or "osm", OpenStreetMap-Carto fills for OSM-conditioned ControlNets such as
+GeoSynth-OSM; see geogen.landcover.renderers).
 Every other key goes to ``geogen.engines.diffusion.options.parse_options`` (device, dtype, window, ...).
 """
 
@@ -15,6 +18,7 @@ from typing import Any
 
 from geogen.engines.diffusion.options import DiffusionOptions, parse_options
 from geogen.errors import JobSpecError
+from geogen.landcover.renderers import RENDERERS
 
 SCHEDULERS = ("unipc", "ddim")
 
@@ -28,6 +32,7 @@ class ControlNetOptions:
     controlnet_scale: float = 1.0
     scheduler: str | None = None
     condition_cache_mb: int = 256
+    condition_style: str = "legend"
 
 
 def _number(options: dict[str, Any], key: str, default: float, minimum: float) -> float:
@@ -60,11 +65,15 @@ def parse_controlnet_options(options: dict[str, Any]) -> tuple[ControlNetOptions
     cache = own.get("condition_cache_mb", 256)
     if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
         raise JobSpecError(f"options.condition_cache_mb must be an integer >= 0, got {cache!r}")
+    style = own.get("condition_style", "legend")
+    if style not in RENDERERS:
+        raise JobSpecError(f"options.condition_style must be one of {', '.join(RENDERERS)}, got {style!r}")
     mine = ControlNetOptions(
         controlnet=controlnet.strip(),
         guidance_scale=_number(own, "guidance_scale", 7.5, 0.0),
         controlnet_scale=_number(own, "controlnet_scale", 1.0, 0.0),
         scheduler=scheduler.lower() if scheduler else None,
         condition_cache_mb=cache,
+        condition_style=style,
     )
     return mine, parse_options(rest)
