@@ -127,7 +127,9 @@ def preflight(job: Job) -> None:
     engine = resolve_engine(job.task, job.engine)
     if not engine.needs_weights:
         return
-    if not job.model and job.task != "temporal":  # a temporal job of observed dates only needs no model
+    if not job.model:
+        if job.task == "temporal":  # observed dates only need no model; the pipeline says what is missing
+            return
         raise ModelError(
             f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
             "`geogen models list`; published ones: `geogen models pull NAME`)"

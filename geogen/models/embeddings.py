@@ -70,3 +70,10 @@ class MetadataEmbedding(nn.ModuleList):
             field = mlp(projected[:, i])
             total = field if total is None else total + field
         return total
+
+
+def metadata_embedding_for(time_embedding: TimestepEmbedding, num_metadata: int) -> MetadataEmbedding:
+    """``num_metadata`` MLPs shaped like ``time_embedding``: its sinusoid width in, embedding width out."""
+    return MetadataEmbedding(
+        num_metadata, time_embedding.linear_1.in_features, time_embedding.linear_2.out_features
+    )

@@ -21,7 +21,8 @@ from diffusers.models.controlnets.controlnet import (
 )
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
-from geogen.models.embeddings import MetadataEmbedding, metadata_for_batch
+from geogen.models.embeddings import metadata_embedding_for, metadata_for_batch
+from geogen.models.init_args import SD_DOWN_BLOCK_TYPES, init_arguments
 
 LATENT_SCALE = 8
 """Pixel-to-latent factor of the SD VAE: the encoder downsamples until the running scale reaches it."""
@@ -83,12 +84,7 @@ class SatControlNetModel(ControlNetModel):
         in_channels: int = 4,
         flip_sin_to_cos: bool = True,
         freq_shift: int = 0,
-        down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "DownBlock2D",
-        ),
+        down_block_types: tuple[str, ...] = SD_DOWN_BLOCK_TYPES,
         mid_block_type: str | None = "UNetMidBlock2DCrossAttn",
         only_cross_attention: bool | tuple[bool] = False,
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
@@ -117,47 +113,20 @@ class SatControlNetModel(ControlNetModel):
         num_metadata: int = 7,
     ):
         super().__init__(
-            in_channels=in_channels,
+            **init_arguments(
+                locals(), "conditioning_in_channels", "conditioning_scale", "use_metadata", "num_metadata"
+            ),
             conditioning_channels=conditioning_in_channels,
-            flip_sin_to_cos=flip_sin_to_cos,
-            freq_shift=freq_shift,
-            down_block_types=down_block_types,
-            mid_block_type=mid_block_type,
-            only_cross_attention=only_cross_attention,
-            block_out_channels=block_out_channels,
-            layers_per_block=layers_per_block,
-            downsample_padding=downsample_padding,
-            mid_block_scale_factor=mid_block_scale_factor,
-            act_fn=act_fn,
-            norm_num_groups=norm_num_groups,
-            norm_eps=norm_eps,
-            cross_attention_dim=cross_attention_dim,
-            transformer_layers_per_block=transformer_layers_per_block,
             encoder_hid_dim=None,
             encoder_hid_dim_type=None,
-            attention_head_dim=attention_head_dim,
-            num_attention_heads=num_attention_heads,
-            use_linear_projection=use_linear_projection,
-            class_embed_type=class_embed_type,
             addition_embed_type=None,
             addition_time_embed_dim=None,
-            num_class_embeds=num_class_embeds,
-            upcast_attention=upcast_attention,
-            resnet_time_scale_shift=resnet_time_scale_shift,
-            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
-            controlnet_conditioning_channel_order=controlnet_conditioning_channel_order,
-            conditioning_embedding_out_channels=conditioning_embedding_out_channels,
-            global_pool_conditions=global_pool_conditions,
             addition_embed_type_num_heads=64,
         )
         self._build_conditioning_embedding()
         self.metadata_embedding = None
         if use_metadata:
-            self.metadata_embedding = MetadataEmbedding(
-                num_metadata,
-                self.time_embedding.linear_1.in_features,
-                self.time_embedding.linear_2.out_features,
-            )
+            self.metadata_embedding = metadata_embedding_for(self.time_embedding, num_metadata)
 
     def _build_conditioning_embedding(self) -> None:
         """Swap the stock condition encoder for DiffusionSat's (stride rule); the 3-D model overrides this."""

@@ -19,6 +19,7 @@ from diffusers.models.controlnets.controlnet import ControlNetOutput, zero_modul
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
 from torch import nn
 
+from geogen.models.init_args import SD_DOWN_BLOCK_TYPES, init_arguments
 from geogen.models.sat_controlnet import SatControlNetModel
 
 STEM_TEMPORAL_HEADS = 8
@@ -82,12 +83,7 @@ class SatControlNetModel3D(SatControlNetModel):
         in_channels: int = 4,
         flip_sin_to_cos: bool = True,
         freq_shift: int = 0,
-        down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "DownBlock2D",
-        ),
+        down_block_types: tuple[str, ...] = SD_DOWN_BLOCK_TYPES,
         mid_block_type: str | None = "UNetMidBlock2DCrossAttn",
         only_cross_attention: bool | tuple[bool] = False,
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
@@ -115,38 +111,7 @@ class SatControlNetModel3D(SatControlNetModel):
         use_metadata: bool = True,
         num_metadata: int = 7,
     ):
-        super().__init__(
-            in_channels=in_channels,
-            flip_sin_to_cos=flip_sin_to_cos,
-            freq_shift=freq_shift,
-            down_block_types=down_block_types,
-            mid_block_type=mid_block_type,
-            only_cross_attention=only_cross_attention,
-            block_out_channels=block_out_channels,
-            layers_per_block=layers_per_block,
-            downsample_padding=downsample_padding,
-            mid_block_scale_factor=mid_block_scale_factor,
-            act_fn=act_fn,
-            norm_num_groups=norm_num_groups,
-            norm_eps=norm_eps,
-            cross_attention_dim=cross_attention_dim,
-            transformer_layers_per_block=transformer_layers_per_block,
-            attention_head_dim=attention_head_dim,
-            num_attention_heads=num_attention_heads,
-            use_linear_projection=use_linear_projection,
-            class_embed_type=class_embed_type,
-            num_class_embeds=num_class_embeds,
-            upcast_attention=upcast_attention,
-            resnet_time_scale_shift=resnet_time_scale_shift,
-            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
-            controlnet_conditioning_channel_order=controlnet_conditioning_channel_order,
-            conditioning_embedding_out_channels=conditioning_embedding_out_channels,
-            global_pool_conditions=global_pool_conditions,
-            conditioning_in_channels=conditioning_in_channels,
-            conditioning_scale=1,
-            use_metadata=use_metadata,
-            num_metadata=num_metadata,
-        )
+        super().__init__(**init_arguments(locals(), "use_temporal_transformer"), conditioning_scale=1)
         head_dims = (
             attention_head_dim
             if not isinstance(attention_head_dim, int)

@@ -14,7 +14,8 @@ import torch
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel, UNet2DConditionOutput
 
-from geogen.models.embeddings import MetadataEmbedding, metadata_for_batch
+from geogen.models.embeddings import metadata_embedding_for, metadata_for_batch
+from geogen.models.init_args import SD_DOWN_BLOCK_TYPES, SD_UP_BLOCK_TYPES, init_arguments
 
 _METADATA_KEY = "geogen_sat_metadata"
 
@@ -31,19 +32,9 @@ class SatUNet(UNet2DConditionModel):
         center_input_sample: bool = False,
         flip_sin_to_cos: bool = True,
         freq_shift: int = 0,
-        down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "CrossAttnDownBlock2D",
-            "DownBlock2D",
-        ),
+        down_block_types: tuple[str, ...] = SD_DOWN_BLOCK_TYPES,
         mid_block_type: str | None = "UNetMidBlock2DCrossAttn",
-        up_block_types: tuple[str, ...] = (
-            "UpBlock2D",
-            "CrossAttnUpBlock2D",
-            "CrossAttnUpBlock2D",
-            "CrossAttnUpBlock2D",
-        ),
+        up_block_types: tuple[str, ...] = SD_UP_BLOCK_TYPES,
         only_cross_attention: bool | tuple[bool] = False,
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
         layers_per_block: int | tuple[int] = 2,
@@ -86,67 +77,14 @@ class SatUNet(UNet2DConditionModel):
         use_metadata: bool = True,
         num_metadata: int = 7,
     ):
-        super().__init__(
-            sample_size=sample_size,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            center_input_sample=center_input_sample,
-            flip_sin_to_cos=flip_sin_to_cos,
-            freq_shift=freq_shift,
-            down_block_types=down_block_types,
-            mid_block_type=mid_block_type,
-            up_block_types=up_block_types,
-            only_cross_attention=only_cross_attention,
-            block_out_channels=block_out_channels,
-            layers_per_block=layers_per_block,
-            downsample_padding=downsample_padding,
-            mid_block_scale_factor=mid_block_scale_factor,
-            dropout=dropout,
-            act_fn=act_fn,
-            norm_num_groups=norm_num_groups,
-            norm_eps=norm_eps,
-            cross_attention_dim=cross_attention_dim,
-            transformer_layers_per_block=transformer_layers_per_block,
-            reverse_transformer_layers_per_block=reverse_transformer_layers_per_block,
-            encoder_hid_dim=encoder_hid_dim,
-            encoder_hid_dim_type=encoder_hid_dim_type,
-            attention_head_dim=attention_head_dim,
-            num_attention_heads=num_attention_heads,
-            dual_cross_attention=dual_cross_attention,
-            use_linear_projection=use_linear_projection,
-            class_embed_type=class_embed_type,
-            addition_embed_type=addition_embed_type,
-            addition_time_embed_dim=addition_time_embed_dim,
-            num_class_embeds=num_class_embeds,
-            upcast_attention=upcast_attention,
-            resnet_time_scale_shift=resnet_time_scale_shift,
-            resnet_skip_time_act=resnet_skip_time_act,
-            resnet_out_scale_factor=resnet_out_scale_factor,
-            time_embedding_type=time_embedding_type,
-            time_embedding_dim=time_embedding_dim,
-            time_embedding_act_fn=time_embedding_act_fn,
-            timestep_post_act=timestep_post_act,
-            time_cond_proj_dim=time_cond_proj_dim,
-            conv_in_kernel=conv_in_kernel,
-            conv_out_kernel=conv_out_kernel,
-            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
-            attention_type=attention_type,
-            class_embeddings_concat=class_embeddings_concat,
-            mid_block_only_cross_attention=mid_block_only_cross_attention,
-            cross_attention_norm=cross_attention_norm,
-            addition_embed_type_num_heads=addition_embed_type_num_heads,
-        )
+        super().__init__(**init_arguments(locals(), "use_metadata", "num_metadata"))
         self.metadata_embedding = None
         if use_metadata:
             if class_embeddings_concat:
                 raise ValueError(
                     "SatUNet sums metadata into the time embedding; class_embeddings_concat is not supported"
                 )
-            self.metadata_embedding = MetadataEmbedding(
-                num_metadata,
-                self.time_embedding.linear_1.in_features,
-                self.time_embedding.linear_2.out_features,
-            )
+            self.metadata_embedding = metadata_embedding_for(self.time_embedding, num_metadata)
 
     def get_aug_embed(
         self, emb: torch.Tensor, encoder_hidden_states: torch.Tensor, added_cond_kwargs: dict[str, Any]

@@ -5,8 +5,10 @@ interest at the GSD, else the earliest frame's footprint) -> latent canvas aroun
 onto the canvas (``temporal.coregister``), frames cloudier than ``cloud_max`` over the area dropped ->
 autoregressive plan (``temporal.sequence``) -> per target date: the 3-D ControlNet conditioned on up to T
 known frames plus the date's metadata (``engines.temporal_controlnet``; the single-image model alone when
-nothing is known yet) -> one Cloud-Optimized GeoTIFF per date ``<name>_<YYYY-MM-DD>.tif`` (observed frames too, flagged
-not synthetic) on exactly the requested grid -> ``<name>.nc`` datacube of the whole sequence.
+nothing is known yet) -> one Cloud-Optimized GeoTIFF per date ``<name>_<YYYY-MM-DD>.tif`` (observed frames
+too, flagged not synthetic) on exactly the requested grid -> ``<name>.nc`` datacube of the whole sequence.
+A target date that has a clear observed frame is that frame; when every target is observed, no model is
+loaded (a co-registered stack and its datacube).
 """
 
 from __future__ import annotations
@@ -210,8 +212,8 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     targets = _targets(job, known, reporter)
     if targets and models is None:
         raise ModelError(
-            f"the frame(s) of {', '.join(map(str, targets))} are cloudier than cloud_max, so those dates must "
-            "be generated: pass --model (DiffusionSat) and --controlnet (its 3-D ControlNet)"
+            f"the frame(s) of {', '.join(map(str, targets))} are cloudier than cloud_max, so those dates "
+            "must be generated: pass --model (DiffusionSat) and --controlnet (its 3-D ControlNet)"
         )
     plan = plan_sequence([k.file.date for k in known], targets, opts.frames) if targets else []
     device = select_device(opts.diffusion.device)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
+from tests.store_fixture import _empty_store  # noqa: F401 (autouse fixture)
+from tests.tiny_models import build_tiny_diffusionsat
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -17,14 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight DiffusionSat pipeline folder (SatUNet, VAE x2, CLIP text, DDIM v-prediction)."""
     return build_tiny_diffusionsat(tmp_path_factory.mktemp("models") / "tiny-diffusionsat")
-
-
-@pytest.fixture(autouse=True)
-def _empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty model store of its own (never the user's)."""
-    home = tmp_path / "geogen_home"
-    monkeypatch.setenv("GEOGEN_HOME", str(home))
-    return home
 
 
 @pytest.fixture(scope="session")

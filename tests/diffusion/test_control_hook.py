@@ -11,7 +11,7 @@ from geogen.engines.diffusion.control import ControlNetHook
 from geogen.engines.diffusion.latent_tiling import TextConditioning, denoise, initial_noise, plan_windows
 from geogen.errors import EngineError
 from geogen.models import SatControlNetModel
-from tests.diffusion.tiny_pipeline import randomize_
+from tests.tiny_models import randomize_
 
 CANVAS, WINDOW, OVERLAP = (32, 32), 16, 4  # latent pixels; the tiny VAE's factor is 2
 

@@ -19,7 +19,7 @@ from geogen.engines.diffusion.latent_tiling import (
 )
 from geogen.errors import EngineError
 from tests.diffusion.standins import PositionalUNet, position_hook, relative_position_hook
-from tests.diffusion.tiny_pipeline import SCHEDULER
+from tests.tiny_models import SCHEDULER
 
 CANVAS = (32, 32)  # four times the 16 x 16 window's area
 WINDOW, OVERLAP = 16, 4

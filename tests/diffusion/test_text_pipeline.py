@@ -255,7 +255,7 @@ def test_lora_is_the_wrong_kind(tmp_path: Path) -> None:
 def test_controlnet_is_the_wrong_kind(tmp_path: Path) -> None:
     from diffusers import ControlNetModel, UNet2DConditionModel
 
-    from tests.diffusion.tiny_pipeline import TINY_UNET
+    from tests.tiny_models import TINY_UNET
 
     controlnet = ControlNetModel.from_unet(
         UNet2DConditionModel(**TINY_UNET), conditioning_embedding_out_channels=(16, 32)

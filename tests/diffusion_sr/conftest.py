@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
-from tests.diffusion_sr.tiny_sr import build_sr_controlnet
+from tests.store_fixture import _empty_store  # noqa: F401 (autouse fixture)
+from tests.tiny_models import build_sr_controlnet, build_tiny_diffusionsat
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -22,14 +22,6 @@ def sr_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("sr_models")
     base = build_tiny_diffusionsat(root / "tiny-diffusionsat")
     return base, build_sr_controlnet(base, root / "tiny-sr-controlnet")
-
-
-@pytest.fixture(autouse=True)
-def _empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty model store of its own (never the user's)."""
-    home = tmp_path / "geogen_home"
-    monkeypatch.setenv("GEOGEN_HOME", str(home))
-    return home
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from geogen.io.raster import read_grid
 from geogen.io.sentinel2 import open_s2
 from geogen.job.progress import NullReporter
 from geogen.job.spec import DatedInput, SuperresJob, parse_job
-from tests.diffusion_sr.tiny_sr import build_sr_controlnet
+from tests.tiny_models import build_sr_controlnet
 
 # A 16 x 12 px (160 m x 120 m) area inside the BigEarthNet patch: 64 x 48 px at 2.5 m.
 AOI = [404600.0, 5341500.0, 404760.0, 5341620.0]

@@ -10,7 +10,8 @@ import torch
 
 from geogen.metadata import Metadata
 from geogen.models import SatControlNetModel, SatControlNetModel3D, SatUNet
-from tests.models.tiny_models import BATCH, LATENT, TINY_UNET, randomize_
+from tests.models.tiny_models import BATCH, LATENT, randomize_
+from tests.tiny_models import TINY_UNET
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from tests.models.diffusionsat_reference import (
     UNET_017_KEYS,
     write_diffusionsat_folder,
 )
-from tests.models.tiny_models import LATENT, TINY_UNET
+from tests.models.tiny_models import LATENT
+from tests.tiny_models import TINY_UNET
 
 WEIGHTS_BIN = "diffusion_pytorch_model.bin"
 

@@ -8,7 +8,8 @@ from diffusers import UNet2DConditionModel
 
 from geogen.models import SatUNet
 from tests.models.diffusionsat_reference import field_mlp, metadata_embedding, sinusoid
-from tests.models.tiny_models import TIME_PROJ_DIM, TINY_UNET
+from tests.models.tiny_models import TIME_PROJ_DIM
+from tests.tiny_models import TINY_UNET
 
 
 def run(model: torch.nn.Module, inputs: dict[str, torch.Tensor], **overrides: object) -> torch.Tensor:

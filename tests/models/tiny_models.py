@@ -1,27 +1,17 @@
-"""The tiny DiffusionSat configuration the model tests share (time projection 32 -> embedding 128)."""
+"""What the model tests share on top of ``tests.tiny_models``: batch and latent sizes, the time projection
+width (32 -> embedding 128) and their weight randomisation."""
 
 from __future__ import annotations
 
 import torch
 
-TINY_UNET = dict(
-    sample_size=16,
-    block_out_channels=(32, 64),
-    layers_per_block=1,
-    cross_attention_dim=32,
-    attention_head_dim=8,
-    norm_num_groups=8,
-    down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-)
+from tests.tiny_models import TINY_UNET
+from tests.tiny_models import randomize_ as _randomize_
+
 TIME_PROJ_DIM = TINY_UNET["block_out_channels"][0]
 BATCH, LATENT = 2, 16
 
 
-def randomize_(model: torch.nn.Module, seed: int, std: float = 0.1) -> torch.nn.Module:
-    """Give every parameter (zero-initialised convs included) random values, so no path is trivially zero."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * std)
-    return model
+def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every parameter N(0, 0.1), zero-initialised convs and norm scales too: no path is trivially zero."""
+    return _randomize_(model, seed, std=0.1, norms_near_one=False)

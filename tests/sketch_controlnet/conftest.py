@@ -11,27 +11,15 @@ import pytest
 import rasterio
 from rasterio.windows import Window as RioWindow
 
-from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
-from tests.sketch_controlnet.tiny_models import (
-    build_tiny_controlnet,
-    build_tiny_sd,
-    lora_tensors,
-    write_kohya_lora,
-    write_peft_lora,
-)
+from tests.sketch_controlnet.lora_files import lora_tensors, write_kohya_lora, write_peft_lora
+from tests.store_fixture import _empty_store  # noqa: F401 (autouse fixture)
+from tests.tiny_models import build_tiny_controlnet, build_tiny_diffusionsat, build_tiny_sd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 FLAIR_MASK = "flair1_aerial_masks/MSK_067998.tif"
 CROP = RioWindow(416, 64, 64, 64)  # 64 x 64 px (12.8 m) of the mask: classes 1, 2, 3, 7, 10
 HOLE = (slice(0, 12), slice(0, 12))  # set to nodata in the crop: the output must be transparent there
-
-
-@pytest.fixture(autouse=True)
-def _empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "geogen_home"
-    monkeypatch.setenv("GEOGEN_HOME", str(home))
-    return home
 
 
 @pytest.fixture(scope="session")

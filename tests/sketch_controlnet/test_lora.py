@@ -12,7 +12,7 @@ import torch
 from geogen.engines.lora import apply_loras, merge_lora, read_lora
 from geogen.errors import ModelError
 from geogen.job.spec import LoraRef
-from tests.sketch_controlnet.tiny_models import TE_LINEAR, UNET_CONV, UNET_LINEAR, write_kohya_lora
+from tests.sketch_controlnet.lora_files import TE_LINEAR, UNET_CONV, UNET_LINEAR, write_kohya_lora
 
 RANK, ALPHA = 4, 2.0
 

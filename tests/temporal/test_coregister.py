@@ -1,5 +1,4 @@
-"""Co-registration: exact copies on the same pixel grid, bilinear otherwise, nodata kept, no overlap refused.
-"""
+"""Co-registration: exact copies on the same pixel grid, bilinear otherwise, nodata kept, no overlap refused."""
 
 from __future__ import annotations
 

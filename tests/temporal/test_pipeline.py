@@ -334,9 +334,15 @@ def test_error_frame_outside_the_area(
 def test_error_single_frame_without_model(
     tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
 ) -> None:
+    """One observed frame and a date to generate, but no model: the pipeline says what to pass."""
+    from geogen.pipelines.temporal import run_temporal
+
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     del job["model"]
-    _fails(job, ModelError, r"needs a model: pass --model")
+    with pytest.raises(
+        ModelError, match=r"needs a DiffusionSat model: pass --model .* and the 3-D ControlNet"
+    ):
+        run_temporal(parse_job({**job, "options": {}}), NullReporter())
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     job["options"] = {}
     _fails(job, ModelError, r"3-D \(temporal\) ControlNet: pass --controlnet")
@@ -381,3 +387,23 @@ def test_controlnet_as_the_model_with_its_base_as_an_option(
     assert result["outputs"][1]["extra"]["controlnet"] == cn.name
     job["options"] = {}
     _fails(job, ModelError, r"needs the DiffusionSat model it steers and none is installed")
+
+
+def test_outputs_of_a_run_feed_the_next(
+    slovenia_run: tuple[dict[str, Any], Path], temporal_models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Earlier outputs as inputs: dated by their GEOGEN_DATE tag, a synthetic one stays flagged, pixels exact."""
+    first, _ = slovenia_run
+    earlier = [o for o in first["outputs"] if o["date"] in ("2015-07-01", "2015-07-11")]
+    job = _job(tmp_path, temporal_models, inputs=[{"path": o["path"]} for o in earlier])
+    job["target_dates"] = ["2015-07-05"]
+    result, _ = _run(job)
+    assert [(o["date"], o["kind"], o["synthetic"]) for o in result["outputs"]] == [
+        ("2015-07-01", "generated", True),
+        ("2015-07-05", "generated", True),
+        ("2015-07-11", "observed", False),
+    ]
+    assert result["outputs"][0]["extra"]["date_source"] == "tag GEOGEN_DATE"
+    for before, after in zip(earlier, result["outputs"][::2]):
+        np.testing.assert_array_equal(_pixels(after["path"]), _pixels(before["path"]))
+        assert after["extra"]["resampling"] == "exact copy"
