@@ -123,16 +123,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
                 usesStaticStrings=True,
             )
         )
-        self.add_advanced(
-            QgsProcessingParameterEnum(
-                self.MODEL,
-                self.tr("Model (installed in the backend)"),
-                options=[DEFAULT_CHOICE, *models_for(info, self.TASK)],
-                allowMultiple=False,
-                defaultValue=DEFAULT_CHOICE,
-                usesStaticStrings=True,
-            )
-        )
+        self.add_models(info)
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.SEED, self.tr("Seed"), NUMBER_INTEGER, defaultValue=0, minValue=0
@@ -149,6 +140,23 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
                     maxValue=1000,
                 )
             )
+
+    def add_models(self, info: dict[str, Any] | None) -> None:
+        """The model choice: "default" or a model the backend reports for this task (subclasses add more)."""
+        self.add_model_choice(self.MODEL, "Model (installed in the backend)", models_for(info, self.TASK))
+
+    def add_model_choice(self, name: str, description: str, models: list[str]) -> None:
+        """An advanced choice among ``models``, "default" first and chosen."""
+        self.add_advanced(
+            QgsProcessingParameterEnum(
+                name,
+                self.tr(description),
+                options=[DEFAULT_CHOICE, *models],
+                allowMultiple=False,
+                defaultValue=DEFAULT_CHOICE,
+                usesStaticStrings=True,
+            )
+        )
 
     def add_advanced(self, param: QgsProcessingParameterDefinition) -> None:
         """Add ``param`` under the dialog's "Advanced parameters"."""

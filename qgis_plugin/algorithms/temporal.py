@@ -13,6 +13,7 @@ from qgis.core import (
 from ..common.compat import SOURCE_RASTER
 from ..common.errors import InputError
 from ..common.job import parse_dates, temporal_job
+from ..runner.info import CONTROLNET_3D, models_for, models_of_kind
 from .base import GeogenAlgorithm
 from .request import JobRequest
 
@@ -29,12 +30,16 @@ class TemporalSequenceAlgorithm(GeogenAlgorithm):
         "(ISO dates separated by commas, e.g. <code>2020-03-01, 2020-06-01</code>).</p>"
         "<p>Each output is added as a layer with a fixed temporal range for its day, all in one group: "
         "open the Temporal Controller to play them.</p>"
+        "<p><b>Model</b> is the DiffusionSat model and <b>3-D ControlNet</b> the temporal ControlNet that "
+        "generates each frame from known ones; with only the ControlNet chosen, the backend uses the "
+        "DiffusionSat model in its folder, else the only one installed.</p>"
     )
     USES_STEPS = True
     INPUTS = "INPUTS"
     SEED_IMAGE = "SEED_IMAGE"
     TARGET_DATES = "TARGET_DATES"
     CLOUD_MAX = "CLOUD_MAX"
+    CONTROLNET = "CONTROLNET"
 
     def add_inputs(self) -> None:
         self.addParameter(
@@ -55,6 +60,17 @@ class TemporalSequenceAlgorithm(GeogenAlgorithm):
         self.add_fraction(self.CLOUD_MAX, "Maximum cloud cover of observed frames (0-1)")
         self.add_prompt()
 
+    def add_models(self, info: dict[str, Any] | None) -> None:
+        """The DiffusionSat model (MODEL) and, apart, its 3-D ControlNet (CONTROLNET)."""
+        self.add_model_choice(
+            self.MODEL,
+            "Model: DiffusionSat (installed in the backend)",
+            models_for(info, self.TASK, exclude_kinds=(CONTROLNET_3D,)),
+        )
+        self.add_model_choice(
+            self.CONTROLNET, "3-D (temporal) ControlNet", models_of_kind(info, CONTROLNET_3D)
+        )
+
     def build_job(self, request: JobRequest) -> dict[str, Any]:
         dates = parse_dates(request.string(self.TARGET_DATES))
         if not dates:
@@ -73,4 +89,5 @@ class TemporalSequenceAlgorithm(GeogenAlgorithm):
             gsd=request.optional_number(self.GSD) or None,
             cloud_max=request.optional_number(self.CLOUD_MAX),
             prompt=request.text(self.PROMPT),
+            controlnet=request.choice(self.CONTROLNET),
         )

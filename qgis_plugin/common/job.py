@@ -174,16 +174,26 @@ def temporal_job(
     gsd: float | None = None,
     cloud_max: float | None = None,
     prompt: str | None = None,
+    controlnet: str | None = None,
 ) -> dict[str, Any]:
     """A temporal job: observed frames (``inputs``) and/or a seed image -> frames at ``target_dates``.
+
+    ``options.model`` is the DiffusionSat model and ``controlnet`` its 3-D (temporal) ControlNet (job option
+    ``controlnet``). A ControlNet given without a model becomes the job's ``model``: the backend then finds
+    the DiffusionSat model under it (in its folder, else the only one installed).
 
     Raises:
         InputError: no target date.
     """
     if not target_dates:
         raise InputError("a temporal job needs at least one target date")
+    job = _base("temporal", options)
+    if controlnet and not options.model:
+        job["model"] = controlnet
+    elif controlnet:
+        job["options"] = {"controlnet": controlnet}
     return {
-        **_base("temporal", options),
+        **job,
         **_compact(
             {
                 "inputs": [{"path": p} for p in inputs],

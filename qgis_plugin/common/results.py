@@ -15,6 +15,7 @@ from typing import Any
 from qgis.core import (
     QgsDateTimeRange,
     QgsLayerTreeGroup,
+    QgsLayerTreeLayer,
     QgsMapLayer,
     QgsMultiBandColorRenderer,
     QgsProcessingLayerPostProcessorInterface,
@@ -28,6 +29,9 @@ from .errors import GeogenPluginError
 from .export import band_label
 
 S2_RGB = ("B04", "B03", "B02")
+# Custom layer properties: the output's ISO date ("" when undated) and whether it is synthetic.
+DATE_PROPERTY = "geogen/date"
+SYNTHETIC_PROPERTY = "geogen/synthetic"
 
 
 def _normalise_band(name: str) -> str:
@@ -120,6 +124,13 @@ def layer_name(record: dict[str, Any]) -> str:
     return name
 
 
+def mark_layer(layer: QgsMapLayer, record: dict[str, Any]) -> None:
+    """Record the output's date and synthetic flag on ``layer`` (custom properties, kept in the project)."""
+    day = parse_date(record.get("date"))
+    layer.setCustomProperty(DATE_PROPERTY, day.isoformat() if day else "")
+    layer.setCustomProperty(SYNTHETIC_PROPERTY, bool(record.get("synthetic")))
+
+
 def make_layer(record: dict[str, Any]) -> QgsRasterLayer:
     """A styled raster layer for one output record, with its temporal range when it has a date.
 
@@ -130,6 +141,7 @@ def make_layer(record: dict[str, Any]) -> QgsRasterLayer:
     if not layer.isValid():
         raise GeogenPluginError(f"QGIS cannot open the result {record['path']}")
     style_layer(layer, record)
+    mark_layer(layer, record)
     day = parse_date(record.get("date"))
     if day is not None:
         set_temporal_range(layer, day)
@@ -171,8 +183,15 @@ def add_result_layers(
     return layers
 
 
+def _date_of(node: Any) -> str:
+    layer = node.layer() if isinstance(node, QgsLayerTreeLayer) else None
+    return str(layer.customProperty(DATE_PROPERTY, "") or "") if layer is not None else ""
+
+
 def move_to_group(project: QgsProject, layer: QgsMapLayer, group_name: str) -> None:
-    """Move ``layer``'s layer-tree node into the group ``group_name`` (created at the top when missing)."""
+    """Move ``layer``'s layer-tree node into the group ``group_name`` (created at the top when missing),
+    before the first layer with a later date (or none), so a group stays in date order, undated layers last,
+    whatever order Processing loads them in."""
     root = project.layerTreeRoot()
     node = root.findLayer(layer.id())
     if node is None:
@@ -180,7 +199,12 @@ def move_to_group(project: QgsProject, layer: QgsMapLayer, group_name: str) -> N
     group = result_group(project, group_name)
     if node.parent() is group:
         return
-    group.addChildNode(node.clone())
+    day = _date_of(node)
+    children = group.children()
+    index = next(
+        (i for i, c in enumerate(children) if day and (_date_of(c) > day or not _date_of(c))), len(children)
+    )
+    group.insertChildNode(index, node.clone())
     node.parent().removeChildNode(node)
 
 
@@ -196,6 +220,7 @@ class ResultLayerPostProcessor(QgsProcessingLayerPostProcessorInterface):
         if not isinstance(layer, QgsRasterLayer):
             return
         style_layer(layer, self.record)
+        mark_layer(layer, self.record)
         day = parse_date(self.record.get("date"))
         if day is not None:
             set_temporal_range(layer, day)

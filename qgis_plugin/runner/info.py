@@ -1,12 +1,15 @@
-"""What the installed backend offers, asked once per backend command.
+"""What the installed backend offers, asked once per backend command and model store.
 
-``geogen info --json`` gives the version, tasks and engines; ``geogen models list --json`` the installed
-weights.
+``geogen info --json`` gives the version, tasks, engines and (newer backends) the installed models with the
+tasks they serve; with older backends ``geogen models list --json`` gives the installed weights and their
+kind says which tasks they serve. The answer depends on the model store the backend sees (``GEOGEN_HOME``),
+so it is cached per backend command and store.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from qgis.PyQt.QtCore import QProcess
@@ -16,14 +19,16 @@ from ..common.errors import BackendError, GeogenPluginError
 from .backend import Backend, find_backend
 from .process import backend_environment
 
-_CACHE: dict[tuple[str, ...], dict[str, Any]] = {}
+_CACHE: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
+STORE_ENV = "GEOGEN_HOME"
+CONTROLNET_3D = "diffusionsat-3d-controlnet"
 
 # Which tasks a model of each store kind serves (kinds from the backend's model store; LoRAs are styles, not
 # models to pick here).
 KIND_TASKS: dict[str, tuple[str, ...]] = {
     "diffusionsat": ("text", "temporal"),
     "diffusionsat-sr-controlnet": ("superres",),
-    "diffusionsat-3d-controlnet": ("temporal",),
+    CONTROLNET_3D: ("temporal",),
     "controlnet": ("sketch",),
     "sd-pipeline": ("sketch", "text"),
 }
@@ -64,8 +69,9 @@ def backend_info(backend: Backend, *, refresh: bool = False, timeout_ms: int = 6
     Raises:
         BackendError: the backend did not start, timed out or printed something that is not its info JSON.
     """
-    if not refresh and backend.command in _CACHE:
-        return _CACHE[backend.command]
+    key = (backend.command, os.environ.get(STORE_ENV, ""))
+    if not refresh and key in _CACHE:
+        return _CACHE[key]
     code, info, detail = _run_json(backend, ["info", "--json"], timeout_ms)
     if code != 0 or not isinstance(info, dict) or "engines" not in info:
         raise BackendError(
@@ -78,11 +84,12 @@ def backend_info(backend: Backend, *, refresh: bool = False, timeout_ms: int = 6
             listing = None
         models = listing.get("models") if code == 0 and isinstance(listing, dict) else None
         info = {**info, "models": [m for m in models or [] if isinstance(m, dict)]}
-    _CACHE[backend.command] = info
+    _CACHE[key] = info
     return info
 
 
 def clear_cache() -> None:
+    """Forget every backend's answer (after installing models, or pointing the plugin at another backend)."""
     _CACHE.clear()
 
 
@@ -102,18 +109,32 @@ def engines_for(info: dict[str, Any] | None, task: str) -> list[str]:
 
 
 def model_tasks(model: dict[str, Any]) -> tuple[str, ...]:
-    """The tasks an installed model serves: its own ``task``/``tasks`` when given, else from its kind."""
+    """The tasks an installed model serves: its own ``tasks`` (names, or ``{task, engine}`` objects as
+    ``geogen info --json`` lists them) or ``task`` when given, else from its kind."""
     if model.get("tasks"):
-        return tuple(model["tasks"])
+        return tuple(str(t.get("task", "") if isinstance(t, dict) else t) for t in model["tasks"])
     if model.get("task"):
         return (str(model["task"]),)
     return KIND_TASKS.get(str(model.get("kind", "")), ())
 
 
-def models_for(info: dict[str, Any] | None, task: str) -> list[str]:
-    """Names of the installed models usable for ``task``."""
+def _installed(info: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in (info or {}).get("models", []) or []
+        if isinstance(m, dict) and m.get("name") and m.get("installed", True)
+    ]
+
+
+def models_for(info: dict[str, Any] | None, task: str, exclude_kinds: tuple[str, ...] = ()) -> list[str]:
+    """Names of the installed models usable for ``task``, leaving out those of ``exclude_kinds``."""
     return [
         str(m["name"])
-        for m in (info or {}).get("models", []) or []
-        if m.get("name") and m.get("installed", True) and task in model_tasks(m)
+        for m in _installed(info)
+        if task in model_tasks(m) and str(m.get("kind", "")) not in exclude_kinds
     ]
+
+
+def models_of_kind(info: dict[str, Any] | None, kind: str) -> list[str]:
+    """Names of the installed models of store kind ``kind`` (e.g. DiffusionSat's 3-D ControlNet)."""
+    return [str(m["name"]) for m in _installed(info) if str(m.get("kind", "")) == kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from qgis.core import (
 
 from qgis_plugin.common.errors import InputError
 from qgis_plugin.common.export import area_from_extent, crs_text, export_polygons, raster_file
-from qgis_plugin.common.job import RunOptions, relative_to_job, sketch_job, write_job
+from qgis_plugin.common.job import RunOptions, relative_to_job, sketch_job, temporal_job, write_job
 
 
 def test_polygons_exported_with_their_class_field(tmp_path: Path, slovenia: Path, own):
@@ -109,3 +110,16 @@ def test_job_file_is_relative_inside_the_job_directory(tmp_path: Path):
     assert written["output"] == {"dir": ".", "name": "sketch", "overwrite": True, "result": "result.json"}
     assert written["seed"] == 4 and written["engine"] == "exemplar" and "model" not in written
     assert relative_to_job(tmp_path / "elsewhere.tif", job_dir) == str((tmp_path / "elsewhere.tif").resolve())
+
+
+def test_temporal_job_names_the_model_and_its_controlnet():
+    """MODEL + CONTROLNET -> model and options.controlnet; the ControlNet alone -> the job's model (the
+    backend then finds the DiffusionSat model under it); neither -> no model at all."""
+    day = [dt.date(2015, 7, 1)]
+    both = temporal_job(day, RunOptions(model="dsat", name="t"), controlnet="cn3d")
+    assert both["model"] == "dsat" and both["options"] == {"controlnet": "cn3d"}
+    alone = temporal_job(day, RunOptions(name="t"), controlnet="cn3d")
+    assert alone["model"] == "cn3d" and "options" not in alone
+    neither = temporal_job(day, RunOptions(name="t"), cloud_max=0.2)
+    assert "model" not in neither and "options" not in neither
+    assert neither["target_dates"] == ["2015-07-01"] and neither["cloud_max"] == 0.2

@@ -1,7 +1,7 @@
 """Result layers: RGB band choice, true-colour style, groups, and temporal outputs with fixed ranges per date.
 
-The backend's temporal task does not exist yet, so the temporal layers are built here from real GeoTIFFs
-written with QGIS's own GDAL (osgeo), exactly as result.json would list them.
+The layers are built here from real GeoTIFFs written with QGIS's own GDAL (osgeo), exactly as result.json
+would list them (test_temporal_e2e.py runs a real temporal job).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from qgis.PyQt.QtCore import QDate, QDateTime, QTime
 
 from qgis_plugin.common.compat import RASTER_TEMPORAL_FIXED
 from qgis_plugin.common.results import (
+    DATE_PROPERTY,
+    SYNTHETIC_PROPERTY,
     ResultLayerPostProcessor,
     add_result_layers,
     layer_name,
@@ -164,3 +166,26 @@ def test_processing_post_processor_styles_dates_and_groups(tmp_path: Path, proje
     assert layer.temporalProperties().fixedTemporalRange().begin() == qdt(dt.date(2021, 4, 5))
     assert layer.name() == layer_name(record) == "frame 2021-04-05 (synthetic)"
     assert layer.renderer().alphaBand() == 4
+
+
+def test_post_processed_layers_keep_their_group_in_date_order(tmp_path: Path, project):
+    """Processing may load a job's outputs in any order: the group still lists them by date, undated last."""
+    context = QgsProcessingContext()
+    context.setProject(project)
+    days = ["2021-06-01", None, "2021-03-01", "2021-09-01", "2021-04-01"]
+    for i, day in enumerate(days):
+        record = write_rgba(tmp_path / f"f{i}.tif", i)
+        record["date"] = day
+        record["synthetic"] = i % 2 == 0
+        layer = QgsRasterLayer(record["path"], f"f{i}")
+        project.addMapLayer(layer)
+        ResultLayerPostProcessor(record, "geogen temporal: j3").postProcessLayer(
+            layer, context, QgsProcessingFeedback()
+        )
+    group = project.layerTreeRoot().findGroup("geogen temporal: j3")
+    layers = [n.layer() for n in group.findLayers()]
+    assert [lyr.customProperty(DATE_PROPERTY) for lyr in layers] == [
+        "2021-03-01", "2021-04-01", "2021-06-01", "2021-09-01", ""
+    ]
+    assert [lyr.name()[:2] for lyr in layers] == ["f2", "f4", "f0", "f3", "f1"]
+    assert [lyr.customProperty(SYNTHETIC_PROPERTY) for lyr in layers] == [True, True, True, False, False]

@@ -228,3 +228,25 @@ def test_installed_models_are_offered_per_task(real_backend_path: str):
     assert models_for(listing, "temporal") == ["dsat"]
     assert models_for(listing, "superres") == ["sr"]
     assert models_for(None, "text") == []
+
+
+def test_models_listed_by_info_with_their_tasks():
+    """`geogen info --json` lists models with {task, engine} objects; the 3-D ControlNet is found by kind."""
+    from qgis_plugin.runner.info import CONTROLNET_3D, model_tasks, models_for, models_of_kind
+
+    info = {
+        "models": [
+            {
+                "name": "dsat",
+                "kind": "diffusionsat",
+                "tasks": [{"task": "text", "engine": "diffusionsat"}, {"task": "temporal", "engine": "d3"}],
+            },
+            {"name": "cn3d", "kind": CONTROLNET_3D, "tasks": [{"task": "temporal", "engine": "d3"}]},
+            {"name": "old", "kind": "controlnet", "tasks": ["sketch"]},
+        ]
+    }
+    assert model_tasks(info["models"][0]) == ("text", "temporal")
+    assert models_for(info, "temporal") == ["dsat", "cn3d"]
+    assert models_for(info, "temporal", exclude_kinds=(CONTROLNET_3D,)) == ["dsat"]
+    assert models_for(info, "sketch") == ["old"]
+    assert models_of_kind(info, CONTROLNET_3D) == ["cn3d"] and models_of_kind(None, CONTROLNET_3D) == []
