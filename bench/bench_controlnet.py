@@ -21,13 +21,7 @@ components (UNet 866 M, ControlNet 365 M parameters, 8x condition encoder) for a
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,50 +33,34 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench._common import (  # noqa: E402
+    GOAL_OVERHEAD,
+    SD2_UNET,
+    SD2_VAE,
+    command,
+    machine,
+    overhead_row,
+    parse_args,
+    setup,
+    stamp,
+    stamp_on_step_end,
+    step_intervals,
+    write_results,
+)
+from tests.tiny_models import TINY_UNET, TINY_VAE  # noqa: E402
 from tiles import plan  # noqa: E402
 
-GOAL_OVERHEAD = 0.05
 FLAIR_MASK = ROOT.parent / "shared" / "data" / "flair1_aerial_masks" / "MSK_067998.tif"
 
 TINY = {
-    "unet": {
-        "sample_size": 16,
-        "block_out_channels": (32, 64),
-        "layers_per_block": 1,
-        "cross_attention_dim": 32,
-        "attention_head_dim": 8,
-        "norm_num_groups": 8,
-        "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
-        "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
-    },
-    "vae": {
-        "block_out_channels": (32, 64),
-        "down_block_types": ("DownEncoderBlock2D",) * 2,
-        "up_block_types": ("UpDecoderBlock2D",) * 2,
-        "latent_channels": 4,
-        "norm_num_groups": 8,
-        "layers_per_block": 1,
-    },
+    "unet": TINY_UNET,
+    "vae": TINY_VAE,
     "text": {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4},
     "conditioning": (16, 32),
 }
 SD21_BASE = {  # stabilityai/stable-diffusion-2-1-base shapes (the base Seg2Sat's ControlNet was trained on)
-    "unet": {
-        "sample_size": 64,
-        "block_out_channels": (320, 640, 1280, 1280),
-        "layers_per_block": 2,
-        "cross_attention_dim": 1024,
-        "attention_head_dim": (5, 10, 20, 20),
-        "use_linear_projection": True,
-    },
-    "vae": {
-        "block_out_channels": (128, 256, 512, 512),
-        "down_block_types": ("DownEncoderBlock2D",) * 4,
-        "up_block_types": ("UpDecoderBlock2D",) * 4,
-        "latent_channels": 4,
-        "layers_per_block": 2,
-        "sample_size": 512,
-    },
+    "unet": {**SD2_UNET, "sample_size": 64},
+    "vae": {**SD2_VAE, "sample_size": 512},
     "text": {
         "hidden_size": 1024,
         "intermediate_size": 4096,
@@ -103,59 +81,21 @@ SCHEDULER = {
 }
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-CLOCK = {"name": "wall"}
-
-
-def clock() -> float:
-    """Seconds: this process's CPU time when timing the CPU, else (GPUs) wall time."""
-    return time.process_time() if CLOCK["name"] == "cpu" else time.perf_counter()
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def intervals(stamps: list[float]) -> list[float]:
-    """Intervals between consecutive per-step timestamps, the first (warm-up) dropped."""
-    return [b - a for a, b in itertools.pairwise(stamps)][1:]
-
-
 def build(shapes: dict, device: torch.device, dtype: torch.dtype, tmp: Path):
     """Random tokenizer, text encoder, UNet, ControlNet, VAE and UniPC scheduler as geogen's models."""
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel, UniPCMultistepScheduler
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
 
     from geogen.engines.diffusion.components import DiffusionComponents
     from geogen.engines.sketch_controlnet import SketchModels
     from geogen.store import ModelEntry
-    from tests.diffusion.tiny_pipeline import MAX_TOKENS, write_tokenizer
+    from tests.tiny_models import clip_text_config, write_tokenizer
 
     write_tokenizer(tmp / "tokenizer")
     tokenizer = CLIPTokenizer.from_pretrained(str(tmp / "tokenizer"))
     n = len(tokenizer)
     torch.manual_seed(0)
-    text = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=n,
-            max_position_embeddings=MAX_TOKENS,
-            bos_token_id=n - 2,
-            eos_token_id=n - 1,
-            pad_token_id=n - 1,
-            **shapes["text"],
-        )
-    )
+    text = CLIPTextModel(clip_text_config(n, **shapes["text"]))
     unet = UNet2DConditionModel(**shapes["unet"])
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=shapes["conditioning"])
     with torch.no_grad():  # fresh zero convolutions would make the ControlNet a no-op
@@ -194,25 +134,18 @@ def time_geogen(
 
     def progress(done: int, total: int) -> None:
         if done % per_step == 0:
-            sync(device)
-            stamps.append(clock())
+            stamp(stamps, device)
 
     result = engine.denoise_area(
         latent_shape, window, overlap, lambda w: codes[w.slices], seed=0, cache_bytes=0, progress=progress
     )
-    return intervals(stamps), result
+    return step_intervals(stamps), result
 
 
 def time_diffusers(
     pipe, prompt: str, image: torch.Tensor, size: int, steps: int, guidance: float, device: torch.device
 ) -> list[float]:
     stamps: list[float] = []
-
-    def on_step_end(pipeline, i, t, kwargs):
-        sync(device)
-        stamps.append(clock())
-        return kwargs
-
     pipe(
         prompt,
         image=image,
@@ -223,9 +156,9 @@ def time_diffusers(
         negative_prompt="",
         output_type="latent",
         generator=torch.Generator().manual_seed(0),
-        callback_on_step_end=on_step_end,
+        callback_on_step_end=stamp_on_step_end(stamps, device),
     )
-    return intervals(stamps)
+    return step_intervals(stamps)
 
 
 def per_step(models, args, latent: int, factor: int, device: torch.device) -> dict:
@@ -260,20 +193,9 @@ def per_step(models, args, latent: int, factor: int, device: torch.device) -> di
         for _ in range(args.repeats):  # interleaved, so drifting machine load hits both alike
             ours += time_geogen(engine, (latent, latent), latent, 0, codes, device)[0]
             theirs += time_diffusers(pipe, prompt, image, size, args.steps, args.guidance, device)
-    geo, dif = statistics.median(ours), statistics.median(theirs)
-    return {
-        "latent": latent,
-        "pixels": size,
-        "steps": args.steps,
-        "guidance": args.guidance,
-        "repeats": args.repeats,
-        "geogen_step_s": round(geo, 5),
-        "diffusers_step_s": round(dif, 5),
-        "geogen_step_iqr_s": [round(q, 5) for q in statistics.quantiles(ours, n=4)[::2]],
-        "diffusers_step_iqr_s": [round(q, 5) for q in statistics.quantiles(theirs, n=4)[::2]],
-        "overhead": round(geo / dif - 1, 4),
-        "meets_goal": geo / dif - 1 <= GOAL_OVERHEAD,
-    }
+    return overhead_row(
+        ours, theirs, latent=latent, pixels=size, steps=args.steps, guidance=args.guidance, repeats=args.repeats
+    )
 
 
 def tiled_run(models, args, latent: int, factor: int, device: torch.device) -> dict:
@@ -339,68 +261,28 @@ def summary_md(result: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--real-size", action="store_true", help="SD-2.1-base-shaped random components (GPUs)"
+    args = parse_args(
+        __doc__.splitlines()[0],
+        "SD-2.1-base-shaped random components (GPUs)",
+        "latent sides to time (default 8 32 tiny; 64 96 real size)",
     )
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument(
-        "--latents",
-        type=int,
-        nargs="+",
-        default=None,
-        help="latent sides to time (default 8 32 tiny; 64 96 real size)",
-    )
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=7.5)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
-    args = parser.parse_args()
-
-    import diffusers
-
-    from geogen.engines.diffusion import select_device, select_dtype
-
-    torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    dtype = select_dtype(device, args.dtype)
-    CLOCK["name"] = "cpu" if device.type == "cpu" else "wall"
+    device, dtype = setup(args)
     shapes = SD21_BASE if args.real_size else TINY
-    args.latents = args.latents or ([64, 96] if args.real_size else [8, 32])
     with tempfile.TemporaryDirectory() as tmp:
         models = build(shapes, device, dtype, Path(tmp))
         factor = models.comps.vae_scale_factor
         result = {
-            "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "command": command(),
             "size": "SD-2.1-base-shaped" if args.real_size else "tiny",
             "unet_params": sum(p.numel() for p in models.comps.unet.parameters()),
             "controlnet_params": sum(p.numel() for p in models.controlnet.parameters()),
             "condition": f"FLAIR-1 mask {FLAIR_MASK.name}" if FLAIR_MASK.is_file() else "synthetic class map",
-            "machine": {
-                "cpu_model": cpu_model(),
-                "logical_cpus": os.cpu_count(),
-                "torch_threads": torch.get_num_threads(),
-                "device": str(device),
-                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-                "dtype": str(dtype).removeprefix("torch."),
-                "torch": torch.__version__,
-                "diffusers": diffusers.__version__,
-                "python": platform.python_version(),
-                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                "clock": "process CPU time" if CLOCK["name"] == "cpu" else "wall time (synchronised)",
-            },
+            "machine": machine(device, dtype),
             "per_step": [per_step(models, args, latent, factor, device) for latent in args.latents],
             "tiled": tiled_run(models, args, min(args.latents), factor, device),
         }
-    if device.type == "cuda":
-        result["machine"]["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     stem = "controlnet_real_size" if args.real_size else "controlnet"
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.results / f"{stem}.md").write_text(summary_md(result), encoding="utf-8")
-    print(summary_md(result))
+    write_results(result, device, args.results, stem, summary_md)
     return 0
 
 

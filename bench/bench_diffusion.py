@@ -20,13 +20,7 @@ have). ``--real-size`` builds SD-2.1-shaped components (SatUNet 866 M parameters
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,66 +28,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch
+import torch  # noqa: E402
 
-GOAL_OVERHEAD = 0.05
+from bench._common import (  # noqa: E402
+    GOAL_OVERHEAD,
+    SD2_UNET,
+    SD2_VAE,
+    command,
+    machine,
+    overhead_row,
+    parse_args,
+    setup,
+    stamp,
+    stamp_on_step_end,
+    step_intervals,
+    write_results,
+)
+from tests.tiny_models import SCHEDULER, TINY_UNET, TINY_VAE  # noqa: E402
+
 AREAS_PX = (512, 1024, 2048, 4096, 10240)
 
-TINY_UNET = {
-    "sample_size": 16,
-    "block_out_channels": (32, 64),
-    "layers_per_block": 1,
-    "cross_attention_dim": 32,
-    "attention_head_dim": 8,
-    "norm_num_groups": 8,
-    "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
-}
-SD21_UNET = {
-    "sample_size": 96,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "layers_per_block": 2,
-    "cross_attention_dim": 1024,
-    "attention_head_dim": (5, 10, 20, 20),
-    "use_linear_projection": True,
-    "upcast_attention": True,
-}
-TINY_VAE = {
-    "block_out_channels": (32, 64),
-    "down_block_types": ("DownEncoderBlock2D",) * 2,
-    "up_block_types": ("UpDecoderBlock2D",) * 2,
-    "latent_channels": 4,
-    "norm_num_groups": 8,
-    "layers_per_block": 1,
-}
-SD21_VAE = {
-    "block_out_channels": (128, 256, 512, 512),
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "latent_channels": 4,
-    "layers_per_block": 2,
-    "sample_size": 768,
-}
-SCHEDULER = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "clip_sample": False,
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-    "prediction_type": "v_prediction",
-}
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+SD21_UNET = {**SD2_UNET, "sample_size": 96, "upcast_attention": True}  # SD-2.1 (768 px, v-prediction)
+SD21_VAE = {**SD2_VAE, "sample_size": 768}
 
 
 def build(real_size: bool, device: torch.device, dtype: torch.dtype):
@@ -113,24 +69,6 @@ def build(real_size: bool, device: torch.device, dtype: torch.dtype):
     return unet, vae, DDIMScheduler(**SCHEDULER)
 
 
-CLOCK = {"name": "wall"}
-
-
-def clock() -> float:
-    """Seconds: this process's CPU time when timing the CPU, else (GPUs) wall time."""
-    return time.process_time() if CLOCK["name"] == "cpu" else time.perf_counter()
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def step_intervals(stamps: list[float]) -> list[float]:
-    """Intervals between consecutive per-step timestamps, the first (warm-up) dropped."""
-    return [b - a for a, b in itertools.pairwise(stamps)][1:]
-
-
 def time_geogen(
     unet, scheduler, latent: int, steps: int, guidance: float, embeds, device, dtype
 ) -> list[float]:
@@ -140,11 +78,9 @@ def time_geogen(
     stamps: list[float] = []
 
     def progress(done: int, total: int) -> None:
-        sync(device)
-        stamps.append(clock())
+        stamp(stamps, device)
 
-    sync(device)
-    stamps.append(clock())
+    stamp(stamps, device)
     denoise(
         unet,
         scheduler,
@@ -165,14 +101,7 @@ def time_diffusers(
     pipe, latent: int, factor: int, steps: int, guidance: float, embeds, device
 ) -> list[float]:
     stamps: list[float] = []
-
-    def on_step_end(pipeline, i, t, kwargs):
-        sync(device)
-        stamps.append(clock())
-        return kwargs
-
-    sync(device)
-    stamps.append(clock())
+    stamp(stamps, device)
     pipe(
         prompt_embeds=embeds[0],
         negative_prompt_embeds=embeds[1],
@@ -182,7 +111,7 @@ def time_diffusers(
         guidance_scale=guidance,
         output_type="latent",
         generator=torch.Generator().manual_seed(0),
-        callback_on_step_end=on_step_end,
+        callback_on_step_end=stamp_on_step_end(stamps, device),
     )
     return step_intervals(stamps)
 
@@ -214,20 +143,15 @@ def per_step(unet, vae, scheduler, args, latent: int, device, dtype) -> dict:
         for _ in range(args.repeats):  # interleaved, so drifting machine load hits both alike
             ours += time_geogen(unet, scheduler, latent, args.steps, args.guidance, embeds, device, dtype)
             theirs += time_diffusers(pipe, latent, factor, args.steps, args.guidance, embeds, device)
-    geo, dif = statistics.median(ours), statistics.median(theirs)
-    return {
-        "latent": latent,
-        "pixels": latent * factor,
-        "steps": args.steps,
-        "guidance": args.guidance,
-        "repeats": args.repeats,
-        "geogen_step_s": round(geo, 5),
-        "diffusers_step_s": round(dif, 5),
-        "geogen_step_iqr_s": [round(q, 5) for q in statistics.quantiles(ours, n=4)[::2]],
-        "diffusers_step_iqr_s": [round(q, 5) for q in statistics.quantiles(theirs, n=4)[::2]],
-        "overhead": round(geo / dif - 1, 4),
-        "meets_goal": geo / dif - 1 <= GOAL_OVERHEAD,
-    }
+    return overhead_row(
+        ours,
+        theirs,
+        latent=latent,
+        pixels=latent * factor,
+        steps=args.steps,
+        guidance=args.guidance,
+        repeats=args.repeats,
+    )
 
 
 def efficiency(window_px: int = 512, factor: int = 8) -> list[dict]:
@@ -287,11 +211,9 @@ def tiled_run(unet, scheduler, args, device, dtype) -> dict:
                 done: int, total: int, stamps: list[float] = stamps, per_step: int = len(windows)
             ) -> None:
                 if done % per_step == 0:  # the step's last window
-                    sync(device)
-                    stamps.append(clock())
+                    stamp(stamps, device)
 
-            sync(device)
-            stamps.append(clock())
+            stamp(stamps, device)
             denoise(
                 unet,
                 scheduler,
@@ -377,62 +299,24 @@ def summary_md(result: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--real-size", action="store_true", help="SD-2.1-shaped random components (for GPUs)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument(
-        "--latents",
-        type=int,
-        nargs="+",
-        default=None,
-        help="latent sides to time (default 8 32 tiny: UNet-light and UNet-heavy; 64 96 real size)",
+    args = parse_args(
+        __doc__.splitlines()[0],
+        "SD-2.1-shaped random components (for GPUs)",
+        "latent sides to time (default 8 32 tiny: UNet-light and UNet-heavy; 64 96 real size)",
     )
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=7.5)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
-    args = parser.parse_args()
-
-    import diffusers
-
-    from geogen.engines.diffusion import select_device, select_dtype
-
-    torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    dtype = select_dtype(device, args.dtype)
-    CLOCK["name"] = "cpu" if device.type == "cpu" else "wall"
-    args.latents = args.latents or ([64, 96] if args.real_size else [8, 32])
+    device, dtype = setup(args)
     unet, vae, scheduler = build(args.real_size, device, dtype)
     result = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "command": command(),
         "size": "SD-2.1-shaped" if args.real_size else "tiny",
         "unet_params": sum(p.numel() for p in unet.parameters()),
-        "machine": {
-            "cpu_model": cpu_model(),
-            "logical_cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-            "dtype": str(dtype).removeprefix("torch."),
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "python": platform.python_version(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "clock": "process CPU time" if CLOCK["name"] == "cpu" else "wall time (synchronised)",
-        },
+        "machine": machine(device, dtype),
         "per_step": [per_step(unet, vae, scheduler, args, latent, device, dtype) for latent in args.latents],
         "tiled": tiled_run(unet, scheduler, args, device, dtype),
         "efficiency": efficiency(),
     }
-    if device.type == "cuda":
-        result["machine"]["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     stem = "diffusion_real_size" if args.real_size else "diffusion"
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.results / f"{stem}.md").write_text(summary_md(result), encoding="utf-8")
-    print(summary_md(result))
+    write_results(result, device, args.results, stem, summary_md)
     return 0
 
 

@@ -40,16 +40,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench._common import GOAL_OVERHEAD  # noqa: E402
+
 DATA = Path(os.environ.get("GEOGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PATCHES = DATA / "bigearthnet_s2_l2a"
-GOAL_OVERHEAD = 0.05
 SCALE = 4
 RGB = ("B04", "B03", "B02")
 
 
 def build_models(folder: Path) -> tuple[Path, Path]:
-    from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat
-    from tests.diffusion_sr.tiny_sr import build_sr_controlnet
+    from tests.tiny_models import build_sr_controlnet, build_tiny_diffusionsat
 
     base = build_tiny_diffusionsat(folder / "tiny-diffusionsat")
     return base, build_sr_controlnet(base, folder / "tiny-sr-controlnet")

@@ -17,7 +17,7 @@ from geogen.job.spec import SPEC_VERSION, json_schema
 TASKS_BY_KIND: dict[str, list[tuple[str, str]]] = {
     "diffusionsat": [("text", "diffusionsat"), ("sketch", "controlnet"), ("temporal", "diffusionsat-3d")],
     "diffusionsat-sr-controlnet": [("superres", "diffusionsat")],
-    "diffusionsat-3d-controlnet": [("temporal", "diffusionsat-3d")],
+    "diffusionsat-3d-controlnet": [("temporal", "diffusionsat-3d"), ("superres", "diffusionsat-3d")],
     "sd-pipeline": [("sketch", "controlnet")],
     "controlnet": [("sketch", "controlnet")],
     "lora": [("sketch", "controlnet")],

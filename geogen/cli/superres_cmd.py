@@ -19,13 +19,15 @@ from geogen.job.spec import parse_job
 @engine_option
 @click.option("--bands", default=None, help="comma-separated bands to output, e.g. B02,B03,B04,B8A (default: all)")
 @click.option("--target-gsd", type=float, default=None, help="output pixel size in metres (default 10)")
-@click.option("--model", default=None, help="SR ControlNet (diffusionsat engine): store name or folder")
-@click.option("--scale", type=click.IntRange(min=1), default=None, help="upscaling factor (diffusionsat engine)")
-@click.option("--steps", type=click.IntRange(1, 1000), default=None, help="denoising steps (diffusionsat engine)")
+@click.option("--model", default=None, help="SR ControlNet (diffusionsat engine) or 3-D ControlNet (diffusionsat-3d "
+              "engine): store name or folder")
+@click.option("--scale", type=click.IntRange(min=1), default=None, help="upscaling factor (diffusionsat engines)")
+@click.option("--steps", type=click.IntRange(1, 1000), default=None, help="denoising steps (diffusionsat engines)")
 @click.option("--consistency", type=click.Choice(["project", "lowpass", "histogram", "off"]), default=None,
               help="consistency step of the diffusionsat engine (default: project)")
 @click.option("--date", "dated", multiple=True, metavar="PATH=YYYY-MM-DD",
-              help="an extra dated stack of the same area (repeatable; diffusionsat engine: one output per date)")
+              help="an extra dated stack of the same area (repeatable; diffusionsat engine: one output per date; "
+              "diffusionsat-3d: one output at INPUT's date, conditioned on the nearest dates)")
 @aoi_option
 @aoi_crs_option
 @engine_options_option

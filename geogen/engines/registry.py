@@ -28,6 +28,9 @@ ENGINES: tuple[EngineInfo, ...] = (
     EngineInfo("diffusionsat", "superres", "DiffusionSat's SR ControlNet: Sentinel-2 (10 bands) -> synthetic RGB at "
                "10 m / scale, with a consistency step (on by default) so the output degrades back to the input",
                needs_weights=True),
+    EngineInfo("diffusionsat-3d", "superres", "DiffusionSat's 3-D ControlNet: one synthetic RGB image at the first "
+               "input's date and 10 m / scale, conditioned on the frames of up to 3 dates nearest in time (the "
+               "published Texas model's use)", needs_weights=True),
     EngineInfo("bicubic", "superres", "bicubic interpolation of 20/60 m bands (baseline)", needs_weights=False),
     EngineInfo("exemplar", "sketch", "weight-free texture-by-numbers from an example image and its class map",
                needs_weights=False, default=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pyproj import CRS, Transformer
 from shapely.geometry import box
@@ -19,7 +20,7 @@ from shapely.ops import unary_union
 from geogen.errors import GeometryError
 from geogen.io.raster import crs_to_str
 from geogen.io.vector import read_vector
-from tiles import Grid
+from tiles import Grid, Window
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,44 @@ def area_from_vector(path: str | Path, layer: str | None = None) -> Area:
     """
     vl = read_vector(path, layer)
     return Area(unary_union([f.geometry for f in vl.features]), vl.crs)
+
+
+class AreaSpec(Protocol):
+    """What a job says about its area of interest (``geogen.job.spec.AreaOfInterest``): bounds or a vector."""
+
+    bounds: tuple[float, float, float, float] | None
+    crs: str | None
+    vector: str | None
+    layer: str | None
+
+
+def area_from_spec(aoi: AreaSpec) -> Area:
+    """The area a job's ``aoi`` describes: its vector layer's union, else its bounds in its CRS.
+
+    Raises:
+        InputFileError, VectorError, GeometryError: see ``area_from_vector`` and ``area_from_bounds``.
+    """
+    if aoi.vector:
+        return area_from_vector(aoi.vector, aoi.layer)
+    return area_from_bounds(aoi.bounds, aoi.crs)  # type: ignore[arg-type]
+
+
+def aoi_window(aoi: AreaSpec | None, grid: Grid) -> Window:
+    """The pixels of a scene's ``grid`` covering the area of interest (all of them without one).
+
+    Raises:
+        GeometryError: the area does not overlap the scene.
+    """
+    if aoi is None:
+        return grid.full_window
+    bounds = area_from_spec(aoi).to_crs(grid.crs).bounds
+    try:
+        return grid.window(bounds)
+    except ValueError:
+        raise GeometryError(
+            f"the area of interest {tuple(round(v, 2) for v in bounds)} ({grid.crs}) does not "
+            f"overlap the scene {tuple(round(v, 2) for v in grid.bounds)}"
+        ) from None
 
 
 def working_crs(area: Area) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from os import PathLike
 from typing import Any
 
 RESULT_VERSION = 1
@@ -23,6 +24,19 @@ class OutputRecord:
     synthetic: bool = True
     date: dt.date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def on_grid(cls, path: str | PathLike[str], grid: Any, bands: list[str], **fields: Any) -> OutputRecord:
+        """The record of the file at ``path`` laid out on ``grid`` (a ``tiles.Grid``: CRS, bounds, size)."""
+        return cls(
+            path=str(path),
+            bands=bands,
+            crs=grid.crs,
+            bounds=grid.bounds,
+            width=grid.width,
+            height=grid.height,
+            **fields,
+        )
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -9,17 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from rasterio.enums import ColorInterp
-from rasterio.warp import Resampling
-from shapely.geometry import box
 
 from geogen.engines.exemplar import QuiltParams, make_bank, synthesize_tiled
 from geogen.engines.registry import resolve_engine
 from geogen.errors import EngineError, GeometryError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, centroid_lonlat, check_tile_budget, \
-    is_geographic, working_grid
-from geogen.io.classmap import ClassSource, RasterClassSource, open_class_source
-from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
+from geogen.io.aoi import centroid_lonlat, check_tile_budget
+from geogen.io.classmap import open_class_source
+from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
@@ -27,30 +23,12 @@ from geogen.job.spec import SketchJob
 from geogen.io.exemplars import Exemplar, load_exemplars, resample_exemplar
 from geogen.landcover.mapping import code_lookup
 from geogen.landcover.vocab import get_vocabulary
-from tiles import Grid
+from geogen.pipelines.sketch_area import sketch_area, sketch_grid, sketch_output_crs
 from tiles.plan import count_tiles
 
 TILE = 512
 OVERLAP = 32  # the quilting patch step plus its overlap: tile borders are cut like patch seams
 SECONDS_PER_TILE_CPU = 2.0  # exemplar engine, one core, 512 px (bench/results/exemplar.md)
-
-
-def _area(job: SketchJob, source: ClassSource) -> Area:
-    if job.aoi is None:
-        return Area(box(*source.bounds), source.crs)
-    if job.aoi.vector:
-        return area_from_vector(job.aoi.vector, job.aoi.layer)
-    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
-
-
-def _grid(job: SketchJob, source: ClassSource, area: Area, gsd: float) -> Grid:
-    """The raster's own grid when it is used as is (pixel-exact), else a snapped metric grid over the area."""
-    if (isinstance(source, RasterClassSource) and job.aoi is None and source.native_res
-            and abs(source.native_res - gsd) < 1e-9 and not is_geographic(source.crs)):
-        from geogen.io.raster import read_grid
-
-        return read_grid(source.path)
-    return working_grid(area, gsd)
 
 
 def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
@@ -72,10 +50,8 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     exemplars = load_exemplars(job.exemplar.image, job.exemplar.mask) if job.exemplar else load_exemplars()
     gsd = job.gsd or source.native_res or exemplars[0].gsd
 
-    area = _area(job, source)
-    if not area.to_crs(source.crs).geometry.intersects(box(*source.bounds)):
-        raise GeometryError(f"the land-cover input {Path(job.landcover).name} does not overlap the area of interest")
-    grid = _grid(job, source, area, gsd)
+    area = sketch_area(job, source)
+    grid = sketch_grid(job, source, area, gsd)
     n_tiles = count_tiles(grid.shape, TILE, OVERLAP)
     check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE_CPU)
     finest = max(exemplars, key=lambda e: e.gsd * min(e.mask.shape))
@@ -91,17 +67,15 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     metadata = {"gsd_m": gsd, "lon": round(lon, 6), "lat": round(lat, 6),
                 "date": job.date.isoformat() if job.date else None, "place": job.place,
                 "vocabulary": vocab.name, "exemplars": [e.name for e in exemplars]}
-    out_crs = job.output.crs or (source.crs if is_geographic(source.crs) else None)
     final = Path(job.output.dir) / f"{job.output.name}.tif"
-    target = temp_sibling(final, "utm") if out_crs and out_crs != grid.crs else final
     present: set[int] = set()
 
-    writer = GeoTIFFWriter(
-        target, grid, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"],
-        colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
-        tags=provenance_tags(engine=engine.name, model=f"exemplar:{'+'.join(e.name for e in exemplars)}",
-                             prompt=job.prompt, seed=job.seed, metadata=metadata, task="sketch"),
-        overwrite=job.output.overwrite or target != final,
+    output = RGBAOutput(
+        final, grid,
+        provenance_tags(engine=engine.name, model=f"exemplar:{'+'.join(e.name for e in exemplars)}",
+                        prompt=job.prompt, seed=job.seed, metadata=metadata, task="sketch"),
+        crs=sketch_output_crs(job, source), overwrite=job.output.overwrite,
+        progress=lambda done, total: reporter.progress(done, total, "reproject"),
     )
 
     def sink(window, array: np.ndarray) -> None:
@@ -116,29 +90,19 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         return class_map
 
     reporter.progress(0, n_tiles, "synthesis")
-    with writer:
+    with output as writer:
         warnings = synthesize_tiled(
             read_classes, grid.shape, bank, seed=job.seed, sink=sink, tile=TILE, overlap=OVERLAP, vocab=vocab,
             progress=lambda done, total: reporter.progress(done, total, "synthesis"),
         )
-    for w in warnings:
-        reporter.log(w, "warning")
-    if target != final:
-        reporter.progress(0, 1, "reproject")
-        try:
-            reproject_file(target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite)
-        finally:
-            target.unlink(missing_ok=True)
-        reporter.progress(1, 1, "reproject")
-
+        for w in warnings:
+            reporter.log(w, "warning")
     from geogen.io.raster import read_grid
 
     out_grid = read_grid(final)
     names = [vocab.name_of(c) for c in sorted(present)]
-    record = OutputRecord(
-        path=str(final), bands=["red", "green", "blue", "alpha"], crs=out_grid.crs, bounds=out_grid.bounds,
-        width=out_grid.width, height=out_grid.height, kind="generated", synthetic=True, date=job.date,
-        extra={"classes": names, "gsd_m": gsd},
+    record = OutputRecord.on_grid(
+        final, out_grid, RGBA_BANDS, date=job.date, extra={"classes": names, "gsd_m": gsd}
     )
     summary = (f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(present)} classes "
                f"({', '.join(names)}) with the exemplar engine, seed {job.seed}")

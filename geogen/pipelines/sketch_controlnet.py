@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from rasterio.enums import ColorInterp
-from rasterio.warp import Resampling
 from shapely.geometry import box
 
 from geogen.engines.diffusion.components import select_device
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.decode import DecodeStats
-from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.diffusion.layout import LatentLayout
+from geogen.engines.diffusion.planning import plan_layout
 from geogen.engines.sketch_controlnet import (
     ControlNetSketchEngine,
     SketchSettings,
@@ -32,19 +31,9 @@ from geogen.engines.sketch_controlnet import (
     parse_controlnet_options,
     resolve_models,
 )
-from geogen.errors import GeometryError
-from geogen.io.aoi import (
-    Area,
-    area_from_bounds,
-    area_from_vector,
-    centroid_lonlat,
-    check_tile_budget,
-    is_geographic,
-    reproject_geometry,
-    working_grid,
-)
-from geogen.io.classmap import ClassSource, RasterClassSource, open_class_source
-from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
+from geogen.io.aoi import Area, centroid_lonlat, check_tile_budget, reproject_geometry
+from geogen.io.classmap import ClassSource, open_class_source
+from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
@@ -54,48 +43,14 @@ from geogen.landcover.mapping import code_lookup
 from geogen.landcover.prompts import scene_prompt
 from geogen.landcover.vocab import get_vocabulary
 from geogen.metadata import Metadata
-from geogen.models.loading import read_config
-from geogen.store import DIFFUSIONSAT, ModelEntry
+from geogen.pipelines.sketch_area import sketch_area, sketch_grid, sketch_output_crs
+from geogen.store import DIFFUSIONSAT
 from tiles import Grid, Tile, Window
 
 ENGINE = "controlnet"
 DEFAULT_GSD = 0.2  # FLAIR orthophotos, the scale Seg2Sat's ControlNet was trained at
 DEFAULT_STEPS = {"unipc": 20, "ddim": 30}
-MAX_WINDOW = 512  # DiffusionSat configs say 768 (sample_size 96); its main model is 512
 MAX_TAGGED_PROMPTS = 64
-
-
-def _area(job: SketchJob, source: ClassSource) -> Area:
-    if job.aoi is None:
-        return Area(box(*source.bounds), source.crs)
-    if job.aoi.vector:
-        return area_from_vector(job.aoi.vector, job.aoi.layer)
-    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
-
-
-def _grid(job: SketchJob, source: ClassSource, area: Area, gsd: float) -> Grid:
-    """The class raster's own grid when used as is (pixel-exact conditions), else a snapped metric grid."""
-    if (
-        isinstance(source, RasterClassSource)
-        and job.aoi is None
-        and source.native_res
-        and abs(source.native_res - gsd) < 1e-9
-        and not is_geographic(source.crs)
-    ):
-        from geogen.io.raster import read_grid
-
-        return read_grid(source.path)
-    return working_grid(area, gsd)
-
-
-def _window_px(base: ModelEntry, window: int | None, factor: int) -> int:
-    """The generation window: the option, else the model's known resolution, else its config (max 512)."""
-    if window:
-        return window
-    if base.facts.get("resolution"):
-        return int(base.facts["resolution"])
-    sample = int(read_config(base.weights_path).get("sample_size") or MAX_WINDOW // factor)
-    return min(MAX_WINDOW, sample * factor)
 
 
 def _valid(codes: np.ndarray, polygon: Any, grid: Grid) -> np.ndarray:
@@ -137,21 +92,10 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
             "Seg2Sat were trained at",
             "info",
         )
-    area = _area(job, source)
-    if not area.to_crs(source.crs).geometry.intersects(box(*source.bounds)):
-        raise GeometryError(
-            f"the land-cover input {Path(job.landcover).name} does not overlap the area of interest"
-        )
-    grid = _grid(job, source, area, gsd)
-    factor = int(facts["vae_factor"])
-    unet_factor = 2 ** (len(read_config(base.weights_path)["block_out_channels"]) - 1)
-    layout = latent_layout(
-        grid,
-        factor=factor,
-        unet_factor=unet_factor,
-        window_px=_window_px(base, opts.window, factor),
-        overlap_px=opts.overlap,
-    )
+    area = sketch_area(job, source)
+    grid = sketch_grid(job, source, area, gsd)
+    layout = plan_layout(grid, base, window=opts.window, overlap=opts.overlap)
+    factor = layout.factor
     scheduler = cn_opts.scheduler or ("ddim" if base.kind == DIFFUSIONSAT else "unipc")
     steps = job.steps or DEFAULT_STEPS[scheduler]
     guided = cn_opts.guidance_scale > 1
@@ -242,15 +186,10 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
 
     names = [vocab[c].name for c in sorted(written.present)]
     out_grid = written.grid
-    record = OutputRecord(
-        path=str(written.path),
-        bands=["red", "green", "blue", "alpha"],
-        crs=out_grid.crs,
-        bounds=out_grid.bounds,
-        width=out_grid.width,
-        height=out_grid.height,
-        kind="generated",
-        synthetic=True,
+    record = OutputRecord.on_grid(
+        written.path,
+        out_grid,
+        RGBA_BANDS,
         date=job.date,
         extra={"classes": names, "gsd_m": gsd, "model": models.name, "windows": len(area_result.windows)},
     )
@@ -342,35 +281,29 @@ def _write(
     """Decode (tiles of ``decode_tile`` latent pixels) into the GeoTIFF on the working grid; warp if asked."""
     grid = layout.grid
     final = Path(job.output.dir) / f"{job.output.name}.tif"
-    out_crs = job.output.crs or (source.crs if is_geographic(source.crs) else None)
-    target = temp_sibling(final, "utm") if out_crs and out_crs != grid.crs else final
     polygon = reproject_geometry(area.geometry, area.crs, grid.crs) if job.aoi is not None else None
-    out_window = layout.output_window
-    writer = GeoTIFFWriter(
-        target,
+    output = RGBAOutput(
+        final,
         grid,
-        3,
-        "uint8",
-        alpha=True,
-        band_descriptions=["red", "green", "blue"],
-        colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
-        tags=_tags(job, engine, layout, area, prompts, facts),
-        overwrite=job.output.overwrite or target != final,
+        _tags(job, engine, layout, area, prompts, facts),
+        crs=sketch_output_crs(job, source),
+        overwrite=job.output.overwrite,
+        progress=lambda d, n: reporter.progress(d, n, "reproject"),
     )
 
     present: set[int] = set()
 
     def sink(window: Window, array: np.ndarray) -> None:
-        part = window.intersection(out_window)
+        part = layout.output_part(window)
         if part is None:
             return
-        src, dst = part.relative_to(window), part.relative_to(out_window)
+        src, dst = part
         codes = source.read(grid[dst])
         valid = _valid(codes, polygon, grid[dst])
         present.update(int(c) for c in np.unique(codes[valid]))
         writer.write(dst, array[:, src.slices[0], src.slices[1]], valid)
 
-    with writer:
+    with output as writer:
         stats = engine.decode(
             latents,
             sink,
@@ -378,15 +311,6 @@ def _write(
             overlap=decode_tile // 4,
             progress=lambda d, n: reporter.progress(d, n, "decode"),
         )
-    if target != final:
-        reporter.progress(0, 1, "reproject")
-        try:
-            reproject_file(
-                target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite
-            )
-        finally:
-            target.unlink(missing_ok=True)
-        reporter.progress(1, 1, "reproject")
     from geogen.io.raster import read_grid
 
     return _Written(final, read_grid(final), stats, present)

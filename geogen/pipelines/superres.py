@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from rasterio.warp import Resampling
 
 from geogen.engines.registry import resolve_engine
 from geogen.engines.sharpen import Sharpener, create_sharpener
-from geogen.errors import EngineError, GeometryError, JobSpecError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, check_tile_budget, parse_crs
-from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
+from geogen.errors import EngineError, JobSpecError
+from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
+from geogen.io.geotiff import GeoTIFFWriter, prepare_output, temp_sibling
+from geogen.io.outputs import warp_output
 from geogen.io.raster import read_grid
 from geogen.io.s2bands import normalise_band, sort_bands
 from geogen.io.sentinel2 import S2Stack, open_s2
@@ -24,7 +24,7 @@ from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
 from geogen.job.spec import SuperresJob
-from tiles import Grid, Window
+from tiles import Window
 from tiles.plan import count_tiles, plan
 
 TILE = 1024
@@ -52,29 +52,6 @@ def _bands(job: SuperresJob, stack: S2Stack) -> list[str]:
             )
         chosen.append(band)
     return sort_bands(set(chosen))
-
-
-def _window(job: SuperresJob, stack: S2Stack) -> Window:
-    """The part of the finest grid to produce: all of it, or the pixels covering the area of interest.
-
-    Raises:
-        GeometryError: the area does not overlap the scene.
-    """
-    if job.aoi is None:
-        return stack.grid.full_window
-    area: Area = (
-        area_from_vector(job.aoi.vector, job.aoi.layer)
-        if job.aoi.vector
-        else area_from_bounds(job.aoi.bounds, job.aoi.crs)
-    )  # type: ignore[arg-type]
-    bounds = area.to_crs(stack.grid.crs).bounds
-    try:
-        return stack.grid.window(bounds)
-    except ValueError:
-        raise GeometryError(
-            f"the area of interest {tuple(round(v, 2) for v in bounds)} ({stack.grid.crs}) does not "
-            f"overlap the scene {tuple(round(v, 2) for v in stack.grid.bounds)}"
-        ) from None
 
 
 def _check_gsd(job: SuperresJob, stack: S2Stack, engine: str) -> None:
@@ -150,17 +127,6 @@ def _write(
             reporter.progress(i + 1, len(tiles), "sharpen")
 
 
-def _warp(native: Path, final: Path, crs: str, overwrite: bool, reporter: Reporter) -> Grid:
-    """Reproject the finished native-grid file onto ``crs`` (bilinear; nodata stays out) and drop it."""
-    reporter.progress(0, 1, "reproject")
-    try:
-        reproject_file(native, final, crs, resampling=Resampling.bilinear, overwrite=overwrite)
-    finally:
-        native.unlink(missing_ok=True)
-    reporter.progress(1, 1, "reproject")
-    return read_grid(final)
-
-
 def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
     """Run a super-resolution job; see the module docstring.
 
@@ -174,9 +140,13 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         from geogen.engines.sr_controlnet import run_diffusionsat_sr
 
         return run_diffusionsat_sr(job, reporter)
+    if info.name == "diffusionsat-3d":
+        from geogen.engines.sr_temporal import run_sr_temporal
+
+        return run_sr_temporal(job, reporter)
     if job.input is None:
         raise JobSpecError(f"the {info.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
-                           "is for the diffusionsat engine")
+                           "is for the diffusionsat and diffusionsat-3d engines")
     tile = _tile_size(job)
     engine = create_sharpener(info.name, job.options, seed=job.seed)
     out_crs = job.output.crs
@@ -188,7 +158,7 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
             reporter.log(w, "warning")
         bands = _bands(job, stack)
         _check_gsd(job, stack, info.name)
-        window = _window(job, stack)
+        window = aoi_window(job.aoi, stack.grid)
         n_tiles = count_tiles((window.height, window.width), tile, 0)
         check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE.get(info.name))
         reporter.log(
@@ -204,14 +174,18 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         _write(job, stack, engine, bands, window, target, tile, reporter, job.output.overwrite or warp)
         source_name = Path(stack.source).name
     if warp:
-        grid = _warp(target, final, out_crs, job.output.overwrite, reporter)  # type: ignore[arg-type]
-    record = OutputRecord(
-        path=str(final),
-        bands=bands,
-        crs=grid.crs,
-        bounds=grid.bounds,
-        width=grid.width,
-        height=grid.height,
+        warp_output(
+            target,
+            final,
+            out_crs,  # type: ignore[arg-type]
+            overwrite=job.output.overwrite,
+            progress=lambda d, n: reporter.progress(d, n, "reproject"),
+        )
+        grid = read_grid(final)
+    record = OutputRecord.on_grid(
+        final,
+        grid,
+        bands,
         kind="derived",
         synthetic=False,
         extra={"gsd_m": gsd, "source": source_name},

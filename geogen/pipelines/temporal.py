@@ -15,33 +15,27 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from geogen.engines.diffusion.components import load_components, select_device
-from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
-from geogen.engines.diffusion.latent_tiling import TextConditioning
-from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.diffusion.components import select_device
+from geogen.engines.diffusion.layout import LatentLayout
 from geogen.engines.registry import resolve_engine
-from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator, check_pair
-from geogen.errors import EngineError, GeometryError, JobSpecError, ModelError
+from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator
+from geogen.errors import EngineError, JobSpecError, ModelError
 from geogen.io.aoi import check_tile_budget
 from geogen.io.geotiff import prepare_output
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import PipelineOutput
 from geogen.job.spec import TemporalJob
-from geogen.metadata import FIELDS, Metadata
-from geogen.models.loading import read_config
-from geogen.temporal.clouds import cloud_fraction, too_cloudy
-from geogen.temporal.coregister import FramePixels, coregister
+from geogen.metadata import Metadata
 from geogen.temporal.datacube import write_datacube
 from geogen.temporal.dates import DatedFile, check_unique, frame_date
+from geogen.temporal.generation import generation_layout, load_generator, step_metadata, window_seconds
 from geogen.temporal.grid import target_grid
-from geogen.temporal.models import TemporalModels, load_controlnet_3d, resolve_models
+from geogen.temporal.known import KnownFrame, read_known
+from geogen.temporal.models import TemporalModels, resolve_models
 from geogen.temporal.options import TemporalOptions, parse_temporal_options
 from geogen.temporal.outputs import StackFrame, cube_frame, observed_frame, write_frame
 from geogen.temporal.sequence import Step, plan_sequence
@@ -50,47 +44,6 @@ from tiles import Grid
 ENGINE = "diffusionsat-3d"
 DEFAULT_STEPS = 50
 DEFAULT_PROMPT = "a satellite image"
-MAX_WINDOW = 512
-
-
-@dataclass
-class _Known:
-    """A frame known before generation: file, role, pixels on the canvas, cloud fraction over the area."""
-
-    file: DatedFile
-    role: str
-    pixels: FramePixels
-    cloud: float | None
-
-
-def _window_px(models: TemporalModels, opts: TemporalOptions, factor: int) -> int:
-    if opts.diffusion.window:
-        return opts.diffusion.window
-    for entry in (models.controlnet, models.base):
-        if entry is not None and entry.facts.get("resolution"):
-            return int(entry.facts["resolution"])
-    sample = int(read_config(models.base.weights_path).get("sample_size") or MAX_WINDOW // factor)
-    return min(MAX_WINDOW, sample * factor)
-
-
-def _layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> LatentLayout:
-    """The latent layout from the base model's configs (before any weight is loaded)."""
-    pipeline = models.base.pipeline_path
-    if pipeline is None:
-        raise ModelError(
-            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text "
-            "encoder); "
-            "install the whole DiffusionSat folder"
-        )
-    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
-    unet_factor = 2 ** (len(read_config(models.base.weights_path)["block_out_channels"]) - 1)
-    return latent_layout(
-        grid,
-        factor=factor,
-        unet_factor=unet_factor,
-        window_px=_window_px(models, opts, factor),
-        overlap_px=opts.diffusion.overlap,
-    )
 
 
 def _dated_inputs(job: TemporalJob) -> tuple[list[DatedFile], DatedFile | None]:
@@ -100,46 +53,7 @@ def _dated_inputs(job: TemporalJob) -> tuple[list[DatedFile], DatedFile | None]:
     return inputs, seed
 
 
-def _read_known(
-    files: list[tuple[DatedFile, str]], layout: LatentLayout, cloud_max: float | None, reporter: Reporter
-) -> tuple[list[_Known], list[dict[str, Any]]]:
-    """Frames on the canvas, in date order, split into kept and excluded (too cloudy over the area).
-
-    Raises:
-        GeometryError: a frame with no data over the area (naming the file).
-    """
-    kept, excluded = [], []
-    area = layout.output_window
-    for n, (f, role) in enumerate(sorted(files, key=lambda x: x[0].date), start=1):
-        reporter.progress(n - 1, len(files), "co-register")
-        pixels = coregister(f.path, layout.canvas)
-        valid = pixels.valid[area.slices[0], area.slices[1]]
-        if not valid.any():
-            raise GeometryError(f"{f.path} does not overlap the area (no valid pixel of it falls inside)")
-        if valid.mean() < 1.0:
-            reporter.log(
-                f"{f.path.name} covers {valid.mean():.0%} of the area; the rest is nodata", "warning"
-            )
-        cloud = None
-        if pixels.cloud is not None:
-            cloud = cloud_fraction(pixels.cloud[area.slices[0], area.slices[1]], valid)
-        elif cloud_max is not None:
-            reporter.log(f"{f.path.name} has no cloud band: cloud_max cannot be checked for it", "warning")
-        if too_cloudy(cloud, cloud_max):
-            reporter.log(
-                f"{f.path.name} ({f.date}) is {cloud:.0%} cloudy over the area, above cloud_max "
-                f"{cloud_max:.0%}: not used"
-            )
-            excluded.append(
-                {"path": str(f.path), "date": f.date.isoformat(), "cloud_fraction": round(cloud, 4)}
-            )
-            continue
-        kept.append(_Known(f, role, pixels, cloud))
-    reporter.progress(len(files), len(files), "co-register")
-    return kept, excluded
-
-
-def _targets(job: TemporalJob, known: list[_Known], reporter: Reporter) -> list[dt.date]:
+def _targets(job: TemporalJob, known: list[KnownFrame], reporter: Reporter) -> list[dt.date]:
     """The target dates left to generate: a target with a kept frame of its date is that frame."""
     by_date = {k.file.date: k for k in known}
     left = []
@@ -201,8 +115,8 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
             base_model=opts.base_model,
         )
     grid = target_grid(job, reference)
-    layout = _layout(models, grid, opts) if models else _stack_layout(grid)
-    known, excluded = _read_known(files, layout, job.cloud_max, reporter)
+    layout = generation_layout(models, grid, opts) if models else _stack_layout(grid)
+    known, excluded = read_known(files, layout, job.cloud_max, reporter)
     if files and not known:
         listed = ", ".join(f"{Path(e['path']).name} ({e['cloud_fraction']:.0%})" for e in excluded)
         raise JobSpecError(
@@ -218,14 +132,10 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     plan = plan_sequence([k.file.date for k in known], targets, opts.frames) if targets else []
     device = select_device(opts.diffusion.device)
     if models is not None and plan:
-        params = count_parameters(models.base.weights_path) + (
-            count_parameters(models.controlnet.weights_path) if models.controlnet else 0
-        )
-        per_window_s = seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
         check_tile_budget(
             layout.n_windows * len(plan),
             job.max_tiles,
-            seconds_per_tile=per_window_s,
+            seconds_per_tile=window_seconds(models, layout, steps, opts, device),
             what="latent windows (all dates)",
         )
     all_dates = sorted([k.file.date for k in known] + [s.target for s in plan])
@@ -235,7 +145,8 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     generated: list[StackFrame] = []
     per_step: list[dict[str, Any]] = []
     if models is not None and plan:
-        generator = _load(job, opts, models, layout, steps, device, reporter)
+        prompt = job.prompt or DEFAULT_PROMPT
+        generator = load_generator(prompt, opts, models, layout, steps, device, reporter)
     t_load = time.perf_counter()
     frames = [observed_frame(k.file, k.role, k.pixels, k.cloud) for k in known]
     if models is not None and plan:
@@ -283,79 +194,18 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     return PipelineOutput(records, ENGINE, summary, extra)
 
 
-def _load(
-    job: TemporalJob,
-    opts: TemporalOptions,
-    models: TemporalModels,
-    layout: LatentLayout,
-    steps: int,
-    device: torch.device,
-    reporter: Reporter,
-) -> TemporalGenerator:
-    """The loaded models (checked against each other and the layout) and the prompt embeddings."""
-    reporter.progress(0, 1, "load model")
-    d = opts.diffusion
-    comps = load_components(
-        models.base,
-        device=device,
-        dtype=d.dtype,
-        attention_slicing=d.attention_slicing,
-        cpu_offload=d.cpu_offload,
-    )
-    if comps.vae_scale_factor != layout.factor:
-        raise ModelError(
-            f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor"
-        )
-    if comps.num_metadata != len(FIELDS):
-        raise ModelError(
-            f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
-        )
-    controlnet = None
-    if models.controlnet is not None:
-        controlnet = load_controlnet_3d(models.controlnet, comps.dtype).to("cpu" if d.cpu_offload else device)
-        check_pair(models.controlnet.name, controlnet, comps)
-    prompt = job.prompt or DEFAULT_PROMPT
-    overflow = comps.prompt_overflow(prompt)
-    if overflow:
-        reporter.log(
-            f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
-            "warning",
-        )
-    guided = opts.guidance_scale > 1
-    with torch.no_grad():
-        text = TextConditioning(
-            comps.encode_prompts([prompt]), comps.encode_prompts([""]) if guided else None
-        )
-    reporter.progress(1, 1, "load model")
-    return TemporalGenerator(
-        comps,
-        controlnet,
-        layout,
-        text,
-        steps=steps,
-        guidance_scale=opts.guidance_scale,
-        controlnet_scale=opts.controlnet_scale,
-        cloud_cover=opts.cloud_cover,
-        window_batch_size=d.window_batch_size or (1 if comps.device.type == "cpu" else 4),
-        weight_kind=d.weight_kind,
-        decode_tile=(d.decode_tile // layout.factor) if d.decode_tile else None,
-    )
-
-
 def _generate(
     job: TemporalJob,
     opts: TemporalOptions,
     models: TemporalModels,
     generator: TemporalGenerator,
     plan: list[Step],
-    known: list[_Known],
+    known: list[KnownFrame],
     steps: int,
     reporter: Reporter,
 ) -> tuple[list[StackFrame], list[dict[str, Any]]]:
     """Every planned frame, in plan order, each joining the known frames for the next steps."""
-    pool: dict[dt.date, ConditionFrame] = {
-        k.file.date: ConditionFrame(k.file.date, k.pixels.rgb, k.pixels.valid, k.cloud) for k in known
-    }
+    pool: dict[dt.date, ConditionFrame] = {k.file.date: k.condition() for k in known}
     frames, per_step = [], []
     comps = generator.comps
     for n, step in enumerate(plan, start=1):
@@ -378,22 +228,7 @@ def _generate(
             "seconds": elapsed,
         }
         per_step.append(info)
-        centre = Metadata.from_grid(generator.layout.grid, step.target, opts.cloud_cover).normalize()
-        cond_md = [Metadata.from_grid(generator.layout.grid, c.date, c.cloud_cover).normalize() for c in cond]
-        metadata = {
-            "fields": list(FIELDS),
-            "centre": [round(float(v), 3) for v in centre],
-            "conditioning": [
-                {
-                    "date": c.date.isoformat(),
-                    "cloud_cover": c.cloud_cover,
-                    "centre": [round(float(v), 3) for v in md],
-                }
-                for c, md in zip(cond, cond_md)
-            ],
-            "windows": len(result.windows),
-            "unconditional": [0.0] * len(FIELDS) if opts.guidance_scale > 1 else None,
-        }
+        metadata = step_metadata(generator, step.target, cond, result.windows)
         extra = {
             "date": step.target.isoformat(),
             "kind": "generated",

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rasterio.enums import ColorInterp
-from rasterio.warp import Resampling
 from shapely.geometry import box
 
 from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
@@ -29,39 +27,30 @@ from geogen.engines.diffusion.latent_tiling import (
     initial_noise,
     plan_windows,
 )
-from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.diffusion.layout import LatentLayout
 from geogen.engines.diffusion.options import DiffusionOptions, parse_options
+from geogen.engines.diffusion.planning import plan_layout
 from geogen.engines.registry import resolve_engine
 from geogen.errors import EngineError, ModelError
 from geogen.io.aoi import (
     Area,
-    area_from_bounds,
-    area_from_vector,
+    area_from_spec,
     check_tile_budget,
     is_geographic,
     reproject_geometry,
     working_grid,
 )
-from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
+from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.rasterize import rasterize_classes
-from geogen.io.tags import provenance_tags
+from geogen.io.tags import provenance_tags, window_metadata
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
 from geogen.job.spec import TextJob
 from geogen.metadata import FIELDS, Metadata
-from geogen.models.loading import read_config
 from geogen.store import DIFFUSIONSAT, ModelEntry, require_kind, resolve
 from tiles import Grid, Tile, Window
 
 DEFAULT_STEPS = 50  # DiffusionSat's pipeline default
-DEFAULT_RESOLUTION = 512  # DiffusionSat's main model; their configs' sample_size says 768, which is wrong
-MAX_TAGGED_WINDOWS = 256  # per-window metadata vectors written into the GeoTIFF tags up to this many windows
-
-
-def _area(job: TextJob) -> Area:
-    if job.aoi.vector:
-        return area_from_vector(job.aoi.vector, job.aoi.layer)
-    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
 
 
 def _model(job: TextJob) -> ModelEntry:
@@ -76,36 +65,6 @@ def _model(job: TextJob) -> ModelEntry:
             "pipeline folder, or a name from `geogen models list`)"
         )
     return require_kind(resolve(job.model), DIFFUSIONSAT)
-
-
-def _window_px(entry: ModelEntry, opts: DiffusionOptions, factor: int) -> int:
-    """The generation window: the option, else the model's resolution, else its config (at most 512)."""
-    if opts.window:
-        return opts.window
-    if entry.facts.get("resolution"):
-        return int(entry.facts["resolution"])
-    sample = int(read_config(entry.weights_path).get("sample_size") or DEFAULT_RESOLUTION // factor)
-    return min(DEFAULT_RESOLUTION, sample * factor)
-
-
-def _plan_layout(entry: ModelEntry, grid: Grid, opts: DiffusionOptions) -> LatentLayout:
-    """The latent layout from the model's configs alone (read as JSON, before any weight is loaded)."""
-    pipeline = entry.pipeline_path
-    if pipeline is None:
-        raise ModelError(
-            f"model {entry.name!r} has no pipeline folder (model_index.json with its VAE and text "
-            "encoder); install the whole DiffusionSat folder"
-        )
-    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
-    unet_factor = 2 ** (len(read_config(entry.weights_path)["block_out_channels"]) - 1)
-    overlap = opts.overlap
-    return latent_layout(
-        grid,
-        factor=factor,
-        unet_factor=unet_factor,
-        window_px=_window_px(entry, opts, factor),
-        overlap_px=overlap,
-    )
 
 
 def _tile_metadata(layout: LatentLayout, job: TextJob, tile: Tile) -> np.ndarray:
@@ -139,16 +98,7 @@ def _tags(
     centre: np.ndarray,
     per_window: dict[tuple[int, int], np.ndarray],
 ) -> dict[str, str]:
-    metadata: dict[str, Any] = {
-        "fields": list(FIELDS),
-        "centre": [round(float(v), 3) for v in centre],
-        "unconditional": [0.0] * len(FIELDS) if job.guidance_scale > 1 else None,
-        "windows": len(per_window),
-    }
-    if len(per_window) <= MAX_TAGGED_WINDOWS:
-        metadata["per_window"] = {
-            f"{i},{j}": [round(float(v), 3) for v in vec] for (i, j), vec in sorted(per_window.items())
-        }
+    metadata = window_metadata(centre, per_window, guided=job.guidance_scale > 1)
     extra = {
         "steps": steps,
         "guidance_scale": job.guidance_scale,
@@ -184,9 +134,9 @@ def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
     opts = parse_options(job.options)
     steps = job.steps or DEFAULT_STEPS
     entry = _model(job)
-    area = _area(job)
+    area = area_from_spec(job.aoi)
     grid = working_grid(area, job.gsd)
-    layout = _plan_layout(entry, grid, opts)
+    layout = plan_layout(grid, entry, window=opts.window, overlap=opts.overlap)
     centre = Metadata.from_grid(grid, job.date, job.cloud_cover).normalize()  # checks date/cloud before work
     device = select_device(opts.device)
     per_window_s = seconds_per_window(
@@ -204,15 +154,10 @@ def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
     final, out_grid = _write(job, comps, layout, area, latents, opts, tags, reporter)
     t_end = time.perf_counter()
 
-    record = OutputRecord(
-        path=str(final),
-        bands=["red", "green", "blue", "alpha"],
-        crs=out_grid.crs,
-        bounds=out_grid.bounds,
-        width=out_grid.width,
-        height=out_grid.height,
-        kind="generated",
-        synthetic=True,
+    record = OutputRecord.on_grid(
+        final,
+        out_grid,
+        RGBA_BANDS,
         date=job.date,
         extra={"gsd_m": job.gsd, "prompt": job.prompt, "model": entry.name, "windows": len(windows)},
     )
@@ -332,31 +277,25 @@ def _write(
     """Decode into a GeoTIFF on the working grid, warp it to the asked CRS if any; return file and grid."""
     grid = layout.grid
     final = Path(job.output.dir) / f"{job.output.name}.tif"
-    out_crs = job.output.crs
-    target = temp_sibling(final, "utm") if out_crs and out_crs != grid.crs else final
     polygon = _area_polygon(area, grid.crs)
-    out_window = layout.output_window
-    writer = GeoTIFFWriter(
-        target,
+    output = RGBAOutput(
+        final,
         grid,
-        3,
-        "uint8",
-        alpha=True,
-        band_descriptions=["red", "green", "blue"],
-        colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
-        tags=tags,
-        overwrite=job.output.overwrite or target != final,
+        tags,
+        crs=job.output.crs,
+        overwrite=job.output.overwrite,
+        progress=lambda d, n: reporter.progress(d, n, "reproject"),
     )
 
     def sink(window: Window, array: np.ndarray) -> None:
-        part = window.intersection(out_window)
+        part = layout.output_part(window)
         if part is None:
             return
-        src, dst = part.relative_to(window), part.relative_to(out_window)
+        src, dst = part
         writer.write(dst, array[:, src.slices[0], src.slices[1]], _valid_mask(polygon, grid[dst]))
 
     decode_tile = (opts.decode_tile // layout.factor) if opts.decode_tile else layout.window
-    with writer, comps.placed(comps.vae) as vae:
+    with output as writer, comps.placed(comps.vae) as vae:
         decode_latents(
             vae,
             latents,
@@ -367,15 +306,6 @@ def _write(
             dtype=comps.dtype,
             progress=lambda d, n: reporter.progress(d, n, "decode"),
         )
-    if target != final:
-        reporter.progress(0, 1, "reproject")
-        try:
-            reproject_file(
-                target, final, out_crs, resampling=Resampling.bilinear, overwrite=job.output.overwrite
-            )
-        finally:
-            target.unlink(missing_ok=True)
-        reporter.progress(1, 1, "reproject")
     from geogen.io.raster import read_grid
 
     return final, read_grid(final)

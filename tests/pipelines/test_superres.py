@@ -165,7 +165,7 @@ def test_other_engines(tmp_path: Path, engine: str) -> None:
 @pytest.mark.parametrize(
     "fields, error, message",
     [
-        ({"engine": "esrgan"}, EngineError, "known: sharpen, sharpen-cnn, bicubic"),
+        ({"engine": "esrgan"}, EngineError, "known: sharpen, sharpen-cnn, diffusionsat, diffusionsat-3d, bicubic"),
         ({"target_gsd": 5.0}, EngineError, "target_gsd 5 m is not supported"),
         ({"bands": ["B10"]}, JobSpecError, "B10 is not in the input"),
         ({"bands": ["NIR"]}, JobSpecError, "'NIR' is not a Sentinel-2 band"),

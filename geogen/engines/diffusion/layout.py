@@ -48,6 +48,17 @@ class LatentLayout:
         """Latent windows one denoising step evaluates."""
         return count_tiles(self.latent_shape, self.window, self.overlap)
 
+    def output_part(self, window: Window) -> tuple[Window, Window] | None:
+        """Where a decoded ``window`` of the canvas meets the output grid, or None where it does not.
+
+        Returns:
+            (the shared pixels relative to ``window``, the same pixels in ``grid``).
+        """
+        part = window.intersection(self.output_window)
+        if part is None:
+            return None
+        return part.relative_to(window), part.relative_to(self.output_window)
+
 
 def _grow(n: int, multiple: int, minimum: int) -> int:
     return max(minimum, -(-n // multiple) * multiple)

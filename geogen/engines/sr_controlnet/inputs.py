@@ -14,8 +14,8 @@ from pathlib import Path
 
 from geogen.engines.sr_controlnet.condition import RGB_BANDS
 from geogen.engines.sr_controlnet.dates import acquisition_date
-from geogen.errors import GeometryError, JobSpecError, RasterError
-from geogen.io.aoi import area_from_bounds, area_from_vector, parse_crs
+from geogen.errors import JobSpecError, RasterError
+from geogen.io.aoi import aoi_window, parse_crs
 from geogen.io.geotiff import prepare_output
 from geogen.io.s2bands import normalise_band
 from geogen.io.sentinel2 import S2Stack
@@ -50,29 +50,6 @@ def check_bands_option(job: SuperresJob) -> None:
             f"bands: the diffusionsat engine writes red, green and blue ({', '.join(RGB_BANDS)}) "
             f"only; got {', '.join(job.bands)}"
         )
-
-
-def aoi_window(job: SuperresJob, grid: Grid) -> Window:
-    """The pixels of ``grid`` covering the area of interest (all of it without one).
-
-    Raises:
-        GeometryError: the area does not overlap the scene.
-    """
-    if job.aoi is None:
-        return grid.full_window
-    area = (
-        area_from_vector(job.aoi.vector, job.aoi.layer)
-        if job.aoi.vector
-        else area_from_bounds(job.aoi.bounds, job.aoi.crs)
-    )  # type: ignore[arg-type]
-    bounds = area.to_crs(grid.crs).bounds
-    try:
-        return grid.window(bounds)
-    except ValueError:
-        raise GeometryError(
-            f"the area of interest {tuple(round(v, 2) for v in bounds)} ({grid.crs}) does not "
-            f"overlap the scene {tuple(round(v, 2) for v in grid.bounds)}"
-        ) from None
 
 
 def aligned_window(footprint: Grid, stack: S2Stack) -> Window:
@@ -117,7 +94,7 @@ def plan_inputs(
     Raises:
         GeometryError, RasterError, OutputError: see ``aoi_window``, ``aligned_window``, ``output_paths``.
     """
-    footprint = stacks[0].grid[aoi_window(job, stacks[0].grid)]
+    footprint = stacks[0].grid[aoi_window(job.aoi, stacks[0].grid)]
     dates = [acquisition_date(i.path, i.date) for i in items]
     paths = output_paths(job, dates)
     return footprint, [

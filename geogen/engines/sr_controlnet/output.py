@@ -110,12 +110,11 @@ def decode_to(
     progress: Progress | None = None,
 ) -> None:
     """Decode ``latents`` and keep the output grid's part in ``raw`` (3, rows, cols) uint8."""
-    out_window = layout.output_window
 
     def sink(window: Window, array: np.ndarray) -> None:
-        part = window.intersection(out_window)
+        part = layout.output_part(window)
         if part is not None:
-            src, dst = part.relative_to(window), part.relative_to(out_window)
+            src, dst = part
             raw[:, dst.slices[0], dst.slices[1]] = array[:, src.slices[0], src.slices[1]]
 
     decode_latents(

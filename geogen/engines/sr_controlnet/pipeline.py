@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rasterio.warp import Resampling
 
 from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
 from geogen.engines.diffusion.control import ControlNetHook
@@ -34,7 +33,8 @@ from geogen.engines.diffusion.latent_tiling import (
     initial_noise,
     plan_windows,
 )
-from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.diffusion.layout import LatentLayout
+from geogen.engines.diffusion.planning import plan_layout
 from geogen.engines.sr_controlnet import model as models
 from geogen.engines.sr_controlnet.canvas import ConditionCanvas
 from geogen.engines.sr_controlnet.condition import (
@@ -55,53 +55,22 @@ from geogen.engines.sr_controlnet.options import SROptions, parse_sr_options, re
 from geogen.engines.sr_controlnet.output import LowRes, decode_to, scratch_rgb, write_consistent, write_raw
 from geogen.errors import ModelError
 from geogen.io.aoi import check_tile_budget, parse_crs
-from geogen.io.geotiff import reproject_file, temp_sibling
+from geogen.io.geotiff import temp_sibling
+from geogen.io.outputs import warp_output
 from geogen.io.sentinel2 import open_s2
-from geogen.io.tags import provenance_tags
+from geogen.io.tags import provenance_tags, window_metadata
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput
 from geogen.job.spec import DatedInput, SuperresJob
 from geogen.metadata import FIELDS, Metadata
-from geogen.models.loading import read_config
 from geogen.store import ModelEntry
-from tiles import Grid, Tile
+from tiles import Tile
 
 ENGINE = "diffusionsat"
 TAG_ENGINE = "diffusionsat-sr"
 DEFAULT_STEPS = 50
-MAX_WINDOW = 512
 COND_GSD_M = 10.0
 """GSD written into the condition metadata: DiffusionSat's training sets it to 10 (m) for Sentinel-2."""
-MAX_TAGGED_WINDOWS = 256
-
-
-def _window_px(sr: ModelEntry, base: ModelEntry, opts: SROptions, factor: int) -> int:
-    if opts.diffusion.window:
-        return opts.diffusion.window
-    for entry in (sr, base):
-        if entry.facts.get("resolution"):
-            return int(entry.facts["resolution"])
-    sample = int(read_config(base.weights_path).get("sample_size") or MAX_WINDOW // factor)
-    return min(MAX_WINDOW, sample * factor)
-
-
-def _layout(sr: ModelEntry, base: ModelEntry, grid: Grid, opts: SROptions) -> LatentLayout:
-    """The latent layout from the base model's configs alone (before any weight is loaded)."""
-    pipeline = base.pipeline_path
-    if pipeline is None:
-        raise ModelError(
-            f"the base model {base.name!r} has no pipeline folder (model_index.json with its VAE and "
-            "text encoder); install the whole DiffusionSat folder"
-        )
-    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
-    unet_factor = 2 ** (len(read_config(base.weights_path)["block_out_channels"]) - 1)
-    return latent_layout(
-        grid,
-        factor=factor,
-        unet_factor=unet_factor,
-        window_px=_window_px(sr, base, opts, factor),
-        overlap_px=opts.diffusion.overlap,
-    )
 
 
 def _metadata(
@@ -139,17 +108,10 @@ def _tags(
     """Provenance tags of one date's output."""
     opts, layout, comps = run.opts, run.layout, run.comps
     centre = Metadata.from_grid(layout.grid, item.date, opts.cloud_cover).normalize()
-    metadata: dict[str, Any] = {
-        "fields": list(FIELDS),
-        "centre": [round(float(v), 3) for v in centre],
+    metadata = {
+        **window_metadata(centre, per_window, guided=opts.guidance_scale > 1),
         "condition_gsd_m": COND_GSD_M,
-        "windows": len(per_window),
-        "unconditional": [0.0] * len(FIELDS) if opts.guidance_scale > 1 else None,
     }
-    if len(per_window) <= MAX_TAGGED_WINDOWS:
-        metadata["per_window"] = {
-            f"{i},{j}": [round(float(v), 3) for v in vec] for (i, j), vec in sorted(per_window.items())
-        }
     extra = {
         "steps": run.steps,
         "guidance_scale": opts.guidance_scale,
@@ -217,7 +179,14 @@ def run_diffusionsat_sr(
                 reporter.log(w, "warning")
         footprint, plan = plan_inputs(job, items, stacks)
         scale = resolve_scale(opts, job.target_gsd, footprint.res[0])
-        layout = _layout(sr_entry, base, footprint.zoom(scale), opts)
+        layout = plan_layout(
+            footprint.zoom(scale),
+            base,
+            window=opts.diffusion.window,
+            overlap=opts.diffusion.overlap,
+            known=(sr_entry, base),
+            role="the base model",
+        )
         device = select_device(opts.diffusion.device)
         params = count_parameters(base.weights_path) + count_parameters(sr_entry.weights_path)
         guided = opts.guidance_scale > 1
@@ -350,15 +319,10 @@ def _run_date(run: _Run, item: SRInput, label: str) -> tuple[OutputRecord, dict[
     from geogen.io.raster import read_grid
 
     out = read_grid(item.path)
-    record = OutputRecord(
-        path=str(item.path),
-        bands=["red", "green", "blue"],
-        crs=out.crs,
-        bounds=out.bounds,
-        width=out.width,
-        height=out.height,
-        kind="generated",
-        synthetic=True,
+    record = OutputRecord.on_grid(
+        item.path,
+        out,
+        ["red", "green", "blue"],
         date=item.date,
         extra={
             "gsd_m": layout.grid.res[0],
@@ -428,15 +392,10 @@ def _write(run: _Run, latents: torch.Tensor, item: SRInput, tags: dict[str, str]
             )
         del raw  # no view of the scratch array may outlive it
     if warp:
-        run.reporter.progress(0, 1, f"reproject{label}")
-        try:
-            reproject_file(
-                target,
-                item.path,
-                job.output.crs,  # type: ignore[arg-type]
-                resampling=Resampling.bilinear,
-                overwrite=job.output.overwrite,
-            )
-        finally:
-            target.unlink(missing_ok=True)
-        run.reporter.progress(1, 1, f"reproject{label}")
+        warp_output(
+            target,
+            item.path,
+            job.output.crs,  # type: ignore[arg-type]
+            overwrite=job.output.overwrite,
+            progress=run.progress(f"reproject{label}"),
+        )

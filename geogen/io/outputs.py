@@ -1,0 +1,86 @@
+"""A pipeline's finished image on disk: the RGB + alpha GeoTIFF of the generators, and the warp of a finished
+file onto the CRS the job asked for.
+
+Generation works on a metric grid; when the job wants another CRS the image is written next to the final name
+first and warped onto it at the end (bilinear), the intermediate file removed whatever happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from rasterio.enums import ColorInterp
+from rasterio.warp import Resampling
+
+from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
+from tiles import Grid
+
+RGBA_BANDS = ["red", "green", "blue", "alpha"]
+"""Band names of an RGB + alpha output, as its ``OutputRecord`` lists them."""
+
+Progress = Callable[[int, int], None]
+
+
+def warp_output(src: Path, dst: Path, crs: str, *, overwrite: bool, progress: Progress) -> None:
+    """Reproject the finished ``src`` onto ``crs`` as ``dst`` (bilinear) and delete ``src``, even on failure.
+
+    Raises:
+        OutputError: ``dst`` exists and ``overwrite`` is False, or cannot be written.
+    """
+    progress(0, 1)
+    try:
+        reproject_file(src, dst, crs, resampling=Resampling.bilinear, overwrite=overwrite)
+    finally:
+        src.unlink(missing_ok=True)
+    progress(1, 1)
+
+
+class RGBAOutput:
+    """A uint8 RGB + alpha GeoTIFF on ``grid`` that ends up at ``final``, warped to ``crs`` if that differs.
+
+    Used as ``with RGBAOutput(...) as writer``. Without a warp the writer writes ``final`` itself; with one it
+    writes a temporary sibling, warped onto ``final`` once the ``with`` block ends cleanly (``progress``
+    reports the warp). The writer is created (and the output checked) at construction, before any work.
+
+    Raises:
+        OutputError: the output cannot be written, or exists and ``overwrite`` is False.
+    """
+
+    def __init__(
+        self,
+        final: Path,
+        grid: Grid,
+        tags: dict[str, str],
+        *,
+        crs: str | None,
+        overwrite: bool,
+        progress: Progress,
+    ) -> None:
+        self.final = final
+        self.crs = crs if crs and crs != grid.crs else None
+        self.path = temp_sibling(final, "utm") if self.crs else final
+        self.overwrite = overwrite
+        self.progress = progress
+        self.writer = GeoTIFFWriter(
+            self.path,
+            grid,
+            3,
+            "uint8",
+            alpha=True,
+            band_descriptions=RGBA_BANDS[:3],
+            colorinterp=[ColorInterp.red, ColorInterp.green, ColorInterp.blue],
+            tags=tags,
+            overwrite=overwrite or self.path != final,
+        )
+
+    def __enter__(self) -> GeoTIFFWriter:
+        return self.writer.__enter__()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.writer.__exit__(exc_type, exc, tb)
+        if exc_type is None and self.crs:
+            warp_output(self.path, self.final, self.crs, overwrite=self.overwrite, progress=self.progress)

@@ -1,0 +1,168 @@
+"""Resolved temporal models made into a ready ``TemporalGenerator``: layout, cost, loading, records.
+
+Shared by every job that draws frames with DiffusionSat's 3-D ControlNet: the temporal sequence
+(``geogen.pipelines.temporal``) and multi-date super-resolution (``geogen.engines.sr_temporal``).
+- ``generation_layout``: the latent canvas and windows for a grid, from the base model's configs alone;
+- ``window_seconds``: the rough time one latent window takes, for the area budget;
+- ``load_generator``: the checked components, 3-D ControlNet and prompt embeddings as a ``TemporalGenerator``;
+- ``step_metadata``: what a generated frame records of the metadata it was drawn with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from geogen.engines.diffusion.components import load_components
+from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
+from geogen.engines.diffusion.latent_tiling import LatentWindow, TextConditioning
+from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator, check_pair
+from geogen.errors import ModelError
+from geogen.io.tags import window_metadata
+from geogen.job.progress import Reporter
+from geogen.metadata import FIELDS, Metadata
+from geogen.models.loading import read_config
+from geogen.temporal.models import TemporalModels, load_controlnet_3d
+from geogen.temporal.options import TemporalOptions
+from tiles import Grid
+
+MAX_WINDOW = 512
+
+
+def _window_px(models: TemporalModels, opts: TemporalOptions, factor: int) -> int:
+    if opts.diffusion.window:
+        return opts.diffusion.window
+    for entry in (models.controlnet, models.base):
+        if entry is not None and entry.facts.get("resolution"):
+            return int(entry.facts["resolution"])
+    sample = int(read_config(models.base.weights_path).get("sample_size") or MAX_WINDOW // factor)
+    return min(MAX_WINDOW, sample * factor)
+
+
+def generation_layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> LatentLayout:
+    """The latent layout for generating ``grid`` (before any weight is loaded).
+
+    Raises:
+        ModelError: the base model has no pipeline folder (VAE, text encoder).
+        JobSpecError: a window or overlap option that does not fit the model.
+    """
+    pipeline = models.base.pipeline_path
+    if pipeline is None:
+        raise ModelError(
+            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text "
+            "encoder); install the whole DiffusionSat folder"
+        )
+    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
+    unet_factor = 2 ** (len(read_config(models.base.weights_path)["block_out_channels"]) - 1)
+    return latent_layout(
+        grid,
+        factor=factor,
+        unet_factor=unet_factor,
+        window_px=_window_px(models, opts, factor),
+        overlap_px=opts.diffusion.overlap,
+    )
+
+
+def window_seconds(
+    models: TemporalModels, layout: LatentLayout, steps: int, opts: TemporalOptions, device: torch.device
+) -> float:
+    """Rough seconds to denoise one latent window of ``layout`` with the base model and its ControlNet."""
+    params = count_parameters(models.base.weights_path) + (
+        count_parameters(models.controlnet.weights_path) if models.controlnet else 0
+    )
+    return seconds_per_window(params, layout.window, steps, opts.guidance_scale > 1, device.type)
+
+
+def load_generator(
+    prompt: str,
+    opts: TemporalOptions,
+    models: TemporalModels,
+    layout: LatentLayout,
+    steps: int,
+    device: torch.device,
+    reporter: Reporter,
+) -> TemporalGenerator:
+    """The loaded models (checked against each other and the layout) and the prompt's embeddings.
+
+    Raises:
+        ModelError: a VAE, metadata or ControlNet that does not fit the base model or the layout.
+    """
+    reporter.progress(0, 1, "load model")
+    d = opts.diffusion
+    comps = load_components(
+        models.base,
+        device=device,
+        dtype=d.dtype,
+        attention_slicing=d.attention_slicing,
+        cpu_offload=d.cpu_offload,
+    )
+    if comps.vae_scale_factor != layout.factor:
+        raise ModelError(
+            f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor"
+        )
+    if comps.num_metadata != len(FIELDS):
+        raise ModelError(
+            f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
+        )
+    controlnet = None
+    if models.controlnet is not None:
+        controlnet = load_controlnet_3d(models.controlnet, comps.dtype).to("cpu" if d.cpu_offload else device)
+        check_pair(models.controlnet.name, controlnet, comps)
+    overflow = comps.prompt_overflow(prompt)
+    if overflow:
+        reporter.log(
+            f"the prompt is {overflow} token(s) longer than the text encoder reads; the end is ignored",
+            "warning",
+        )
+    guided = opts.guidance_scale > 1
+    with torch.no_grad():
+        text = TextConditioning(
+            comps.encode_prompts([prompt]), comps.encode_prompts([""]) if guided else None
+        )
+    reporter.progress(1, 1, "load model")
+    return TemporalGenerator(
+        comps,
+        controlnet,
+        layout,
+        text,
+        steps=steps,
+        guidance_scale=opts.guidance_scale,
+        controlnet_scale=opts.controlnet_scale,
+        cloud_cover=opts.cloud_cover,
+        window_batch_size=d.window_batch_size or (1 if comps.device.type == "cpu" else 4),
+        weight_kind=d.weight_kind,
+        decode_tile=(d.decode_tile // layout.factor) if d.decode_tile else None,
+    )
+
+
+def step_metadata(
+    generator: TemporalGenerator,
+    target: dt.date,
+    cond: Sequence[ConditionFrame],
+    windows: Sequence[LatentWindow],
+) -> dict[str, Any]:
+    """The metadata a generated frame records: the target's (centre and per window) and each frame's.
+
+    Each conditioning entry gives the frame's date, cloud cover, the GSD it was fed to the ControlNet at (the
+    canvas's) and its normalised vector at the output's centre, in the order the ControlNet received them.
+    """
+    grid = generator.layout.grid
+    centre = Metadata.from_grid(grid, target, generator.cloud_cover).normalize()
+    per_window = {w.tile.index: w.metadata for w in windows if w.metadata is not None}
+    metadata = window_metadata(centre, per_window, guided=generator.guidance_scale > 1)
+    metadata["conditioning"] = []
+    for c in cond:
+        md = Metadata.from_grid(grid, c.date, c.cloud_cover)
+        metadata["conditioning"].append(
+            {
+                "date": c.date.isoformat(),
+                "cloud_cover": c.cloud_cover,
+                "gsd_m": round(float(md.gsd_m), 4),
+                "centre": [round(float(v), 3) for v in md.normalize()],
+            }
+        )
+    return metadata
