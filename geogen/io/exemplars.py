@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from geogen.errors import RasterError
+from geogen.errors import InputFileError, RasterError
 from geogen.io.raster import dataset_grid, open_raster
+from geogen.landcover.mapping import ClassMapping, check_codes
+from geogen.landcover.vocab import FLAIR19, Vocabulary
 
 EXEMPLAR_ROOT = Path(__file__).resolve().parent.parent / "data" / "exemplars"
 
@@ -26,40 +28,66 @@ class Exemplar:
     gsd: float
 
 
-def read_exemplar(image_path: str | Path, mask_path: str | Path, name: str | None = None) -> Exemplar:
-    """Read an exemplar pair.
+def read_exemplar(
+    image_path: str | Path, mask_path: str | Path, name: str | None = None, *,
+    mapping: ClassMapping | None = None, vocab: Vocabulary = FLAIR19,
+) -> Exemplar:
+    """Read an exemplar pair: bands 1-3 of an 8-bit image and a one-band class raster on the same grid.
+
+    The class raster is turned into engine codes by ``mapping`` (its nodata value -> 0), or must hold them.
 
     Raises:
-        InputFileError, RasterError: unreadable files, fewer than 3 bands, or image and mask on different grids.
+        InputFileError: a file is missing.
+        RasterError: unreadable, not 8-bit RGB, not one class band, or image and mask on different grids.
+        ClassMappingError: class values outside the vocabulary / mapping (all listed).
     """
     with open_raster(image_path) as ds:
-        if ds.count < 3:
-            raise RasterError(f"exemplar image {image_path} needs 3 bands (RGB), has {ds.count}")
+        if ds.count < 3 or ds.dtypes[0] != "uint8":
+            raise RasterError(f"exemplar image {image_path} must be 8-bit RGB (3+ bands uint8), "
+                              f"got {ds.count} {ds.dtypes[0]} bands")
         img_grid = dataset_grid(ds, require_crs=False)
         image = ds.read([1, 2, 3])
     with open_raster(mask_path) as ds:
+        if ds.count != 1:
+            raise RasterError(f"exemplar class raster {mask_path} must have one band, got {ds.count}")
         mask_grid = dataset_grid(ds, require_crs=False)
-        mask = ds.read(1)
-    if image.shape[1:] != mask.shape or not np.allclose(img_grid.res, mask_grid.res):
-        raise RasterError(f"exemplar image {image_path} and mask {mask_path} are not on the same grid")
-    if image.dtype != np.uint8:
-        lo, hi = np.percentile(image, [1, 99])
-        image = np.clip((image - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    return Exemplar(name or Path(image_path).stem, image, mask.astype(np.int32), float(img_grid.res[0]))
+        classes, nodata = ds.read(1), ds.nodata
+    if image.shape[1:] != classes.shape or not np.allclose(img_grid.res, mask_grid.res):
+        raise RasterError(f"exemplar image {image_path} and class raster {mask_path} are not on the same grid")
+    codes = mapping.map_array(classes, nodata=nodata) if mapping is not None else check_codes(classes, vocab)
+    return Exemplar(name or Path(image_path).stem, np.ascontiguousarray(image), codes.astype(np.int32),
+                    float(img_grid.res[0]))
 
 
-def load_exemplars(image: str | Path | None = None, mask: str | Path | None = None) -> list[Exemplar]:
-    """The user's pair when given, else every bundled pair (folders holding image.tif + mask.tif)."""
+def bundled_names() -> list[str]:
+    """Names of the exemplars shipped with geogen (folders of geogen/data/exemplars with an IMG_ and MSK_ file)."""
+    if not EXEMPLAR_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in EXEMPLAR_ROOT.iterdir() if p.is_dir() and _pair_files(p))
+
+
+def _pair_files(folder: Path) -> tuple[Path, Path] | None:
+    images, masks = sorted(folder.glob("IMG_*.tif")), sorted(folder.glob("MSK_*.tif"))
+    return (images[0], masks[0]) if images and masks else None
+
+
+def load_exemplars(
+    image: str | Path | None = None, mask: str | Path | None = None, *, names: list[str] | None = None
+) -> list[Exemplar]:
+    """The user's pair when given, else the bundled pairs (all, or those ``names``).
+
+    Raises:
+        InputFileError: a named exemplar is not shipped, or none is.
+    """
     if image is not None and mask is not None:
         return [read_exemplar(image, mask)]
-    pairs = []
-    for folder in sorted(p for p in EXEMPLAR_ROOT.iterdir() if p.is_dir()):
-        imgs, masks = sorted(folder.glob("IMG_*.tif")), sorted(folder.glob("MSK_*.tif"))
-        if imgs and masks:
-            pairs.append(read_exemplar(imgs[0], masks[0], folder.name))
-    if not pairs:
-        raise RasterError(f"no bundled exemplars found under {EXEMPLAR_ROOT}; reinstall geogen")
-    return pairs
+    known = bundled_names()
+    chosen = known if names is None else names
+    missing = [n for n in chosen if n not in known]
+    if missing or not chosen:
+        raise InputFileError(f"no bundled exemplar named {missing or chosen} under {EXEMPLAR_ROOT}; "
+                             f"available: {known}")
+    return [read_exemplar(*_pair_files(EXEMPLAR_ROOT / n), name=n) for n in chosen]  # type: ignore[misc]
 
 
 def resample_exemplar(ex: Exemplar, gsd: float) -> Exemplar:
