@@ -66,10 +66,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def now(device: torch.device) -> float:
+    """The clock, once ``device`` has finished its queued work."""
+    sync(device)
+    return clock()
+
+
 def stamp(stamps: list[float], device: torch.device) -> None:
     """Append the time, once ``device`` has finished its queued work, to ``stamps``."""
-    sync(device)
-    stamps.append(clock())
+    stamps.append(now(device))
 
 
 def step_intervals(stamps: list[float]) -> list[float]:

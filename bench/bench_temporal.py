@@ -10,8 +10,8 @@
    24 px at 10 m): seconds per generated frame as ``result.json`` reports them, and the share of the job spent
    outside generation (co-registration, loading, writing GeoTIFFs and the datacube).
 
-Random weights (nothing downloaded): a tiny DiffusionSat pipeline (tests/diffusion/tiny_pipeline.py) and a tiny
-3-D ControlNet copied from its UNet, both loaded through geogen's store and checked loaders:
+Random weights (nothing downloaded): a tiny DiffusionSat pipeline and a tiny 3-D ControlNet copied from its UNet
+(tests/tiny_models.py), both loaded through geogen's store and checked loaders:
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_temporal.py     # -> bench/results/temporal.{json,md}
 """
@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,49 +34,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from affine import Affine  # noqa: E402
 
+from bench._common import CLOCK, command, machine, now, write_results  # noqa: E402
+
 SLOVENIA = ROOT.parent / "shared" / "data" / "s2_l1c_slovenia_eolearn"
 TARGET = dt.date(2015, 9, 15)
 FRAME_DATES = (dt.date(2015, 7, 11), dt.date(2015, 8, 1), dt.date(2015, 8, 30))
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def clock(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        return time.perf_counter()
-    return time.process_time()
-
-
 def build_models(root: Path) -> tuple[Path, Path]:
     """The tiny DiffusionSat pipeline and a tiny 3-D ControlNet (RGB frames, temporal attention on)."""
-    from geogen.models import SatControlNetModel3D
-    from geogen.models.loading import load_unet
-    from tests.diffusion.tiny_pipeline import build_tiny_diffusionsat, randomize_
+    from tests.tiny_models import build_tiny_controlnet_3d, build_tiny_diffusionsat
 
     base = build_tiny_diffusionsat(root / "tiny-diffusionsat")
-    torch.manual_seed(11)
-    cn = SatControlNetModel3D.from_unet(
-        load_unet(base / "unet"),
-        conditioning_in_channels=3,
-        use_temporal_transformer=True,
-        conditioning_embedding_out_channels=(8, 16),
-    )
-    randomize_(cn, 11)
-    with torch.no_grad():
-        for alpha in cn.mixing_attns:
-            alpha.fill_(0.5)
-    cn.eval().save_pretrained(root / "tiny-controlnet-3d")
-    return base, root / "tiny-controlnet-3d"
+    return base, build_tiny_controlnet_3d(base, root / "tiny-controlnet-3d")
 
 
 def per_frame(
@@ -121,9 +88,9 @@ def per_frame(
         for _ in range(repeats + 1):
             for kind in kinds:
                 cond = [] if kind == "single-image" else kinds[kind]
-                t0 = clock(comps.device)
+                t0 = now(comps.device)
                 gen.generate(TARGET, cond, seed=1)
-                times[kind].append(clock(comps.device) - t0)
+                times[kind].append(now(comps.device) - t0)
         single = statistics.median(times["single-image"][1:])
         row = {
             "size_px": size,
@@ -243,9 +210,9 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
-    import diffusers
-
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    CLOCK["name"] = "cpu" if device.type == "cpu" else "wall"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -253,30 +220,15 @@ def main() -> int:
         base, cn = build_models(root)
         rows, params = per_frame(base, cn, args.sizes, args.steps, args.repeats, args.guidance, args.device)
         pipeline = pipeline_run(base, cn, args.steps, root) if args.device == "cpu" else None
-    device = torch.device(args.device)
     result = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "command": command(),
         "date": dt.date.today().isoformat(),
         "params": params,
-        "machine": {
-            "cpu_model": cpu_model(),
-            "logical_cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "device": str(device),
-            "dtype": "float32" if device.type == "cpu" else "float16",
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "python": platform.python_version(),
-            "clock": "process CPU time" if device.type == "cpu" else "wall time (synchronised)",
-        },
+        "machine": machine(device, torch.float32 if device.type == "cpu" else torch.float16),
         "per_frame": rows,
         "pipeline": pipeline,
     }
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "temporal.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.results / "temporal.md").write_text(summary_md(result), encoding="utf-8")
-    print(summary_md(result))
+    write_results(result, device, args.results, "temporal", summary_md)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 A DiffusionSat pipeline folder (model_index.json + tokenizer/, text_encoder/, vae/, unet/, scheduler/, with a
 SatUNet of about a million parameters, a 2x VAE and a 2-layer CLIP text encoder), a Stable Diffusion pipeline
-folder of the same shapes, land-cover ControlNets copied from its UNet, and DiffusionSat's SR ControlNet saved
-the way their code saved checkpoints. Tests load them back only through geogen's own loading code (the model
+folder of the same shapes, land-cover ControlNets copied from its UNet, DiffusionSat's SR ControlNet saved
+the way their code saved checkpoints, and DiffusionSat's 3-D (temporal) ControlNet with the pipeline it
+steers. Tests load them back only through geogen's own loading code (the model
 store, ``geogen.engines.diffusion.components`` and the sketch / SR loaders).
 """
 
@@ -237,3 +238,61 @@ def build_sr_controlnet(base: Path, folder: Path, *, channels: int = 10, seed: i
     )
     randomize_(model, seed)
     return write_diffusionsat_folder(model.eval(), folder, "ControlNetModel", CONTROLNET_017_KEYS)
+
+
+def build_tiny_controlnet_3d(base: Path, folder: Path, *, seed: int = 11) -> Path:
+    """A random 3-D ControlNet copied from ``base``'s UNet (RGB frames, temporal attention mixed in at 0.5).
+
+    ``conditioning_embedding_out_channels=(8, 16)`` gives one stride-(1, 2, 2) stage: frames at full pixel
+    size land on the tiny VAE's 2x latent grid (the released model: three stages for the 8x VAE).
+    """
+    from geogen.models import SatControlNetModel3D
+    from geogen.models.loading import load_unet
+
+    unet = load_unet(base / "unet")
+    torch.manual_seed(seed)
+    model = SatControlNetModel3D.from_unet(
+        unet,
+        conditioning_in_channels=3,
+        use_temporal_transformer=True,
+        conditioning_embedding_out_channels=(8, 16),
+    )
+    randomize_(model, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for alpha in model.mixing_attns:
+            alpha.fill_(0.5)
+        for (
+            name,
+            p,
+        ) in model.named_parameters():  # residuals and metadata strong enough to show in 8-bit pixels
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif name.startswith("metadata_embedding"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    model.eval().save_pretrained(folder)
+    return folder
+
+
+def build_sensitive_diffusionsat(root: Path) -> Path:
+    """The tiny DiffusionSat pipeline with its UNet's output layer scaled up 30 times.
+
+    With the shared tiny weights the UNet's prediction is about 0.03 in size, so the decoded pixels hardly
+    depend on anything the model is given; scaled, a ControlNet moves them by about 24 levels of 255.
+    """
+    from geogen.models.loading import load_unet
+
+    build_tiny_diffusionsat(root)
+    unet = load_unet(root / "unet")
+    with torch.no_grad():
+        unet.conv_out.weight.mul_(30.0)
+        unet.conv_out.bias.mul_(30.0)
+    unet.save_pretrained(root / "unet")
+    return root
+
+
+def build_temporal_models(root: Path) -> tuple[Path, Path]:
+    """(a sensitive tiny DiffusionSat pipeline folder, a tiny 3-D ControlNet copied from it) under
+    ``root``."""
+    base = build_sensitive_diffusionsat(root / "tiny-diffusionsat")
+    return base, build_tiny_controlnet_3d(base, root / "tiny-controlnet-3d")

@@ -55,8 +55,15 @@ def output_fields(output: Path, overwrite: bool, crs: str | None = None) -> dict
 
 engine_options_option = click.option(
     "-O", "--option", "engine_options", multiple=True, metavar="KEY=VALUE",
-    help="engine option (repeatable), e.g. -O consistency_reg=0 -O tile=512; values are read as JSON when they parse",
+    help="engine option (repeatable), read as JSON when it parses, e.g. -O consistency_reg=0 -O tile=512; "
+    "diffusion engines: -O compile=true (torch.compile of the UNet and ControlNet: faster long GPU runs "
+    "after a warm-up), -O window=512, -O window_batch_size=8",
 )
+
+
+def merge_engine_options(pairs: tuple[str, ...], flags: dict) -> dict:
+    """The -O KEY=VALUE pairs with the command's own option flags on top (those given: not None)."""
+    return {**parse_engine_options(pairs), **{k: v for k, v in flags.items() if v is not None}}
 
 
 def parse_engine_options(pairs: tuple[str, ...]) -> dict:

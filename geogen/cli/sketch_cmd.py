@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from geogen.cli.execute import execute
-from geogen.cli.options import (aoi_crs_option, aoi_option, engine_option, output_fields, output_option,
-                                overwrite_option, parse_aoi, progress_option, seed_option)
+from geogen.cli.options import (aoi_crs_option, aoi_option, engine_option, engine_options_option,
+                                merge_engine_options, output_fields, output_option, overwrite_option, parse_aoi,
+                                progress_option, seed_option)
 from geogen.job.spec import parse_job
 
 
@@ -40,6 +41,7 @@ from geogen.job.spec import parse_job
 @click.option("--scheduler", type=click.Choice(["unipc", "ddim"]), default=None, help="sampler (controlnet engine)")
 @click.option("--condition-style", type=click.Choice(["legend", "osm"]), default=None,
               help="condition colours (controlnet engine): legend palette (Seg2Sat) or OSM-Carto fills (GeoSynth-OSM)")
+@engine_options_option
 @click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
 @aoi_option
 @aoi_crs_option
@@ -50,15 +52,16 @@ def sketch(landcover: Path, output: Path, class_field: str | None, layer: str | 
            vocabulary: str, engine: str | None, gsd: float | None, date: dt.datetime | None, place: str | None,
            prompt: str | None, exemplar_image: Path | None, exemplar_mask: Path | None, model: str | None,
            controlnet: str | None, loras: tuple[str, ...], steps: int | None, guidance_scale: float | None,
-           controlnet_scale: float | None, scheduler: str | None, condition_style: str | None, out_crs: str | None,
-           aoi: str | None, aoi_crs: str | None, seed: int, overwrite: bool, progress: str) -> None:
+           controlnet_scale: float | None, scheduler: str | None, condition_style: str | None,
+           engine_options: tuple[str, ...], out_crs: str | None, aoi: str | None, aoi_crs: str | None,
+           seed: int, overwrite: bool, progress: str) -> None:
     """Turn LANDCOVER (polygons with a class field, or a class raster) into a synthetic image on the same place."""
     if (exemplar_image is None) != (exemplar_mask is None):
         raise click.UsageError("--exemplar-image and --exemplar-mask go together")
 
-    options = {k: v for k, v in (("controlnet", _path_or_name(controlnet)), ("guidance_scale", guidance_scale),
-                                  ("controlnet_scale", controlnet_scale), ("scheduler", scheduler),
-                                  ("condition_style", condition_style)) if v is not None}
+    options = merge_engine_options(engine_options, {
+        "controlnet": _path_or_name(controlnet), "guidance_scale": guidance_scale,
+        "controlnet_scale": controlnet_scale, "scheduler": scheduler, "condition_style": condition_style})
 
     def build():
         return parse_job({

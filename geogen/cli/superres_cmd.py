@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from geogen.cli.execute import execute
-from geogen.cli.options import (aoi_crs_option, aoi_option, engine_option, engine_options_option, output_fields,
-                                output_option, overwrite_option, parse_aoi, parse_engine_options, progress_option,
-                                seed_option)
+from geogen.cli.options import (aoi_crs_option, aoi_option, engine_option, engine_options_option,
+                                merge_engine_options, output_fields, output_option, overwrite_option, parse_aoi,
+                                progress_option, seed_option)
 from geogen.job.spec import parse_job
 
 
@@ -40,11 +40,8 @@ def superres(input_path: Path, output: Path, engine: str | None, bands: str | No
              progress: str) -> None:
     """Super-resolve a Sentinel-2 INPUT (band folder, multi-band GeoTIFF, .SAFE folder or .zip)."""
 
-    options = parse_engine_options(engine_options)
-    if scale is not None:
-        options["scale"] = scale
-    if consistency is not None:
-        options["consistency"] = False if consistency == "off" else consistency
+    flags = {"scale": scale, "consistency": False if consistency == "off" else consistency}
+    options = merge_engine_options(engine_options, flags)
 
     def build():
         inputs = [_dated(spec) for spec in dated]

@@ -13,6 +13,8 @@ from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
     engine_option,
+    engine_options_option,
+    merge_engine_options,
     overwrite_option,
     parse_aoi,
     progress_option,
@@ -128,6 +130,7 @@ def _path_or_name(value: str | None) -> str | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="output folder (created if missing)",
 )
+@engine_options_option
 @overwrite_option
 @progress_option
 def temporal(
@@ -154,6 +157,7 @@ def temporal(
     out_crs: str | None,
     name: str,
     output: Path,
+    engine_options: tuple[str, ...],
     overwrite: bool,
     progress: str,
 ) -> None:
@@ -163,14 +167,16 @@ def temporal(
     if seed_date is not None and seed_image is None:
         raise click.UsageError("--seed-date needs --seed-image")
 
+    flags = {
+        "controlnet": _path_or_name(controlnet),
+        "frames": frames,
+        "guidance_scale": guidance,
+        "device": device,
+        "dtype": dtype,
+    }
+    options = merge_engine_options(engine_options, flags)
+
     def build():
-        options = {
-            "controlnet": _path_or_name(controlnet),
-            "frames": frames,
-            "guidance_scale": guidance,
-            "device": device,
-            "dtype": dtype,
-        }
         return parse_job(
             {
                 "task": "temporal",
@@ -193,7 +199,7 @@ def temporal(
                 "seed": seed,
                 "engine": engine,
                 "max_tiles": max_tiles,
-                "options": {k: v for k, v in options.items() if v is not None},
+                "options": options,
                 "output": {
                     "dir": str(output.resolve()),
                     "name": name,

@@ -13,6 +13,8 @@ from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
     engine_option,
+    engine_options_option,
+    merge_engine_options,
     output_fields,
     output_option,
     overwrite_option,
@@ -45,10 +47,8 @@ from geogen.job.spec import parse_job
 )
 @seed_option
 @engine_option
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
-@click.option(
-    "--dtype", default="auto", show_default=True, help="auto (fp16 on GPUs, fp32 on CPU), fp32, fp16, bf16"
-)
+@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
+@click.option("--dtype", default=None, help="auto (default: fp16 on GPUs, fp32 on CPU), fp32, fp16, bf16")
 @click.option(
     "--window-batch-size", type=int, default=None, help="latent windows per UNet call (default 4 GPU, 1 CPU)"
 )
@@ -64,6 +64,7 @@ from geogen.job.spec import parse_job
 @click.option(
     "--out-crs", default=None, help="CRS to write in (default: the metric working grid's, e.g. UTM)"
 )
+@engine_options_option
 @output_option
 @overwrite_option
 @progress_option
@@ -79,13 +80,14 @@ def text(
     guidance: float,
     seed: int,
     engine: str | None,
-    device: str,
-    dtype: str,
+    device: str | None,
+    dtype: str | None,
     window_batch_size: int | None,
     cpu_offload: bool,
     attention_slicing: bool,
     max_tiles: int,
     out_crs: str | None,
+    engine_options: tuple[str, ...],
     output: Path,
     overwrite: bool,
     progress: str,
@@ -96,14 +98,16 @@ def text(
             "an area of interest is needed: --aoi FILE (polygons) or --aoi left,bottom,right,top"
         )
 
+    flags = {
+        "device": device,
+        "dtype": dtype,
+        "window_batch_size": window_batch_size,
+        "cpu_offload": cpu_offload or None,
+        "attention_slicing": attention_slicing or None,
+    }
+    options = merge_engine_options(engine_options, flags)
+
     def build():
-        options = {
-            "device": device,
-            "dtype": dtype,
-            "window_batch_size": window_batch_size,
-            "cpu_offload": cpu_offload or None,
-            "attention_slicing": attention_slicing or None,
-        }
         return parse_job(
             {
                 "task": "text",
@@ -118,7 +122,7 @@ def text(
                 "seed": seed,
                 "engine": engine,
                 "max_tiles": max_tiles,
-                "options": {k: v for k, v in options.items() if v is not None},
+                "options": options,
                 "output": output_fields(output, overwrite, out_crs),
             }
         )

@@ -48,7 +48,7 @@ from geogen.io.outputs import warp_output
 from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
+from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
 from geogen.job.spec import SuperresJob
 from geogen.metadata import Metadata
 from geogen.store import DIFFUSIONSAT, DIFFUSIONSAT_3D, DIFFUSIONSAT_SR, resolve
@@ -231,12 +231,7 @@ def run_sr_temporal(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         f"ControlNet ({cn}), {steps} steps, seed {job.seed}"
     )
     extra = {
-        "timings": {
-            "read_s": round(t_read - t0, 3),
-            "load_s": round(t_load - t_read, 3),
-            "generate_s": round(t_gen - t_load, 3),
-            "write_s": round(t_end - t_gen, 3),
-        },
+        "timings": stage_seconds(t0, read_s=t_read, load_s=t_load, generate_s=t_gen, write_s=t_end),
         "target_date": target.date.isoformat(),
         "conditioning": [_frame_info(k) for k in frames],
         "unused_dates": [d.isoformat() for d in unused],

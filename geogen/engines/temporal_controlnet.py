@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ from geogen.engines.diffusion.latent_tiling import (
     plan_windows,
 )
 from geogen.engines.diffusion.layout import LatentLayout
+from geogen.engines.diffusion.sat_controlnets import check_same_family, condition_downsampling
 from geogen.errors import EngineError, ModelError
 from geogen.metadata import FIELDS, Metadata
 from tiles import Tile, Window
@@ -113,12 +113,6 @@ def condition_metadata(layout: LatentLayout, tile: Tile, frames: Sequence[Condit
     return np.stack([window_metadata(layout, tile, f.date, f.cloud_cover) for f in frames], axis=1)
 
 
-def condition_downsampling(controlnet: torch.nn.Module) -> int:
-    """How many times the 3-D ControlNet's condition encoder shrinks frames (its spatial strides)."""
-    blocks = list(controlnet.controlnet_cond_embedding.blocks)
-    return math.prod(int(conv.stride[-1]) for conv in blocks[1::2])
-
-
 def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponents) -> None:
     """Refuse a 3-D ControlNet that cannot steer ``comps``' UNet on its VAE's latent grid.
 
@@ -126,16 +120,8 @@ def check_pair(name: str, controlnet: torch.nn.Module, comps: DiffusionComponent
         ModelError: different architecture, not 3 condition channels, no metadata, or a condition
             encoder whose downsampling differs from the VAE's factor.
     """
-    cn, un = controlnet.config, comps.unet.config
-    for key in ("cross_attention_dim", "block_out_channels", "in_channels", "layers_per_block"):
-        a, b = cn.get(key), un.get(key)
-        if (list(a) if isinstance(a, (list, tuple)) else a) != (
-            list(b) if isinstance(b, (list, tuple)) else b
-        ):
-            raise ModelError(
-                f"the 3-D ControlNet {name!r} has {key} {a} but the DiffusionSat UNet has {b}: they are "
-                "not from the same model family"
-            )
+    check_same_family(controlnet, comps.unet, f"the 3-D ControlNet {name!r}", "the DiffusionSat UNet")
+    cn = controlnet.config
     channels = int(cn.get("conditioning_in_channels", 0))
     if channels != CONDITION_CHANNELS:
         raise ModelError(

@@ -45,6 +45,16 @@ class OutputRecord:
         return d
 
 
+def stage_seconds(start: float, **ends: float) -> dict[str, float]:
+    """The seconds of consecutive stages for result.json's timings, rounded to milliseconds: ``name=end`` in
+    order, each stage running from the previous end (``start`` for the first) to its own."""
+    seconds, last = {}, start
+    for name, end in ends.items():
+        seconds[name] = round(end - last, 3)
+        last = end
+    return seconds
+
+
 @dataclass
 class JobResult:
     """Everything ``result.json`` records."""

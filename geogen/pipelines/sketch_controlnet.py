@@ -37,7 +37,7 @@ from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
+from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
 from geogen.job.spec import SketchJob
 from geogen.landcover.mapping import code_lookup
 from geogen.landcover.prompts import scene_prompt
@@ -121,9 +121,7 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         net,
         loras=job.loras,
         device=device,
-        dtype=opts.dtype,
-        attention_slicing=opts.attention_slicing,
-        cpu_offload=opts.cpu_offload,
+        options=opts,
     )
     reporter.progress(1, 1, "load model")
     settings = SketchSettings(
@@ -203,11 +201,7 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         "prompts": area_result.prompts,
         "loras": models.loras,
         "experimental": models.experimental,
-        "timings": {
-            "load_s": round(t_load - t0, 3),
-            "denoise_s": round(t_denoise - t_load, 3),
-            "decode_write_s": round(t_end - t_denoise, 3),
-        },
+        "timings": stage_seconds(t0, load_s=t_load, denoise_s=t_denoise, decode_write_s=t_end),
         "unet_calls": area_result.stats.unet_calls,
         "controlnet_calls": area_result.extra["controlnet_calls"],
         "memory": {

@@ -27,7 +27,7 @@ from geogen.io.aoi import check_tile_budget
 from geogen.io.geotiff import prepare_output
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
-from geogen.job.result import PipelineOutput
+from geogen.job.result import PipelineOutput, stage_seconds
 from geogen.job.spec import TemporalJob
 from geogen.metadata import Metadata
 from geogen.temporal.datacube import write_datacube
@@ -175,11 +175,7 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
         f"datacube {cube.name}"
     )
     extra = {
-        "timings": {
-            "load_s": round(t_load - t0, 3),
-            "generate_s": round(t_gen - t_load, 3),
-            "write_s": round(t_end - t_gen, 3),
-        },
+        "timings": stage_seconds(t0, load_s=t_load, generate_s=t_gen, write_s=t_end),
         "datacube": str(cube),
         "dates": [d.isoformat() for d in all_dates],
         "plan": per_step,

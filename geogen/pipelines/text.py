@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from shapely.geometry import box
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
+from geogen.engines.diffusion.components import DiffusionComponents, load_for_layout, select_device
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.decode import decode_latents
 from geogen.engines.diffusion.latent_tiling import (
@@ -44,9 +44,9 @@ from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.tags import provenance_tags, window_metadata
 from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
+from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
 from geogen.job.spec import TextJob
-from geogen.metadata import FIELDS, Metadata
+from geogen.metadata import Metadata
 from geogen.store import DIFFUSIONSAT, ModelEntry, require_kind, resolve
 from tiles import Grid, Tile, Window
 
@@ -166,11 +166,7 @@ def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
         f"DiffusionSat ({entry.name}), {len(windows)} latent window(s), {steps} steps, seed {job.seed}"
     )
     extra = {
-        "timings": {
-            "load_s": round(t_load - t0, 3),
-            "denoise_s": round(t_denoise - t_load, 3),
-            "decode_write_s": round(t_end - t_denoise, 3),
-        },
+        "timings": stage_seconds(t0, load_s=t_load, denoise_s=t_denoise, decode_write_s=t_end),
         "unet_calls": stats.unet_calls,
         "metadata_centre": [round(float(v), 3) for v in centre],
     }
@@ -192,22 +188,7 @@ def _load(
             than DiffusionSat's 7.
     """
     reporter.progress(0, 1, "load model")
-    comps = load_components(
-        entry,
-        device=device,
-        dtype=opts.dtype,
-        attention_slicing=opts.attention_slicing,
-        cpu_offload=opts.cpu_offload,
-    )
-    if comps.vae_scale_factor != layout.factor:
-        raise ModelError(
-            f"model {entry.name!r}: its VAE config and weights disagree on the downsampling factor"
-        )
-    if comps.num_metadata not in (0, len(FIELDS)):
-        raise ModelError(
-            f"model {entry.name!r} reads {comps.num_metadata} metadata fields; DiffusionSat's are "
-            f"the {len(FIELDS)} of {', '.join(FIELDS)}"
-        )
+    comps = load_for_layout(entry, opts, device, layout.factor, stock_unet=True)
     reporter.progress(1, 1, "load model")
     overflow = comps.prompt_overflow(prompt)
     if overflow:

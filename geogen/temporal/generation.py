@@ -16,54 +16,34 @@ from typing import Any
 
 import torch
 
-from geogen.engines.diffusion.components import load_components
+from geogen.engines.diffusion.components import load_for_layout
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.latent_tiling import LatentWindow, TextConditioning
-from geogen.engines.diffusion.layout import LatentLayout, latent_layout
+from geogen.engines.diffusion.layout import LatentLayout
+from geogen.engines.diffusion.planning import plan_layout
 from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator, check_pair
-from geogen.errors import ModelError
 from geogen.io.tags import window_metadata
 from geogen.job.progress import Reporter
-from geogen.metadata import FIELDS, Metadata
-from geogen.models.loading import read_config
+from geogen.metadata import Metadata
 from geogen.temporal.models import TemporalModels, load_controlnet_3d
 from geogen.temporal.options import TemporalOptions
 from tiles import Grid
 
-MAX_WINDOW = 512
-
-
-def _window_px(models: TemporalModels, opts: TemporalOptions, factor: int) -> int:
-    if opts.diffusion.window:
-        return opts.diffusion.window
-    for entry in (models.controlnet, models.base):
-        if entry is not None and entry.facts.get("resolution"):
-            return int(entry.facts["resolution"])
-    sample = int(read_config(models.base.weights_path).get("sample_size") or MAX_WINDOW // factor)
-    return min(MAX_WINDOW, sample * factor)
-
 
 def generation_layout(models: TemporalModels, grid: Grid, opts: TemporalOptions) -> LatentLayout:
-    """The latent layout for generating ``grid`` (before any weight is loaded).
+    """The latent layout for generating ``grid`` (before any weight is loaded); the window: the option, else
+    the resolution the ControlNet or the base records, else the base UNet's sample size.
 
     Raises:
         ModelError: the base model has no pipeline folder (VAE, text encoder).
         JobSpecError: a window or overlap option that does not fit the model.
     """
-    pipeline = models.base.pipeline_path
-    if pipeline is None:
-        raise ModelError(
-            f"model {models.base.name!r} has no pipeline folder (model_index.json with its VAE and text "
-            "encoder); install the whole DiffusionSat folder"
-        )
-    factor = 2 ** (len(read_config(pipeline / "vae")["block_out_channels"]) - 1)
-    unet_factor = 2 ** (len(read_config(models.base.weights_path)["block_out_channels"]) - 1)
-    return latent_layout(
+    return plan_layout(
         grid,
-        factor=factor,
-        unet_factor=unet_factor,
-        window_px=_window_px(models, opts, factor),
-        overlap_px=opts.diffusion.overlap,
+        models.base,
+        window=opts.diffusion.window,
+        overlap=opts.diffusion.overlap,
+        known=[e for e in (models.controlnet, models.base) if e is not None],
     )
 
 
@@ -93,24 +73,10 @@ def load_generator(
     """
     reporter.progress(0, 1, "load model")
     d = opts.diffusion
-    comps = load_components(
-        models.base,
-        device=device,
-        dtype=d.dtype,
-        attention_slicing=d.attention_slicing,
-        cpu_offload=d.cpu_offload,
-    )
-    if comps.vae_scale_factor != layout.factor:
-        raise ModelError(
-            f"model {models.base.name!r}: its VAE config and weights disagree on the downsampling factor"
-        )
-    if comps.num_metadata != len(FIELDS):
-        raise ModelError(
-            f"model {models.base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
-        )
+    comps = load_for_layout(models.base, d, device, layout.factor)
     controlnet = None
     if models.controlnet is not None:
-        controlnet = load_controlnet_3d(models.controlnet, comps.dtype).to("cpu" if d.cpu_offload else device)
+        controlnet = comps.adopt(load_controlnet_3d(models.controlnet, comps.dtype))
         check_pair(models.controlnet.name, controlnet, comps)
     overflow = comps.prompt_overflow(prompt)
     if overflow:

@@ -15,23 +15,10 @@ from pathlib import Path
 from shapely.geometry import box
 
 from geogen.errors import JobSpecError
-from geogen.io.aoi import Area, area_from_bounds, area_from_vector, parse_crs, working_grid
+from geogen.io.aoi import Area, area_from_spec, parse_crs, working_grid
 from geogen.io.raster import read_grid
 from geogen.job.spec import TemporalJob
 from tiles import Grid
-
-
-def job_area(job: TemporalJob) -> Area | None:
-    """The job's area of interest, or None.
-
-    Raises:
-        GeometryError, VectorError, InputFileError: unusable bounds or vector file.
-    """
-    if job.aoi is None:
-        return None
-    if job.aoi.vector:
-        return area_from_vector(job.aoi.vector, job.aoi.layer)
-    return area_from_bounds(job.aoi.bounds, job.aoi.crs)  # type: ignore[arg-type]
 
 
 def is_metric(crs: str) -> bool:
@@ -64,7 +51,7 @@ def target_grid(job: TemporalJob, reference: Path | None) -> Grid:
             "written on "
             "one metric grid (leave it out to use the area's or the frames' CRS)"
         )
-    area = job_area(job)
+    area = area_from_spec(job.aoi) if job.aoi is not None else None
     ref = read_grid(reference) if reference is not None else None
     if area is None:
         if ref is None:

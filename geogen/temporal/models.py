@@ -12,13 +12,13 @@ first frame when nothing is known; the 3-D ControlNet generates every frame from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
+from geogen.engines.diffusion.sat_controlnets import load_sat_controlnet
 from geogen.errors import ModelError
 from geogen.store import DIFFUSIONSAT, DIFFUSIONSAT_3D, ModelEntry, Store, require_kind, resolve
-from geogen.store.detect import find_models
+from geogen.store.base_model import find_base
 
 DEFAULT_BASE = "diffusionsat-256"
 
@@ -37,30 +37,14 @@ def base_for(controlnet: ModelEntry, name: str | None, store: Store | None = Non
     Raises:
         ModelError: the named base is not a DiffusionSat model, or none (or several) can be found.
     """
-    if name:
-        return require_kind(resolve(name, store=store), DIFFUSIONSAT)
-    if any(
-        d.kind == DIFFUSIONSAT for d in find_models(controlnet.path, trust_pickle=controlnet.trust_pickle)
-    ):
-        return resolve(
-            Path(controlnet.path), store=store, kind=DIFFUSIONSAT, trust_pickle=controlnet.trust_pickle
-        )
-    store = store or Store()
-    named = store.find(DEFAULT_BASE)
-    if named is not None and named.kind == DIFFUSIONSAT:
-        return named
-    installed = [e for e in store.entries() if e.kind == DIFFUSIONSAT]
-    if len(installed) == 1:
-        return installed[0]
-    what = (
-        f"{len(installed)} are installed ({', '.join(e.name for e in installed)})"
-        if installed
-        else "none is installed"
-    )
-    raise ModelError(
-        f"the 3-D ControlNet {controlnet.name!r} needs the DiffusionSat model it steers and {what}; "
-        "pass it with "
-        f"--model (and the ControlNet with --controlnet), or options.base_model, or install {DEFAULT_BASE}"
+    return find_base(
+        controlnet,
+        name,
+        default=DEFAULT_BASE,
+        needs=f"the 3-D ControlNet {controlnet.name!r} needs the DiffusionSat model it steers",
+        how="pass it with --model (and the ControlNet with --controlnet), or options.base_model, or install "
+        f"{DEFAULT_BASE}",
+        store=store,
     )
 
 
@@ -108,15 +92,6 @@ def load_controlnet_3d(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module
     Raises:
         ModelError: unreadable folder, mismatched weights, or not DiffusionSat's 3-D ControlNet.
     """
-    from diffusers.models.attention_processor import AttnProcessor2_0
-
     from geogen.models import SatControlNetModel3D
-    from geogen.models.loading import load_controlnet
 
-    model = load_controlnet(entry.weights_path, trust_pickle=entry.trust_pickle, torch_dtype=dtype)
-    if not isinstance(model, SatControlNetModel3D):
-        raise ModelError(
-            f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 3-D ControlNet"
-        )
-    model.set_attn_processor(AttnProcessor2_0())
-    return model.requires_grad_(False)
+    return load_sat_controlnet(entry, dtype, SatControlNetModel3D, "3-D ControlNet")

@@ -13,11 +13,10 @@ Temporal keys (defaults in brackets):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from geogen.engines.diffusion.options import DiffusionOptions, parse_options
+from geogen.engines.diffusion.options import DiffusionOptions, number_option, split_options
 from geogen.errors import JobSpecError
 from geogen.temporal.sequence import DEFAULT_FRAMES
 
@@ -38,30 +37,13 @@ class TemporalOptions:
     diffusion: DiffusionOptions
 
 
-def _number(
-    options: dict[str, Any], key: str, default: float | None, low: float, high: float
-) -> float | None:
-    value = options.get(key, default)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
-
-
 def parse_temporal_options(options: dict[str, Any]) -> TemporalOptions:
     """``options`` split into temporal and diffusion options, every value checked.
 
     Raises:
         JobSpecError: an unknown key or a value of the wrong type or range (the message names both).
     """
-    own = {k: v for k, v in options.items() if k in TEMPORAL_KEYS}
-    diffusion = parse_options({k: v for k, v in options.items() if k not in TEMPORAL_KEYS})
+    own, diffusion = split_options(options, TEMPORAL_KEYS)
     frames = own.get("frames", DEFAULT_FRAMES)
     if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
         raise JobSpecError(f"options.frames must be an integer from 1 to {MAX_FRAMES}, got {frames!r}")
@@ -73,8 +55,8 @@ def parse_temporal_options(options: dict[str, Any]) -> TemporalOptions:
         controlnet=own.get("controlnet"),
         base_model=own.get("base_model"),
         frames=frames,
-        guidance_scale=_number(own, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
-        controlnet_scale=_number(own, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,
-        cloud_cover=_number(own, "cloud_cover", None, 0.0, 1.0),
+        guidance_scale=number_option(own, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
+        controlnet_scale=number_option(own, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,
+        cloud_cover=number_option(own, "cloud_cover", None, 0.0, 1.0),
         diffusion=diffusion,
     )

@@ -102,13 +102,10 @@ def write_frame(frame: StackFrame, layout: LatentLayout, path: Path, *, overwrit
         overwrite=overwrite,
     ) as writer:
         writer.write(grid.full_window, rgb, None if valid.all() else valid)
-    return OutputRecord(
-        path=str(path),
-        bands=[*BANDS, "alpha"],
-        crs=grid.crs,
-        bounds=grid.bounds,
-        width=grid.width,
-        height=grid.height,
+    return OutputRecord.on_grid(
+        path,
+        grid,
+        [*BANDS, "alpha"],
         kind=frame.kind,
         synthetic=frame.kind != "observed",
         date=frame.date,

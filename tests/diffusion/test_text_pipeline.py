@@ -61,14 +61,14 @@ class UNetSpy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[dict] = []
-        real = text_pipeline.load_components
+        real = text_pipeline.load_for_layout
 
         def loader(*args, **kwargs):
             comps = real(*args, **kwargs)
             comps.unet.register_forward_pre_hook(self._record, with_kwargs=True)
             return comps
 
-        monkeypatch.setattr(text_pipeline, "load_components", loader)
+        monkeypatch.setattr(text_pipeline, "load_for_layout", loader)
 
     def _record(self, module, args, kwargs):
         self.calls.append(

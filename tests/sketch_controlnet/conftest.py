@@ -122,6 +122,7 @@ def crop_codes(flair_crop: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def sd_models(sd_dir: Path, controlnet_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Tiny SD + ControlNet loaded on the CPU in float32 through the store and ``load_sketch_models``."""
+    from geogen.engines.diffusion.options import DiffusionOptions
     from geogen.engines.sketch_controlnet import load_sketch_models
     from geogen.store import Store, resolve
 
@@ -130,5 +131,5 @@ def sd_models(sd_dir: Path, controlnet_dir: Path, tmp_path_factory: pytest.TempP
         resolve(str(sd_dir), store=store),
         resolve(str(controlnet_dir), store=store),
         device="cpu",
-        dtype="fp32",
+        options=DiffusionOptions(dtype="fp32"),
     )

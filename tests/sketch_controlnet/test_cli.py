@@ -45,3 +45,10 @@ def test_osm_condition_style_renders_carto_fills(sd_dir, controlnet_dir, flair_c
     with rasterio.open(tmp_path / "legend.tif") as x, rasterio.open(tmp_path / "osm.tif") as y:
         assert not np.array_equal(x.read(), y.read())
         assert y.tags()["GEOGEN_CONDITION_STYLE"] == "osm"
+
+
+def test_cli_engine_options_reach_the_engine(sd_dir, controlnet_dir, flair_crop, tmp_path) -> None:
+    r = CliRunner().invoke(cli, ["sketch", str(flair_crop), "--engine", "controlnet", "--model", str(sd_dir),
+                                 "--controlnet", str(controlnet_dir), "-O", "compile=sometimes",
+                                 "-o", str(tmp_path / "x.tif"), "--progress", "none"])
+    assert r.exit_code == 2 and "options.compile must be true or false, got 'sometimes'" in r.stderr

@@ -158,13 +158,15 @@ def test_lora_strength_zero_equals_no_lora_and_one_differs(
 def test_diffusionsat_base_gets_each_windows_metadata(
     diffusionsat_dir, controlnet_dir, flair_crop, tmp_path
 ) -> None:
+    from geogen.engines.diffusion.options import DiffusionOptions
     from geogen.engines.sketch_controlnet import ControlNetSketchEngine, SketchSettings, load_sketch_models
     from geogen.metadata import Metadata
     from geogen.store import resolve
     from tiles import Grid
 
+    fp32 = DiffusionOptions(dtype="fp32")
     models = load_sketch_models(
-        resolve(str(diffusionsat_dir)), resolve(str(controlnet_dir)), device="cpu", dtype="fp32"
+        resolve(str(diffusionsat_dir)), resolve(str(controlnet_dir)), device="cpu", options=fp32
     )
     assert models.experimental and models.comps.num_metadata == 7
     seen: list[torch.Tensor] = []

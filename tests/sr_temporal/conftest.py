@@ -12,7 +12,9 @@ import rasterio
 import torch
 from affine import Affine
 
-from tests.temporal.conftest import SLOVENIA_DATES, build_sensitive_diffusionsat, build_tiny_controlnet_3d
+from tests.store_fixture import _empty_store  # noqa: F401 (autouse fixture)
+from tests.temporal.conftest import SLOVENIA_DATES
+from tests.tiny_models import build_temporal_models
 
 AOI_PIXELS = (20, 20, 12, 12)  # col, row, width, height of the area in the series' ~10 m grid
 MARGIN_M = 1.0  # the area's bounds sit this far inside its pixels' edges
@@ -21,17 +23,7 @@ MARGIN_M = 1.0  # the area's bounds sit this far inside its pixels' edges
 @pytest.fixture(scope="session")
 def sr_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(tiny DiffusionSat pipeline folder, tiny 3-D ControlNet folder)."""
-    root = tmp_path_factory.mktemp("sr_temporal_models")
-    base = build_sensitive_diffusionsat(root / "tiny-diffusionsat")
-    return base, build_tiny_controlnet_3d(base, root / "tiny-controlnet-3d")
-
-
-@pytest.fixture(autouse=True)
-def _empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty model store of its own (never the user's)."""
-    home = tmp_path / "geogen_home"
-    monkeypatch.setenv("GEOGEN_HOME", str(home))
-    return home
+    return build_temporal_models(tmp_path_factory.mktemp("sr_temporal_models"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ is refused. The scheduler is always DDIM built from the folder's scheduler confi
 v-prediction). Precision: float16 on CUDA/MPS by default (bfloat16 on request), float32 on CPU; attention
 runs through PyTorch's scaled-dot-product attention (diffusers' ``AttnProcessor2_0``). With ``cpu_offload``
 each part stays in CPU memory and visits the accelerator only for its phase (text encoding, denoising,
-decoding).
+decoding). With ``compile`` the UNet, and any ControlNet an engine hands to ``DiffusionComponents.adopt``, run
+through ``torch.compile`` (``geogen.engines.diffusion.compiling``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from typing import Any
 
 import torch
 
+from geogen.engines.diffusion.compiling import compile_in_place
+from geogen.engines.diffusion.options import DiffusionOptions
 from geogen.errors import EngineError, ModelError
+from geogen.metadata import FIELDS
 from geogen.store import DIFFUSIONSAT, ModelEntry
 
 SUBFOLDERS = ("tokenizer", "text_encoder", "vae", "unet", "scheduler")
@@ -85,6 +89,7 @@ class DiffusionComponents:
     device: torch.device
     dtype: torch.dtype
     cpu_offload: bool = False
+    compile: bool = False
 
     @property
     def vae_scale_factor(self) -> int:
@@ -123,6 +128,12 @@ class DiffusionComponents:
             module.to("cpu")
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
+
+    def adopt(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` (a ControlNet steering the UNet) set up as the UNet is: no gradients, on the compute
+        device (in CPU memory with offload), compiled when the components are; returns it."""
+        module.requires_grad_(False).to("cpu" if self.cpu_offload else self.device)
+        return compile_in_place(module) if self.compile else module
 
     def prompt_overflow(self, prompt: str) -> int:
         """How many of ``prompt``'s tokens the text encoder never sees (it reads ``model_max_length``)."""
@@ -243,6 +254,7 @@ def load_components(
     dtype: str | torch.dtype | None = None,
     attention_slicing: bool = False,
     cpu_offload: bool = False,
+    compile: bool = False,
 ) -> DiffusionComponents:
     """Load ``entry``'s pipeline for inference.
 
@@ -252,6 +264,7 @@ def load_components(
         dtype: "auto" (default), "fp32", "fp16", "bf16", or a torch.dtype.
         attention_slicing: compute attention in slices (less memory, slower).
         cpu_offload: keep every part in CPU memory and move it to the device only while it runs.
+        compile: compile the UNet with ``torch.compile`` (see ``geogen.engines.diffusion.compiling``).
 
     Raises:
         ModelError: missing parts, weights that do not match, or parts of different models.
@@ -279,6 +292,63 @@ def load_components(
     for module in parts:
         module.requires_grad_(False)
         module.to("cpu" if cpu_offload else dev)
+    if compile:
+        compile_in_place(unet)
     return DiffusionComponents(
-        entry.name, tokenizer, text_encoder, vae, unet, scheduler, dev, dt, cpu_offload
+        entry.name, tokenizer, text_encoder, vae, unet, scheduler, dev, dt, cpu_offload, compile
     )
+
+
+def load_with_options(
+    entry: ModelEntry, options: DiffusionOptions, device: str | torch.device | None = None
+) -> DiffusionComponents:
+    """``load_components`` as a job's diffusion ``options`` say (dtype, attention slicing, offload, compile);
+    ``device`` as there (None: ``options.device``).
+
+    Raises:
+        ModelError, EngineError: see ``load_components``.
+    """
+    return load_components(
+        entry,
+        device=options.device if device is None else device,
+        dtype=options.dtype,
+        attention_slicing=options.attention_slicing,
+        cpu_offload=options.cpu_offload,
+        compile=options.compile,
+    )
+
+
+def load_for_layout(
+    entry: ModelEntry,
+    options: DiffusionOptions,
+    device: torch.device,
+    factor: int,
+    *,
+    stock_unet: bool = False,
+) -> DiffusionComponents:
+    """``entry``'s pipeline loaded as a job's diffusion ``options`` say, checked against the layout planned
+    from its configs (``geogen.engines.diffusion.planning``).
+
+    Args:
+        entry: the DiffusionSat model (or, with ``stock_unet``, a Stable Diffusion pipeline).
+        options: the job's diffusion options (dtype, attention slicing, offload, compile).
+        device: from ``select_device``.
+        factor: the VAE factor the layout was planned with (from the VAE's config).
+        stock_unet: also accept a UNet that reads no metadata.
+
+    Raises:
+        ModelError: unloadable parts, a VAE whose weights contradict its config, or a metadata count other
+            than DiffusionSat's.
+        EngineError: an unavailable device or unsupported dtype.
+    """
+    comps = load_with_options(entry, options, device)
+    if comps.vae_scale_factor != factor:
+        raise ModelError(
+            f"model {entry.name!r}: its VAE config and weights disagree on the downsampling factor"
+        )
+    if comps.num_metadata not in ((0, len(FIELDS)) if stock_unet else (len(FIELDS),)):
+        raise ModelError(
+            f"model {entry.name!r} reads {comps.num_metadata} metadata fields; DiffusionSat's are "
+            f"the {len(FIELDS)} of {', '.join(FIELDS)}"
+        )
+    return comps

@@ -1,10 +1,14 @@
-"""The ``options`` a job gives a diffusion engine (device, precision, window sizes, batching), checked.
+"""The ``options`` a job gives a diffusion engine (device, precision, window sizes, batching, compiling),
+checked.
 
-Sizes are in output pixels; they become latent sizes by dividing by the VAE factor.
+Sizes are in output pixels; they become latent sizes by dividing by the VAE factor. Engines with keys of their
+own take them out with ``split_options`` and check numbers with ``number_option``; the rest comes here.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -26,6 +30,10 @@ class DiffusionOptions:
         weight_kind: blending ramp over overlaps: "cosine", "linear" or "constant".
         attention_slicing: slice attention (less memory, slower).
         cpu_offload: keep model parts in CPU memory, moving each to the device only while it runs.
+        compile: compile the UNet (and the ControlNet, where the engine has one) with ``torch.compile`` in
+            mode "max-autotune-no-cudagraphs" (``geogen.engines.diffusion.compiling``). Pays on GPUs for long
+            runs (many steps or windows); costs a warm-up of a minute or more on the first calls, so off by
+            default.
     """
 
     device: str = "auto"
@@ -37,10 +45,11 @@ class DiffusionOptions:
     weight_kind: str = "cosine"
     attention_slicing: bool = False
     cpu_offload: bool = False
+    compile: bool = False
 
 
 _INTS = ("window_batch_size", "window", "overlap", "decode_tile")
-_BOOLS = ("attention_slicing", "cpu_offload")
+_BOOLS = ("attention_slicing", "cpu_offload", "compile")
 
 
 def parse_options(options: dict[str, Any]) -> DiffusionOptions:
@@ -78,3 +87,35 @@ def parse_options(options: dict[str, Any]) -> DiffusionOptions:
             f"options.weight_kind must be one of {', '.join(WEIGHT_KINDS)}, got {values['weight_kind']!r}"
         )
     return DiffusionOptions(**values)
+
+
+def split_options(options: dict[str, Any], own: Sequence[str]) -> tuple[dict[str, Any], DiffusionOptions]:
+    """``options`` split into an engine's ``own`` keys (unchecked) and the checked diffusion options (the
+    rest).
+
+    Raises:
+        JobSpecError: a key that is neither the engine's nor a diffusion option, or a bad diffusion value.
+    """
+    mine = {k: v for k, v in options.items() if k in own}
+    return mine, parse_options({k: v for k, v in options.items() if k not in own})
+
+
+def number_option(
+    options: dict[str, Any], key: str, default: float | None, low: float, high: float
+) -> float | None:
+    """``options[key]`` (else ``default``) as a float in [``low``, ``high``]; None stays None.
+
+    Raises:
+        JobSpecError: not a finite number in range (booleans are refused).
+    """
+    value = options.get(key, default)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_components
+from geogen.engines.diffusion.components import DiffusionComponents, load_with_options
+from geogen.engines.diffusion.options import DiffusionOptions
 from geogen.errors import ModelError
 from geogen.models.loading import read_config
 from geogen.store import CONTROLNET, DIFFUSIONSAT, SD_PIPELINE, ModelEntry, require_kind, resolve
@@ -137,11 +138,10 @@ def load_sketch_models(
     *,
     loras: list[Any] | tuple[Any, ...] = (),
     device: str | torch.device | None = None,
-    dtype: str | torch.dtype | None = None,
-    attention_slicing: bool = False,
-    cpu_offload: bool = False,
+    options: DiffusionOptions | None = None,
 ) -> SketchModels:
-    """Check the pair, load the base pipeline and the ControlNet on one device/dtype, merge the LoRAs.
+    """Check the pair, load the base pipeline and the ControlNet on one device as the job's diffusion
+    ``options`` say (dtype, attention slicing, offload, compile), merge the LoRAs.
 
     Raises:
         ModelError: see :func:`check_pair`, ``load_components``, ``load_controlnet`` and ``apply_loras``.
@@ -150,10 +150,9 @@ def load_sketch_models(
     from geogen.engines.lora import apply_loras
     from geogen.models.loading import load_controlnet
 
+    opts = options or DiffusionOptions()
     facts = check_pair(base, net)
-    comps = load_components(
-        base, device=device, dtype=dtype, attention_slicing=attention_slicing, cpu_offload=cpu_offload
-    )
+    comps = load_with_options(base, opts, device)
     controlnet = load_controlnet(net.weights_path, trust_pickle=net.trust_pickle, torch_dtype=comps.dtype)
     if controlnet.__class__.__name__ != "ControlNetModel":
         raise ModelError(
@@ -163,10 +162,9 @@ def load_sketch_models(
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     controlnet.set_attn_processor(AttnProcessor2_0())
-    if attention_slicing:
+    if opts.attention_slicing:
         controlnet.set_attention_slice("auto")
-    controlnet.requires_grad_(False)
-    controlnet.to("cpu" if cpu_offload else comps.device)
+    controlnet = comps.adopt(controlnet)
     records = apply_loras(
         list(loras),
         {"unet": comps.unet, "text_encoder": comps.text_encoder},

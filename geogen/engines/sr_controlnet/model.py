@@ -6,14 +6,18 @@ single-image model, whose pipeline folder supplies the tokenizer, text encoder, 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
 
+from geogen.engines.diffusion.sat_controlnets import (
+    check_same_family,
+    condition_downsampling,
+    load_sat_controlnet,
+)
 from geogen.errors import ModelError
-from geogen.store import DIFFUSIONSAT, DIFFUSIONSAT_SR, ModelEntry, Store, require_kind, resolve
-from geogen.store.detect import find_models
+from geogen.store import DIFFUSIONSAT_SR, ModelEntry, Store, require_kind, resolve
+from geogen.store.base_model import find_base
 
 DEFAULT_BASE = "diffusionsat-512"
 """The base the catalogue names for ``diffusionsat-sr``."""
@@ -42,25 +46,13 @@ def base_model(entry: ModelEntry, name: str | None, store: Store | None = None) 
         ModelError: the named base is not a DiffusionSat model, or none can be found, or the choice is
         ambiguous.
     """
-    if name:
-        return require_kind(resolve(name, store=store), DIFFUSIONSAT)
-    if any(d.kind == DIFFUSIONSAT for d in find_models(entry.path, trust_pickle=entry.trust_pickle)):
-        return resolve(Path(entry.path), store=store, kind=DIFFUSIONSAT, trust_pickle=entry.trust_pickle)
-    store = store or Store()
-    named = store.find(DEFAULT_BASE)
-    if named is not None and named.kind == DIFFUSIONSAT:
-        return named
-    installed = [e for e in store.entries() if e.kind == DIFFUSIONSAT]
-    if len(installed) == 1:
-        return installed[0]
-    what = (
-        f"{len(installed)} are installed ({', '.join(e.name for e in installed)})"
-        if installed
-        else "none is installed"
-    )
-    raise ModelError(
-        f"the SR ControlNet {entry.name!r} needs its DiffusionSat base model and {what}; pass "
-        f"options.base_model (a name or a DiffusionSat pipeline folder), or install {DEFAULT_BASE}"
+    return find_base(
+        entry,
+        name,
+        default=DEFAULT_BASE,
+        needs=f"the SR ControlNet {entry.name!r} needs its DiffusionSat base model",
+        how=f"pass options.base_model (a name or a DiffusionSat pipeline folder), or install {DEFAULT_BASE}",
+        store=store,
     )
 
 
@@ -70,24 +62,9 @@ def load_sr_controlnet(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module
     Raises:
         ModelError: unreadable folder, mismatched weights, or not a 2-D DiffusionSat ControlNet.
     """
-    from diffusers.models.attention_processor import AttnProcessor2_0
-
     from geogen.models import SatControlNetModel
-    from geogen.models.loading import load_controlnet
 
-    model = load_controlnet(entry.weights_path, trust_pickle=entry.trust_pickle, torch_dtype=dtype)
-    if type(model) is not SatControlNetModel:
-        raise ModelError(
-            f"model {entry.name!r} loads as {type(model).__name__}, not DiffusionSat's 2-D SR ControlNet"
-        )
-    model.set_attn_processor(AttnProcessor2_0())
-    return model.requires_grad_(False)
-
-
-def condition_downsampling(controlnet: torch.nn.Module) -> int:
-    """How many times the ControlNet's condition encoder shrinks its input (product of its conv strides)."""
-    blocks = controlnet.controlnet_cond_embedding.blocks
-    return math.prod(int(conv.stride[0]) for conv in list(blocks)[1::2])
+    return load_sat_controlnet(entry, dtype, SatControlNetModel, "2-D SR ControlNet")
 
 
 def check_pair(name: str, controlnet: torch.nn.Module, unet: torch.nn.Module, vae_factor: int) -> int:
@@ -97,16 +74,8 @@ def check_pair(name: str, controlnet: torch.nn.Module, unet: torch.nn.Module, va
         ModelError: different widths or blocks, no 10-channel condition, no metadata, or a condition encoder
             that does not land on the VAE's latent grid.
     """
-    cn, un = controlnet.config, unet.config
-    for key in ("cross_attention_dim", "block_out_channels", "in_channels", "layers_per_block"):
-        a, b = cn.get(key), un.get(key)
-        if (list(a) if isinstance(a, (list, tuple)) else a) != (
-            list(b) if isinstance(b, (list, tuple)) else b
-        ):
-            raise ModelError(
-                f"the SR ControlNet {name!r} has {key} {a} but its base UNet has {b}: they are not "
-                "from the same model family"
-            )
+    check_same_family(controlnet, unet, f"the SR ControlNet {name!r}", "its base UNet")
+    cn = controlnet.config
     if int(cn.get("conditioning_in_channels", 0)) != CONDITION_CHANNELS:
         raise ModelError(
             f"the SR ControlNet {name!r} reads {cn.get('conditioning_in_channels')} condition channels; "

@@ -15,12 +15,11 @@ SR keys (defaults in brackets):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from geogen.engines.consistency import DEFAULT_METHOD, METHODS
-from geogen.engines.diffusion.options import DiffusionOptions, parse_options
+from geogen.engines.diffusion.options import DiffusionOptions, number_option, split_options
 from geogen.errors import JobSpecError
 
 DEFAULT_SCALE = 4
@@ -53,22 +52,6 @@ class SROptions:
     diffusion: DiffusionOptions
 
 
-def _number(
-    options: dict[str, Any], key: str, default: float | None, low: float, high: float
-) -> float | None:
-    value = options.get(key, default)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise JobSpecError(f"options.{key} must be a number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
-
-
 def _consistency(value: Any) -> str | None:
     if value is None or value is True:
         return DEFAULT_METHOD
@@ -94,8 +77,7 @@ def parse_sr_options(options: dict[str, Any]) -> SROptions:
     Raises:
         JobSpecError: an unknown key or a value of the wrong type or range (the message names both).
     """
-    sr = {k: v for k, v in options.items() if k in SR_KEYS}
-    diffusion = parse_options({k: v for k, v in options.items() if k not in SR_KEYS})
+    sr, diffusion = split_options(options, SR_KEYS)
     scale = sr.get("scale")
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 2):
         raise JobSpecError(f"options.scale must be an integer of at least 2, got {scale!r}")
@@ -110,9 +92,9 @@ def parse_sr_options(options: dict[str, Any]) -> SROptions:
         normalisation=normalisation,
         base_model=_text(sr, "base_model", None),
         prompt=_text(sr, "prompt", DEFAULT_PROMPT) or DEFAULT_PROMPT,
-        guidance_scale=_number(sr, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
-        controlnet_scale=_number(sr, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,
-        cloud_cover=_number(sr, "cloud_cover", None, 0.0, 1.0),
+        guidance_scale=number_option(sr, "guidance_scale", 1.0, 0.0, 100.0) or 0.0,
+        controlnet_scale=number_option(sr, "controlnet_scale", 1.0, 0.0, 10.0) or 0.0,
+        cloud_cover=number_option(sr, "cloud_cover", None, 0.0, 1.0),
         diffusion=diffusion,
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_components, select_device
+from geogen.engines.diffusion.components import DiffusionComponents, load_for_layout, select_device
 from geogen.engines.diffusion.control import ControlNetHook
 from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
 from geogen.engines.diffusion.latent_tiling import (
@@ -53,7 +53,6 @@ from geogen.engines.sr_controlnet.inputs import (
 )
 from geogen.engines.sr_controlnet.options import SROptions, parse_sr_options, resolve_scale
 from geogen.engines.sr_controlnet.output import LowRes, decode_to, scratch_rgb, write_consistent, write_raw
-from geogen.errors import ModelError
 from geogen.io.aoi import check_tile_budget, parse_crs
 from geogen.io.geotiff import temp_sibling
 from geogen.io.outputs import warp_output
@@ -215,19 +214,8 @@ def _load(
     Raises:
         ModelError: parts that do not fit together (see ``models.check_pair``).
     """
-    d = opts.diffusion
-    comps = load_components(
-        base, device=device, dtype=d.dtype, attention_slicing=d.attention_slicing, cpu_offload=d.cpu_offload
-    )
-    if comps.vae_scale_factor != layout.factor:
-        raise ModelError(
-            f"model {base.name!r}: its VAE config and weights disagree on the downsampling factor"
-        )
-    if comps.num_metadata != len(FIELDS):
-        raise ModelError(
-            f"model {base.name!r} reads {comps.num_metadata} metadata fields, not DiffusionSat's 7"
-        )
-    controlnet = models.load_sr_controlnet(sr, comps.dtype).to("cpu" if d.cpu_offload else device)
+    comps = load_for_layout(base, opts.diffusion, device, layout.factor)
+    controlnet = comps.adopt(models.load_sr_controlnet(sr, comps.dtype))
     cond_scale = models.check_pair(sr.name, controlnet, comps.unet, comps.vae_scale_factor)
     with torch.no_grad():
         uncond = comps.encode_prompts([""]) if opts.guidance_scale > 1 else None
