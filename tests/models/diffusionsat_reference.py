@@ -98,3 +98,10 @@ def write_diffusionsat_folder(model: torch.nn.Module, folder: Path, class_name: 
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     torch.save({k: v.clone() for k, v in model.state_dict().items()}, folder / "diffusion_pytorch_model.bin")
     return folder
+
+
+def architecture_kwargs(cfg) -> dict:
+    """The constructor arguments that fix a ControlNet's architecture, read from a model's config."""
+    keys = ("block_out_channels", "down_block_types", "layers_per_block", "cross_attention_dim",
+            "attention_head_dim", "norm_num_groups", "conditioning_embedding_out_channels")
+    return {k: getattr(cfg, k) for k in keys}

@@ -8,7 +8,7 @@ from diffusers import ControlNetModel
 
 from geogen.models import SatControlNetModel, SatUNet
 from geogen.models.sat_controlnet import SatConditioningEmbedding, conditioning_strides
-from tests.models.diffusionsat_reference import conv_embedding_2d, metadata_embedding
+from tests.models.diffusionsat_reference import architecture_kwargs, conv_embedding_2d, metadata_embedding
 from tests.models.tiny_models import LATENT, TIME_PROJ_DIM, randomize_
 
 
@@ -32,16 +32,7 @@ def assert_outputs_close(
 def stock_twin(model: SatControlNetModel) -> ControlNetModel:
     """The stock ControlNet with the same weights (valid when the stride rule leaves every stride at 2)."""
     cfg = model.config
-    stock = ControlNetModel(
-        conditioning_channels=cfg.conditioning_in_channels,
-        block_out_channels=cfg.block_out_channels,
-        down_block_types=cfg.down_block_types,
-        layers_per_block=cfg.layers_per_block,
-        cross_attention_dim=cfg.cross_attention_dim,
-        attention_head_dim=cfg.attention_head_dim,
-        norm_num_groups=cfg.norm_num_groups,
-        conditioning_embedding_out_channels=cfg.conditioning_embedding_out_channels,
-    ).eval()
+    stock = ControlNetModel(conditioning_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)).eval()
     stock.load_state_dict(
         {k: v for k, v in model.state_dict().items() if not k.startswith("metadata_embedding.")}, strict=True
     )

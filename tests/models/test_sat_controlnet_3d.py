@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from geogen.models import SatControlNetModel, SatControlNetModel3D, SatUNet
-from tests.models.diffusionsat_reference import conv_embedding_3d
+from tests.models.diffusionsat_reference import architecture_kwargs, conv_embedding_3d
 from tests.models.tiny_models import LATENT
 
 FRAMES = 3
@@ -32,16 +32,7 @@ def frames_inputs(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def per_frame_twin(model: SatControlNetModel3D) -> SatControlNetModel:
     """A 2-D SatControlNet with the 3-D model's weights (1x1x1 zero-convs as 1x1) fed pre-embedded frames."""
     cfg = model.config
-    twin = SatControlNetModel(
-        block_out_channels=cfg.block_out_channels,
-        down_block_types=cfg.down_block_types,
-        layers_per_block=cfg.layers_per_block,
-        cross_attention_dim=cfg.cross_attention_dim,
-        attention_head_dim=cfg.attention_head_dim,
-        norm_num_groups=cfg.norm_num_groups,
-        conditioning_in_channels=cfg.conditioning_in_channels,
-        conditioning_embedding_out_channels=cfg.conditioning_embedding_out_channels,
-    ).eval()
+    twin = SatControlNetModel(conditioning_in_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)).eval()
     twin.controlnet_cond_embedding = nn.Identity()
     state = {
         k: (v[..., 0] if v.ndim == 5 else v)
