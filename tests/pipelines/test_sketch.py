@@ -122,3 +122,36 @@ def test_gsd_too_coarse_for_the_exemplars_says_what_works(slovenia, tmp_path):
                      mapping=str(MAPPING), gsd=10.0)
     with pytest.raises(GeometryError, match=r"GSD 10 m is too coarse.*--gsd 3\.2 or finer"):
         run_sketch(job, NullReporter())
+
+
+RPG_GRASS = {"PPH", "PTR", "PRL", "PPR", "J5M", "J6P", "J6S", "LU5", "LUZ", "FLA"}
+
+
+def test_many_small_parcels_from_a_shapefile(shared_data, tmp_path):
+    """193 real French RPG parcels, rewritten as an ESRI Shapefile, mapped by crop code and rendered at 1 m."""
+    import fiona
+
+    src = shared_data / "rpg_france_parcels" / "RPG_parcels_east_of_Lyon_EPSG2154.gpkg"
+    shp = tmp_path / "parcels.shp"
+    with fiona.open(src) as s, fiona.open(shp, "w", driver="ESRI Shapefile", crs=s.crs,
+                                          schema={"geometry": "Polygon", "properties": {"code": "str"}}) as d:
+        codes = set()
+        for f in s:
+            code = f.properties["code_cultu"]
+            codes.add(code)
+            d.write({"geometry": f.geometry, "properties": {"code": code}})
+    mapping = {c: ("herbaceous vegetation" if c in RPG_GRASS else "brushwood" if c == "BOR"
+                   else "agricultural land") for c in codes}
+    c = read_vector(shp).features[0].geometry.centroid
+    bounds = (round(c.x) - 200.0, round(c.y) - 150.0, round(c.x) + 200.0, round(c.y) + 150.0)
+    job = sketch_job(tmp_path / "out", landcover=str(shp), class_field="code", mapping=mapping, gsd=1.0, seed=2,
+                     aoi={"bounds": bounds, "crs": "EPSG:2154"})
+    rec = run_sketch(job, NullReporter()).outputs[0]
+    layer = read_vector(shp)
+    grid = working_grid(area_from_bounds(bounds, "EPSG:2154"), 1.0)
+    with rasterio.open(rec.path) as ds:
+        assert ds.crs.to_epsg() == 2154 and ds.transform == grid.transform and ds.shape == (300, 400)
+        alpha = ds.read(4)
+    inside = rasterize_classes([(f.geometry, 1) for f in layer.features], grid, shapes_crs=layer.crs)
+    np.testing.assert_array_equal(alpha == 255, inside == 1)
+    assert 0.05 < (alpha == 255).mean() < 1.0  # parcels with gaps between them
