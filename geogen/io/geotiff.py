@@ -60,6 +60,21 @@ def _remove(path: Path) -> None:
             pass  # Windows may hold a handle briefly; a hidden .partial file is harmless
 
 
+def commit_file(tmp: Path, final: Path) -> None:
+    """Move a finished temporary file onto its final name in one step.
+
+    Raises:
+        OutputError: the final file cannot be replaced (on Windows: it is open elsewhere, e.g. as a QGIS layer).
+    """
+    try:
+        os.replace(tmp, final)
+    except PermissionError:
+        raise OutputError(
+            f"cannot replace {final}: the file is in use or read-only (close it, e.g. remove the layer in QGIS, "
+            "or choose another output name)"
+        ) from None
+
+
 def _cog_options(dtype: str) -> dict[str, Any]:
     opts: dict[str, Any] = {"compress": "DEFLATE", "blocksize": 512, "bigtiff": "IF_SAFER", "overview_resampling": "AVERAGE"}
     if np.dtype(dtype).kind == "f":
@@ -196,12 +211,12 @@ class GeoTIFFWriter:
                 tmp_cog = temp_sibling(self.path, "cog")
                 try:
                     rasterio.shutil.copy(self._tmp, tmp_cog, driver="COG", **_cog_options(self.dtype.name))
-                    os.replace(tmp_cog, self.path)
+                    commit_file(tmp_cog, self.path)
                 except BaseException:
                     _remove(tmp_cog)
                     raise
             else:
-                os.replace(self._tmp, self.path)
+                commit_file(self._tmp, self.path)
         finally:
             _remove(self._tmp)
         return self.path
@@ -236,7 +251,7 @@ def reproject_file(src: str | Path, dst: str | Path, crs: str, *, resampling: Re
                 d.colorinterp = s.colorinterp
             dtype = s.dtypes[0]
         rasterio.shutil.copy(tmp_blocks, tmp_cog, driver="COG", **_cog_options(dtype))
-        os.replace(tmp_cog, out)
+        commit_file(tmp_cog, out)
     finally:
         _remove(tmp_blocks)
         _remove(tmp_cog)

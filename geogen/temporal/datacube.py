@@ -22,7 +22,7 @@ import numpy as np
 
 from geogen.errors import OutputError
 from geogen.io.aoi import parse_crs
-from geogen.io.geotiff import prepare_output, temp_sibling
+from geogen.io.geotiff import commit_file, prepare_output, temp_sibling
 from tiles import Grid
 
 BANDS = ("red", "green", "blue")
@@ -174,7 +174,7 @@ def write_datacube(
     tmp = temp_sibling(out, "cube")
     try:
         ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
-        os.replace(tmp, out)
+        commit_file(tmp, out)
     except OSError as exc:
         raise OutputError(f"cannot write the datacube {out}: {exc}") from None
     finally:

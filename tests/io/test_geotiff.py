@@ -116,3 +116,21 @@ def test_reproject_file_keeps_tags(tmp_path):
         assert ds.crs.to_epsg() == 4326 and ds.tags()["GEOGEN_ENGINE"] == "e" and ds.descriptions == ("v",)
         lon0, lat0 = ds.bounds.left, ds.bounds.top
     assert 14.5 < lon0 < 14.6 and 45.8 < lat0 < 45.9
+
+
+def test_final_file_that_cannot_be_replaced_is_a_clear_error(tmp_path, monkeypatch):
+    """On Windows a GeoTIFF open in QGIS cannot be replaced: one OutputError, the old file kept, no temp left."""
+    import os
+
+    out = tmp_path / "busy.tif"
+    out.write_bytes(b"open in QGIS")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "The process cannot access the file")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OutputError, match="in use or read-only"):
+        with GeoTIFFWriter(out, GRID, 1, "uint8", overwrite=True) as w:
+            w.write(GRID.full_window, np.ones((1, 200, 300)))
+    assert out.read_bytes() == b"open in QGIS"
+    assert [p.name for p in tmp_path.iterdir()] == ["busy.tif"]
