@@ -64,6 +64,8 @@ def execute(build_job: Callable[[], Job], progress: str) -> JobResult:
         fail(str(exc), mode=progress, code=exc.exit_code, error="CancelledError")
     except GeogenError as exc:
         fail(str(exc), mode=progress, code=exc.exit_code, error=type(exc).__name__)
+    except click.ClickException as exc:  # a bad option value found while building the job
+        fail(exc.format_message(), mode=progress, code=2, error="UsageError")
     except KeyboardInterrupt:
         fail("job cancelled", mode=progress, code=130, error="CancelledError")
     except Exception as exc:  # a bug, not a user mistake: say so, keep the traceback for GEOGEN_DEBUG

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from geogen.cli.execute import PROGRESS_MODES
 from geogen.job.spec import AreaOfInterest
@@ -39,8 +40,9 @@ def parse_aoi(aoi: str | None, aoi_crs: str | None) -> AreaOfInterest | None:
             raise click.BadParameter(f"expected 4 numbers left,bottom,right,top, got {aoi!r}", param_hint="--aoi")
         try:
             return AreaOfInterest(bounds=bounds, crs=aoi_crs or "EPSG:4326")
-        except ValueError as exc:
-            raise click.BadParameter(str(exc).splitlines()[-1], param_hint="--aoi") from None
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise click.BadParameter(reason, param_hint="--aoi") from None
     return AreaOfInterest(vector=str(Path(aoi).resolve()))
 
 

@@ -88,7 +88,8 @@ class RasterClassSource:
                 rasterio.band(ds, 1), raw, dst_transform=grid.transform, dst_crs=grid.crs,
                 resampling=Resampling.nearest, src_nodata=src_nodata, dst_nodata=src_nodata,
             )
-        raw = np.clip(raw, 0, len(self.lut) - 1)
+        outside = (raw == src_nodata) | (raw < 0) | (raw >= len(self.lut))  # nodata, and beyond the raster
+        raw[outside] = 0
         return self.lut[raw].astype(np.uint8)
 
     def values(self) -> list[Hashable]:
@@ -123,6 +124,9 @@ def open_class_source(
         if not present:
             raise ClassMappingError(f"class raster {path} holds no class values (all nodata)")
         values = sorted(present)
+        if values[0] < 0:
+            raise ClassMappingError(f"class raster {path} holds negative class values (e.g. {values[0]}); "
+                                    "class codes must be >= 0")
         mapping = _check_mapping(values, code_of, f"class raster {Path(path).name}")
         lut = np.zeros(max(values) + 1, dtype=np.uint8)
         for v, c in mapping.items():

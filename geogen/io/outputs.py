@@ -14,7 +14,8 @@ from types import TracebackType
 from rasterio.enums import ColorInterp
 from rasterio.warp import Resampling
 
-from geogen.io.geotiff import GeoTIFFWriter, reproject_file, temp_sibling
+from geogen.io.aoi import parse_crs
+from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
 from tiles import Grid
 
 RGBA_BANDS = ["red", "green", "blue", "alpha"]
@@ -58,8 +59,9 @@ class RGBAOutput:
         overwrite: bool,
         progress: Progress,
     ) -> None:
+        prepare_output(final, overwrite=overwrite)  # "output exists" before any work, not after it
         self.final = final
-        self.crs = crs if crs and crs != grid.crs else None
+        self.crs = crs if crs and parse_crs(crs) != parse_crs(grid.crs) else None
         self.path = temp_sibling(final, "utm") if self.crs else final
         self.overwrite = overwrite
         self.progress = progress

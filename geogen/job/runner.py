@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import signal
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Any, Callable
 
 import geogen
 from geogen.errors import CancelledError, EngineError, ModelError
-from geogen.io.geotiff import prepare_output, temp_sibling
+from geogen.io.geotiff import commit_file, prepare_output, temp_sibling
 from geogen.job.progress import Reporter
 from geogen.engines.registry import resolve_engine
 from geogen.job.result import JobResult, OutputRecord, PipelineOutput
@@ -111,7 +110,7 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = temp_sibling(path, "json")
     try:
         tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -166,7 +166,7 @@ Job = Annotated[Union[SuperresJob, SketchJob, TextJob, TemporalJob], Field(discr
 _ADAPTER: TypeAdapter[Job] = TypeAdapter(Job)
 
 _PATH_FIELDS = {"input", "landcover", "path", "vector", "image", "mask", "dir", "seed_image"}
-_MODEL_FIELDS = {"model", "controlnet", "name"}
+_OPTION_MODEL_FIELDS = {"controlnet", "base_model"}
 
 
 def _format_validation(err: ValidationError) -> str:
@@ -178,24 +178,37 @@ def _format_validation(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _resolve_paths(obj: Any, base: Path) -> Any:
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k in _PATH_FIELDS and isinstance(v, str):
-                p = Path(v).expanduser()
-                out[k] = str(p if p.is_absolute() else (base / p))
-            elif k == "mapping" and isinstance(v, str):
-                p = Path(v).expanduser()
-                out[k] = str(p if p.is_absolute() else (base / p))
-            elif k in _MODEL_FIELDS and isinstance(v, str) and not Path(v).is_absolute() and (base / v).exists():
+def _resolve_paths(obj: Any, base: Path, parent: str | None = None) -> Any:
+    """Relative input/output paths made absolute against the job file's folder.
+
+    Only known path fields are touched: file fields anywhere in the spec, and model references (``model``,
+    ``options.controlnet``/``options.base_model``, ``loras[].name``) when such a file or folder exists next to
+    the job (otherwise they are model-store names). Free-form dicts (``mapping``'s keys and values) are left alone.
+    """
+    if isinstance(obj, list):
+        return [_resolve_paths(v, base, parent) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, str) and (k in _PATH_FIELDS or (k == "mapping" and parent is None)):
+            p = Path(v).expanduser()
+            out[k] = str(p if p.is_absolute() else (base / p))
+        elif isinstance(v, str) and _is_model_field(parent, k):
+            if not Path(v).is_absolute() and (base / v).exists():
                 out[k] = str(base / v)  # a model folder next to the job; a store name is left as is
             else:
-                out[k] = _resolve_paths(v, base)
-        return out
-    if isinstance(obj, list):
-        return [_resolve_paths(v, base) for v in obj]
-    return obj
+                out[k] = v
+        elif k == "mapping" or (parent == "output" and k == "name"):
+            out[k] = v
+        else:
+            out[k] = _resolve_paths(v, base, k)
+    return out
+
+
+def _is_model_field(parent: str | None, key: str) -> bool:
+    return ((parent is None and key == "model") or (parent == "options" and key in _OPTION_MODEL_FIELDS)
+            or (parent == "loras" and key == "name"))
 
 
 def parse_job(data: dict[str, Any], base_dir: Path | None = None) -> Job:

@@ -188,3 +188,10 @@ def test_sigterm_cancels_cleanly(tmp_path, scene):
     assert rc == 130
     assert not (tmp_path / "out" / "t.tif").exists()
     assert not list((tmp_path / "out").glob(".*partial*"))
+
+
+def test_bad_option_values_are_user_errors(runner, scene, tmp_path):
+    assert_user_error(invoke(runner, "superres", scene, "-o", tmp_path / "a.png"), "output must be a .tif")
+    assert_user_error(invoke(runner, "superres", scene, "-o", tmp_path / "a.tif", "--date", "foo"), "PATH=YYYY")
+    r = invoke(runner, "superres", scene, "-o", tmp_path / "a.tif", "--aoi", "3,2,1,4")
+    assert r.exit_code == 2 and "empty or inverted" in r.stderr and "pydantic" not in r.stderr

@@ -90,3 +90,20 @@ def test_load_job_errors(tmp_path):
     arr.write_text("[1, 2]")
     with pytest.raises(JobSpecError, match="JSON object"):
         load_job(arr)
+
+
+def test_only_real_path_fields_are_resolved(tmp_path):
+    """output.name and mapping entries are never paths, even when such a file exists next to the job."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "forest").write_text("")
+    (tmp_path / "cn").mkdir()
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps({
+        "task": "sketch", "landcover": "s.gpkg", "class_field": "c", "mapping": {"forest": "deciduous"},
+        "model": "store-name", "options": {"controlnet": "cn"}, "loras": [{"name": "cn"}],
+        "output": {"dir": "out", "name": "out"}}))
+    job = load_job(p)
+    assert job.output.name == "out" and Path(job.output.dir) == tmp_path / "out"
+    assert job.mapping == {"forest": "deciduous"}
+    assert job.model == "store-name"  # no such folder: a model-store name
+    assert job.options["controlnet"] == str(tmp_path / "cn") and job.loras[0].name == str(tmp_path / "cn")

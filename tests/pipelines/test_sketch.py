@@ -155,3 +155,36 @@ def test_many_small_parcels_from_a_shapefile(shared_data, tmp_path):
     inside = rasterize_classes([(f.geometry, 1) for f in layer.features], grid, shapes_crs=layer.crs)
     np.testing.assert_array_equal(alpha == 255, inside == 1)
     assert 0.05 < (alpha == 255).mean() < 1.0  # parcels with gaps between them
+
+
+def test_class_raster_nodata_other_than_zero_stays_transparent(tmp_path):
+    from affine import Affine
+
+    codes = np.full((64, 64), 3, np.uint8)
+    codes[:, 32:] = 7
+    codes[:32, :32] = 255  # nodata
+    path = tmp_path / "cls.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8", nodata=255,
+                       crs="EPSG:2154", transform=Affine(0.2, 0, 900000, 0, -0.2, 6500000)) as ds:
+        ds.write(codes, 1)
+    rec = run_sketch(sketch_job(tmp_path / "o", landcover=str(path), seed=0), NullReporter()).outputs[0]
+    with rasterio.open(rec.path) as ds:
+        alpha = ds.read(4)
+    np.testing.assert_array_equal(alpha == 0, codes == 255)
+
+
+def test_existing_output_is_refused_before_any_work_even_with_a_warp(slovenia, tmp_path):
+    from geogen.errors import OutputError
+
+    (tmp_path / "scene.tif").write_bytes(b"keep me")
+    events = []
+
+    class Recorder(NullReporter):
+        def progress(self, done, total, stage=""):
+            events.append((done, total, stage))
+
+    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson"),
+                     class_field="LULC_ID", mapping=str(MAPPING), gsd=3.0)
+    with pytest.raises(OutputError, match="output exists"):
+        run_sketch(job, Recorder())
+    assert events == [] and (tmp_path / "scene.tif").read_bytes() == b"keep me"
