@@ -45,7 +45,6 @@ from geogen.errors import JobSpecError, ModelError
 from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
 from geogen.io.geotiff import prepare_output, temp_sibling
 from geogen.io.outputs import warp_output
-from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
 from geogen.job.progress import Reporter
 from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
@@ -322,14 +321,13 @@ def _write(
     reporter.progress(1, 1, "write")
     if not warp:
         return record
-    warp_output(
+    g = warp_output(
         path,
         final,
         crs,  # type: ignore[arg-type]
         overwrite=job.output.overwrite,
         progress=lambda d, n: reporter.progress(d, n, "reproject"),
     )
-    g = read_grid(final)
     return dataclasses.replace(
         record, path=str(final), crs=g.crs, bounds=g.bounds, width=g.width, height=g.height
     )

@@ -15,6 +15,7 @@ from rasterio.enums import ColorInterp
 from rasterio.warp import Resampling
 
 from geogen.io.aoi import parse_crs
+from geogen.io.raster import read_grid
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
 from tiles import Grid
 
@@ -24,8 +25,9 @@ RGBA_BANDS = ["red", "green", "blue", "alpha"]
 Progress = Callable[[int, int], None]
 
 
-def warp_output(src: Path, dst: Path, crs: str, *, overwrite: bool, progress: Progress) -> None:
-    """Reproject the finished ``src`` onto ``crs`` as ``dst`` (bilinear) and delete ``src``, even on failure.
+def warp_output(src: Path, dst: Path, crs: str, *, overwrite: bool, progress: Progress) -> Grid:
+    """Reproject the finished ``src`` onto ``crs`` as ``dst`` (bilinear), delete ``src`` even on failure, and
+    return ``dst``'s grid (what the output record describes).
 
     Raises:
         OutputError: ``dst`` exists and ``overwrite`` is False, or cannot be written.
@@ -36,6 +38,7 @@ def warp_output(src: Path, dst: Path, crs: str, *, overwrite: bool, progress: Pr
     finally:
         src.unlink(missing_ok=True)
     progress(1, 1)
+    return read_grid(dst)
 
 
 class RGBAOutput:

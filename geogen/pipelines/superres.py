@@ -17,7 +17,6 @@ from geogen.errors import EngineError, JobSpecError
 from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, temp_sibling
 from geogen.io.outputs import warp_output
-from geogen.io.raster import read_grid
 from geogen.io.s2bands import normalise_band, sort_bands
 from geogen.io.sentinel2 import S2Stack, open_s2
 from geogen.io.tags import provenance_tags
@@ -174,14 +173,13 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         _write(job, stack, engine, bands, window, target, tile, reporter, job.output.overwrite or warp)
         source_name = Path(stack.source).name
     if warp:
-        warp_output(
+        grid = warp_output(
             target,
             final,
             out_crs,  # type: ignore[arg-type]
             overwrite=job.output.overwrite,
             progress=lambda d, n: reporter.progress(d, n, "reproject"),
         )
-        grid = read_grid(final)
     record = OutputRecord.on_grid(
         final,
         grid,
