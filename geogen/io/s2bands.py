@@ -11,6 +11,7 @@ NATIVE_RES: dict[str, int] = {
     "B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20,
     "B08": 10, "B8A": 20, "B09": 60, "B10": 60, "B11": 20, "B12": 20,
 }  # fmt: skip
+RGB_BANDS: tuple[str, ...] = ("B04", "B03", "B02")  # true colour: red, green, blue
 
 # "B2", "B02", "b8a" as a whole token: not preceded or followed by a letter or digit ("T33UUB" is no band)
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])B(0?[1-9]|1[0-2]|8A)(?![A-Za-z0-9])", re.IGNORECASE)

@@ -25,11 +25,10 @@ from rasterio.errors import NodataShadowWarning
 
 from geogen.errors import InputFileError, RasterError
 from geogen.io.raster import dataset_grid, open_raster
-from geogen.io.s2bands import find_band
+from geogen.io.s2bands import RGB_BANDS, find_band
 from tiles import Grid, Window
 
 S2_GAIN = 2.5
-S2_RGB = ("B04", "B03", "B02")
 STRETCH_PERCENTILES = (2.0, 98.0)
 
 
@@ -71,7 +70,7 @@ class _S2Rgb(_Source):
         from geogen.io.sentinel2 import open_s2
 
         self.stack = open_s2(path)
-        missing = [b for b in S2_RGB if b not in self.stack.bands]
+        missing = [b for b in RGB_BANDS if b not in self.stack.bands]
         if missing:
             self.stack.close()
             raise RasterError(f"{path} has no Sentinel-2 band {', '.join(missing)} for a true-colour frame")
@@ -83,7 +82,7 @@ class _S2Rgb(_Source):
 
     def read(self, window: Window) -> np.ndarray:
         out = np.empty((3, window.height, window.width), np.float32)
-        for k, band in enumerate(S2_RGB):
+        for k, band in enumerate(RGB_BANDS):
             refl, valid = self.stack.read(band, window)
             out[k] = np.where(valid, np.clip(refl * S2_GAIN, 0.0, 1.0), np.nan)
         return out
@@ -152,7 +151,7 @@ def _stretch(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def _is_s2_file(ds: rasterio.io.DatasetReader) -> bool:
     named = {find_band(d) for d in ds.descriptions if d}
-    return all(b in named for b in S2_RGB)
+    return all(b in named for b in RGB_BANDS)
 
 
 def open_rgb(path: str | Path) -> RgbSource:

@@ -32,7 +32,6 @@ from tiles import Window
 
 CONDITION_BANDS: tuple[str, ...] = ("B04", "B03", "B02", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 """The 10 condition channels, in the order the released SR ControlNet reads them."""
-RGB_BANDS: tuple[str, ...] = ("B04", "B03", "B02")
 DN_PER_REFLECTANCE = 10000.0
 
 # DiffusionSat data_util.SentinelNormalize (fMoW-Sentinel, L1C DN), bands B01..B08, B8A, B09, B10, B11, B12.

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from geogen.engines.sr_controlnet.condition import RGB_BANDS
+from geogen.io.s2bands import RGB_BANDS
 from geogen.engines.sr_controlnet.dates import acquisition_date
 from geogen.errors import JobSpecError, RasterError
 from geogen.io.aoi import aoi_window, parse_crs

@@ -22,7 +22,8 @@ from rasterio.enums import ColorInterp
 from geogen.engines import consistency
 from geogen.engines.diffusion.decode import decode_latents
 from geogen.engines.diffusion.layout import LatentLayout
-from geogen.engines.sr_controlnet.condition import DN_PER_REFLECTANCE, RGB_BANDS
+from geogen.engines.sr_controlnet.condition import DN_PER_REFLECTANCE
+from geogen.io.s2bands import RGB_BANDS
 from geogen.io.geotiff import GeoTIFFWriter
 from geogen.io.sentinel2 import S2Stack
 from tiles import Window
