@@ -92,8 +92,11 @@ def venv_works(py: Path) -> bool:
 def make_venv(python: str | Path, venv: Path, *extra: str) -> None:
     """A fresh venv at ``venv``; Debian's python3-venv is installed first when ensurepip is missing."""
     if subprocess.run([python, "-c", "import ensurepip"], capture_output=True).returncode != 0:
-        minor = subprocess.run([python, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
-                               capture_output=True, text=True).stdout.strip()
+        minor = subprocess.run(
+            [python, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         if not apt_install("python3-venv", f"python{minor}-venv"):
             sys.exit(f"{python} cannot create virtual environments (no ensurepip): install python3-venv")
     if venv.exists():
@@ -119,7 +122,15 @@ def ensure_backend() -> Path:
     same_torch = torch_stamp.exists() and torch_stamp.read_text().strip() == torch_req
     if not has_torch or not same_torch:
         # A changed GEOGEN_TORCH (e.g. a CUDA build) replaces the installed torch.
-        run([*pip, "install", "-q", *(["--force-reinstall", "--no-deps"] if has_torch else []), *shlex.split(torch_req)])
+        run(
+            [
+                *pip,
+                "install",
+                "-q",
+                *(["--force-reinstall", "--no-deps"] if has_torch else []),
+                *shlex.split(torch_req),
+            ]
+        )
         if has_torch:
             run([*pip, "install", "-q", *shlex.split(torch_req)])  # its dependencies, if new ones
         torch_stamp.write_text(torch_req + "\n")
@@ -130,7 +141,9 @@ def ensure_backend() -> Path:
 
 def qgis_python() -> Path | None:
     """A system Python that imports qgis.core, installing Debian's python3-qgis when possible."""
-    candidate = os.environ.get("GEOGEN_QGIS_PYTHON") or ("/usr/bin/python3" if sys.platform.startswith("linux") else "")
+    candidate = os.environ.get("GEOGEN_QGIS_PYTHON") or (
+        "/usr/bin/python3" if sys.platform.startswith("linux") else ""
+    )
     if not candidate:
         return None
     probe = [candidate, "-c", "import qgis.core"]
@@ -158,7 +171,9 @@ def ensure_qgis() -> Path | None:
 
 
 def test_env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"
+    )
     env.setdefault("PYTHONHASHSEED", "0")
     return env
 
@@ -189,7 +204,10 @@ def cmd_test(extra: list[str]) -> int:
         if qpy is None:
             msg = "QGIS (python3-qgis) is not available: the plugin tests cannot run"
             if not os.environ.get("GEOGEN_SKIP_QGIS"):
-                log(msg + "; set GEOGEN_QGIS_PYTHON to a Python with QGIS (or GEOGEN_SKIP_QGIS=1 to skip them)")
+                log(
+                    msg
+                    + "; set GEOGEN_QGIS_PYTHON to a Python with QGIS (or GEOGEN_SKIP_QGIS=1 to skip them)"
+                )
                 return 1
             log(msg + "; skipped because GEOGEN_SKIP_QGIS is set")
         else:

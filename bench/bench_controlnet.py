@@ -194,7 +194,13 @@ def per_step(models, args, latent: int, factor: int, device: torch.device) -> di
             ours += time_geogen(engine, (latent, latent), latent, 0, codes, device)[0]
             theirs += time_diffusers(pipe, prompt, image, size, args.steps, args.guidance, device)
     return overhead_row(
-        ours, theirs, latent=latent, pixels=size, steps=args.steps, guidance=args.guidance, repeats=args.repeats
+        ours,
+        theirs,
+        latent=latent,
+        pixels=size,
+        steps=args.steps,
+        guidance=args.guidance,
+        repeats=args.repeats,
     )
 
 

@@ -83,7 +83,10 @@ class Grid:
     def __getitem__(self, window: Window) -> "Grid":
         """The sub-grid of ``window`` (which may extend past the edges)."""
         return Grid(
-            window.width, window.height, self.transform @ Affine.translation(window.col_off, window.row_off), self.crs
+            window.width,
+            window.height,
+            self.transform @ Affine.translation(window.col_off, window.row_off),
+            self.crs,
         )
 
     def zoom(self, factor: float) -> "Grid":

@@ -21,7 +21,10 @@ class Window:
     @property
     def slices(self) -> tuple[slice, slice]:
         """(row slice, column slice), for indexing a (..., rows, cols) array."""
-        return (slice(self.row_off, self.row_off + self.height), slice(self.col_off, self.col_off + self.width))
+        return (
+            slice(self.row_off, self.row_off + self.height),
+            slice(self.col_off, self.col_off + self.width),
+        )
 
     @property
     def row_end(self) -> int:

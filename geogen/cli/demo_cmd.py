@@ -22,8 +22,14 @@ def sample_scene() -> Path:
 
 
 @click.command("demo")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("out") / "demo_s2_10m.tif", show_default=True, help="output GeoTIFF")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("out") / "demo_s2_10m.tif",
+    show_default=True,
+    help="output GeoTIFF",
+)
 @progress_option
 def demo(output: Path, progress: str) -> None:
     """Sharpen the bundled real Sentinel-2 sample: every band to 10 m with the weight-free engine."""
@@ -31,12 +37,21 @@ def demo(output: Path, progress: str) -> None:
     output = output.resolve()
 
     def build():
-        return parse_job({
-            "task": "superres", "input": str(scene),
-            "output": {"dir": str(output.parent), "name": output.stem, "overwrite": True,
-                       "result": f"{output.stem}.result.json"},
-        })
+        return parse_job(
+            {
+                "task": "superres",
+                "input": str(scene),
+                "output": {
+                    "dir": str(output.parent),
+                    "name": output.stem,
+                    "overwrite": True,
+                    "result": f"{output.stem}.result.json",
+                },
+            }
+        )
 
-    click.echo(f"geogen demo: sharpening {scene.name} (Sentinel-2 L2A, BigEarthNet; contains modified Copernicus "
-               "Sentinel data 2017) to 10 m")
+    click.echo(
+        f"geogen demo: sharpening {scene.name} (Sentinel-2 L2A, BigEarthNet; contains modified Copernicus "
+        "Sentinel data 2017) to 10 m"
+    )
     execute(build, progress)

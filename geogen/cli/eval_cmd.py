@@ -42,33 +42,54 @@ def eval_() -> None:
 @eval_.command("compare")
 @click.argument("prediction", type=click.Path(path_type=Path))
 @click.argument("reference", type=click.Path(path_type=Path))
-@click.option("--lr", "lr_path", type=click.Path(path_type=Path), default=None,
-              help="low-resolution input: its bicubic upsampling is scored alongside")
-@click.option("--data-range", type=float, default=None,
-              help="value range for PSNR/SSIM (default: 255 for 8-bit, 10000 for 16-bit, 1 for float)")
+@click.option(
+    "--lr",
+    "lr_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="low-resolution input: its bicubic upsampling is scored alongside",
+)
+@click.option(
+    "--data-range",
+    type=float,
+    default=None,
+    help="value range for PSNR/SSIM (default: 255 for 8-bit, 10000 for 16-bit, 1 for float)",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def compare(prediction: Path, reference: Path, lr_path: Path | None, data_range: float | None, as_json: bool) -> None:
+def compare(
+    prediction: Path, reference: Path, lr_path: Path | None, data_range: float | None, as_json: bool
+) -> None:
     """PSNR, SSIM, SAM, ERGAS, RMSE of PREDICTION against REFERENCE (same grid)."""
     from geogen.eval.compare import compare_rasters
 
     d = _guard(lambda: compare_rasters(prediction, reference, lr_path=lr_path, data_range=data_range))
 
     def render(d: dict[str, Any]) -> None:
-        click.echo(f"bands: {', '.join(d['bands'])}; data range {d['data_range']:g}; {d['pixels']} valid pixels")
+        click.echo(
+            f"bands: {', '.join(d['bands'])}; data range {d['data_range']:g}; {d['pixels']} valid pixels"
+        )
         click.echo(f"{'':<12}{'PSNR dB':>10}{'SSIM':>10}{'SAM deg':>10}{'ERGAS':>10}{'RMSE':>12}")
         for name in ("bicubic", "prediction"):
             if name in d:
                 s = d[name]
-                click.echo(f"{name:<12}{_fmt(s['psnr_db']):>10}{_fmt(s['ssim']):>10}{_fmt(s['sam_deg']):>10}"
-                           f"{_fmt(s['ergas']):>10}{_fmt(s['rmse']):>12}")
+                click.echo(
+                    f"{name:<12}{_fmt(s['psnr_db']):>10}{_fmt(s['ssim']):>10}{_fmt(s['sam_deg']):>10}"
+                    f"{_fmt(s['ergas']):>10}{_fmt(s['rmse']):>12}"
+                )
 
     _emit(d, as_json, render)
 
 
 @eval_.command("wald")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--engine", "engines", multiple=True, default=("sharpen",), show_default=True,
-              help="engine(s) to score (bicubic is always scored)")
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    default=("sharpen",),
+    show_default=True,
+    help="engine(s) to score (bicubic is always scored)",
+)
 @click.option("--factor", type=int, default=2, show_default=True, help="degradation factor")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
@@ -84,12 +105,16 @@ def wald_cmd(input_path: Path, engines: tuple[str, ...], factor: int, seed: int,
     d = _guard(run)
 
     def render(d: dict[str, Any]) -> None:
-        click.echo(f"Wald protocol, factor {d['factor']}, bands {', '.join(d['bands'])}, "
-                   f"fine grid {d['fine_shape'][0]} x {d['fine_shape'][1]}, data range {d['data_range']:g}")
+        click.echo(
+            f"Wald protocol, factor {d['factor']}, bands {', '.join(d['bands'])}, "
+            f"fine grid {d['fine_shape'][0]} x {d['fine_shape'][1]}, data range {d['data_range']:g}"
+        )
         click.echo(f"{'engine':<12}{'PSNR dB':>10}{'SSIM':>10}{'SAM deg':>10}{'ERGAS':>10}{'seconds':>10}")
         for name, s in d["scores"].items():
-            click.echo(f"{name:<12}{_fmt(s['psnr']):>10}{_fmt(s['ssim']):>10}{_fmt(s['sam']):>10}"
-                       f"{_fmt(s['ergas']):>10}{_fmt(s['seconds']):>10}")
+            click.echo(
+                f"{name:<12}{_fmt(s['psnr']):>10}{_fmt(s['ssim']):>10}{_fmt(s['sam']):>10}"
+                f"{_fmt(s['ergas']):>10}{_fmt(s['seconds']):>10}"
+            )
 
     _emit(d, as_json, render)
 
@@ -97,12 +122,17 @@ def wald_cmd(input_path: Path, engines: tuple[str, ...], factor: int, seed: int,
 @eval_.command("fidelity")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.argument("class_map", type=click.Path(path_type=Path))
-@click.option("--ref-image", type=click.Path(path_type=Path), required=True, help="a real image of the classes")
-@click.option("--ref-mask", type=click.Path(path_type=Path), required=True, help="the class map of --ref-image")
+@click.option(
+    "--ref-image", type=click.Path(path_type=Path), required=True, help="a real image of the classes"
+)
+@click.option(
+    "--ref-mask", type=click.Path(path_type=Path), required=True, help="the class map of --ref-image"
+)
 @click.option("--vocabulary", default="flair19", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, vocabulary: str,
-                 as_json: bool) -> None:
+def fidelity_cmd(
+    image: Path, class_map: Path, ref_image: Path, ref_mask: Path, vocabulary: str, as_json: bool
+) -> None:
     """How well IMAGE follows CLASS_MAP: per-class colour/texture distance to a real reference (lower is better)."""
     from geogen.errors import RasterError
     from geogen.eval.fidelity import class_fidelity
@@ -117,8 +147,13 @@ def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, 
 
     def run() -> dict[str, Any]:
         try:
-            return class_fidelity(read(image, [1, 2, 3]), read(class_map, [1])[0], read(ref_image, [1, 2, 3]),
-                                  read(ref_mask, [1])[0], get_vocabulary(vocabulary))
+            return class_fidelity(
+                read(image, [1, 2, 3]),
+                read(class_map, [1])[0],
+                read(ref_image, [1, 2, 3]),
+                read(ref_mask, [1])[0],
+                get_vocabulary(vocabulary),
+            )
         except ValueError as exc:
             if isinstance(exc, GeogenError):
                 raise
@@ -127,8 +162,10 @@ def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, 
     d = _guard(run)
 
     def render(d: dict[str, Any]) -> None:
-        click.echo(f"class fidelity distance {d['distance']:.4f} (score {d['score']:.4f}; colour {d['colour']:.4f}, "
-                   f"texture {d['texture']:.4f})")
+        click.echo(
+            f"class fidelity distance {d['distance']:.4f} (score {d['score']:.4f}; colour {d['colour']:.4f}, "
+            f"texture {d['texture']:.4f})"
+        )
         for name, c in d["per_class"].items():
             click.echo(f"  {name:<24}{c['pixels']:>9} px  distance {c['distance']:.4f}")
         if d.get("unmatched"):
@@ -140,8 +177,12 @@ def fidelity_cmd(image: Path, class_map: Path, ref_image: Path, ref_mask: Path, 
 @eval_.command("consistency")
 @click.argument("sr_path", metavar="SR", type=click.Path(path_type=Path))
 @click.argument("lr_path", metavar="LR", type=click.Path(path_type=Path))
-@click.option("--data-range", type=float, default=None,
-              help="divide values by this to get reflectance (default: 10000 for 16-bit, 255 for 8-bit, 1 for float)")
+@click.option(
+    "--data-range",
+    type=float,
+    default=None,
+    help="divide values by this to get reflectance (default: 10000 for 16-bit, 255 for 8-bit, 1 for float)",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_json: bool) -> None:
     """opensr-test consistency of a super-resolved SR against its low-resolution input LR (RGB bands).
@@ -159,7 +200,9 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
             sg, lg = dataset_grid(s), dataset_grid(lo)
             scale = lg.res[0] / sg.res[0]
             if abs(scale - round(scale)) > 1e-6 or round(scale) < 1:
-                raise RasterError(f"{sr_path}'s pixel size {sg.res[0]:g} does not divide {lr_path}'s {lg.res[0]:g}")
+                raise RasterError(
+                    f"{sr_path}'s pixel size {sg.res[0]:g} does not divide {lr_path}'s {lg.res[0]:g}"
+                )
             sr_bands, lr_bands = _rgb_indexes(s), _rgb_indexes(lo)
             n = min(len(sr_bands), len(lr_bands))
             sr_bands, lr_bands = sr_bands[:n], lr_bands[:n]
@@ -176,8 +219,10 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
     d = _guard(run)
 
     def render(d: dict[str, Any]) -> None:
-        click.echo(f"scale {d['scale']}: reflectance L1 {d['reflectance']:.5f}, spectral {d['spectral']:.3f} deg, "
-                   f"spatial shift {d['spatial']:.3f} LR px")
+        click.echo(
+            f"scale {d['scale']}: reflectance L1 {d['reflectance']:.5f}, spectral {d['spectral']:.3f} deg, "
+            f"spatial shift {d['spatial']:.3f} LR px"
+        )
 
     _emit(d, as_json, render)
 

@@ -74,7 +74,9 @@ def execute(build_job: Callable[[], Job], progress: str) -> JobResult:
         fail(
             f"internal error ({type(exc).__name__}: {exc}); this is a bug in geogen, please report it "
             "(set GEOGEN_DEBUG=1 to see the traceback)",
-            mode=progress, code=1, error="InternalError",
+            mode=progress,
+            code=1,
+            error="InternalError",
         )
     if progress == "jsonl":
         JsonlReporter(sys.stdout).event(

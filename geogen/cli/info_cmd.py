@@ -34,8 +34,12 @@ def installed_models() -> list[dict]:
     except GeogenError:
         return []
     return [
-        {"name": e.name, "kind": e.kind, "path": str(e.path),
-         "tasks": [{"task": t, "engine": en} for t, en in TASKS_BY_KIND.get(e.kind, [])]}
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "path": str(e.path),
+            "tasks": [{"task": t, "engine": en} for t, en in TASKS_BY_KIND.get(e.kind, [])],
+        }
         for e in entries
     ]
 
@@ -47,8 +51,14 @@ def info_dict() -> dict:
         "python": sys.version.split()[0],
         "tasks": sorted(PIPELINES),
         "engines": [
-            {"name": e.name, "task": e.task, "description": e.description, "needs_weights": e.needs_weights,
-             "default": e.default, "experimental": e.experimental}
+            {
+                "name": e.name,
+                "task": e.task,
+                "description": e.description,
+                "needs_weights": e.needs_weights,
+                "default": e.default,
+                "experimental": e.experimental,
+            }
             for e in ENGINES
         ],
         "models": installed_models(),
@@ -68,7 +78,10 @@ def info(as_json: bool) -> None:
         flags = " [default]" if e["default"] else ""
         flags += " [needs weights]" if e["needs_weights"] else ""
         click.echo(f"  {e['task']:<9} {e['name']:<12} {e['description']}{flags}")
-    click.echo(f"installed models: {len(d['models'])}" + "".join(f"\n  {m['name']} ({m['kind']})" for m in d["models"]))
+    click.echo(
+        f"installed models: {len(d['models'])}"
+        + "".join(f"\n  {m['name']} ({m['kind']})" for m in d["models"])
+    )
 
 
 @click.command("job-schema")

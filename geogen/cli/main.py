@@ -27,9 +27,13 @@ def _register_optional() -> None:
     """Commands whose modules land with their capability (sketch, eval, text, models, temporal)."""
     import importlib
 
-    for mod, name in (("geogen.cli.sketch_cmd", "sketch"), ("geogen.cli.eval_cmd", "eval_"),
-                      ("geogen.cli.text_cmd", "text"), ("geogen.cli.models_cmd", "models"),
-                      ("geogen.cli.temporal_cmd", "temporal")):
+    for mod, name in (
+        ("geogen.cli.sketch_cmd", "sketch"),
+        ("geogen.cli.eval_cmd", "eval_"),
+        ("geogen.cli.text_cmd", "text"),
+        ("geogen.cli.models_cmd", "models"),
+        ("geogen.cli.temporal_cmd", "temporal"),
+    ):
         try:
             module = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

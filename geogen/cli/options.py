@@ -11,18 +11,30 @@ from geogen.cli.execute import PROGRESS_MODES
 from geogen.job.spec import AreaOfInterest
 
 progress_option = click.option(
-    "--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
+    "--progress",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
     help="progress display: a bar on a terminal, JSON lines for programs (the QGIS plugin), or none",
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="replace existing outputs")
-seed_option = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="random seed")
-engine_option = click.option("--engine", default=None, help="engine name (see `geogen info`); default per task")
+seed_option = click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="random seed"
+)
+engine_option = click.option(
+    "--engine", default=None, help="engine name (see `geogen info`); default per task"
+)
 output_option = click.option(
-    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="output GeoTIFF path",
 )
 aoi_option = click.option(
-    "--aoi", default=None,
+    "--aoi",
+    default=None,
     help="area of interest: a vector file, or 'left,bottom,right,top' bounds (in --aoi-crs)",
 )
 aoi_crs_option = click.option("--aoi-crs", default=None, help="CRS of --aoi bounds (default EPSG:4326)")
@@ -37,7 +49,9 @@ def parse_aoi(aoi: str | None, aoi_crs: str | None) -> AreaOfInterest | None:
         try:
             bounds = tuple(float(p) for p in parts)
         except ValueError:
-            raise click.BadParameter(f"expected 4 numbers left,bottom,right,top, got {aoi!r}", param_hint="--aoi")
+            raise click.BadParameter(
+                f"expected 4 numbers left,bottom,right,top, got {aoi!r}", param_hint="--aoi"
+            )
         try:
             return AreaOfInterest(bounds=bounds, crs=aoi_crs or "EPSG:4326")
         except ValidationError as exc:
@@ -51,12 +65,21 @@ def output_fields(output: Path, overwrite: bool, crs: str | None = None) -> dict
     output = output.resolve()
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise click.BadParameter(f"output must be a .tif file, got {output.name!r}", param_hint="-o/--output")
-    return {"dir": str(output.parent), "name": output.stem, "overwrite": overwrite, "crs": crs,
-            "result": f"{output.stem}.result.json"}
+    return {
+        "dir": str(output.parent),
+        "name": output.stem,
+        "overwrite": overwrite,
+        "crs": crs,
+        "result": f"{output.stem}.result.json",
+    }
 
 
 engine_options_option = click.option(
-    "-O", "--option", "engine_options", multiple=True, metavar="KEY=VALUE",
+    "-O",
+    "--option",
+    "engine_options",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="engine option (repeatable), read as JSON when it parses, e.g. -O consistency_reg=0 -O tile=512; "
     "diffusion engines: -O compile=true (torch.compile of the UNet and ControlNet: faster long GPU runs "
     "after a warm-up), -O window=512, -O window_batch_size=8",

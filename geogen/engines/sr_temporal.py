@@ -331,5 +331,3 @@ def _write(
     return dataclasses.replace(
         record, path=str(final), crs=g.crs, bounds=g.bounds, width=g.width, height=g.height
     )
-
-

@@ -31,18 +31,30 @@ def _read(path: str | Path) -> tuple[np.ndarray, Grid, list[str | None], np.ndar
         return data, grid, list(ds.descriptions), valid, ds.dtypes[0]
 
 
-def _match_bands(pred_desc: list[str | None], ref_desc: list[str | None], n_pred: int, n_ref: int,
-                 pred_path: str, ref_path: str) -> list[tuple[int, int, str]]:
+def _match_bands(
+    pred_desc: list[str | None],
+    ref_desc: list[str | None],
+    n_pred: int,
+    n_ref: int,
+    pred_path: str,
+    ref_path: str,
+) -> list[tuple[int, int, str]]:
     if all(pred_desc) and all(ref_desc):
-        pairs = [(pred_desc.index(d), i, d) for i, d in enumerate(ref_desc) if d in pred_desc and d != "alpha"]
+        pairs = [
+            (pred_desc.index(d), i, d) for i, d in enumerate(ref_desc) if d in pred_desc and d != "alpha"
+        ]
         if pairs:
             return pairs  # type: ignore[return-value]
     if n_pred != n_ref:
-        raise RasterError(f"{pred_path} has {n_pred} bands and {ref_path} {n_ref}, and their band names do not match")
+        raise RasterError(
+            f"{pred_path} has {n_pred} bands and {ref_path} {n_ref}, and their band names do not match"
+        )
     return [(i, i, ref_desc[i] or f"band{i + 1}") for i in range(n_ref)]
 
 
-def _scores(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, data_range: float, scale: float) -> dict[str, Any]:
+def _scores(
+    pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, data_range: float, scale: float
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "psnr_db": metrics.psnr(pred, ref, data_range=data_range, valid=valid),
         "ssim": metrics.ssim(pred, ref, data_range=data_range, valid=valid),
@@ -53,8 +65,13 @@ def _scores(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, data_range: fl
     return out
 
 
-def compare_rasters(pred_path: str | Path, ref_path: str | Path, *, lr_path: str | Path | None = None,
-                    data_range: float | None = None) -> dict[str, Any]:
+def compare_rasters(
+    pred_path: str | Path,
+    ref_path: str | Path,
+    *,
+    lr_path: str | Path | None = None,
+    data_range: float | None = None,
+) -> dict[str, Any]:
     """PSNR, SSIM, SAM (degrees), ERGAS and RMSE of ``pred`` against ``ref``; bicubic from ``lr`` scored alongside.
 
     Raises:
@@ -64,7 +81,9 @@ def compare_rasters(pred_path: str | Path, ref_path: str | Path, *, lr_path: str
     pred, pgrid, pdesc, pvalid, pdtype = _read(pred_path)
     ref, rgrid, rdesc, rvalid, rdtype = _read(ref_path)
     if pgrid.shape != rgrid.shape or not np.allclose(tuple(pgrid.transform)[:6], tuple(rgrid.transform)[:6]):
-        raise RasterError(f"{pred_path} and {ref_path} are not on the same grid ({pgrid.shape} vs {rgrid.shape})")
+        raise RasterError(
+            f"{pred_path} and {ref_path} are not on the same grid ({pgrid.shape} vs {rgrid.shape})"
+        )
     pairs = _match_bands(pdesc, rdesc, pred.shape[0], ref.shape[0], str(pred_path), str(ref_path))
     p = pred[[a for a, _, _ in pairs]]
     r = ref[[b for _, b, _ in pairs]]
@@ -75,8 +94,12 @@ def compare_rasters(pred_path: str | Path, ref_path: str | Path, *, lr_path: str
     if lr_path is not None:
         lr, lgrid, ldesc, lvalid, _ = _read(lr_path)
         factor = lgrid.res[0] / rgrid.res[0]
-        if abs(factor - round(factor)) > 1e-6 or not np.allclose(lgrid.bounds, rgrid.bounds, atol=rgrid.res[0]):
-            raise RasterError(f"{lr_path} must cover {ref_path}'s footprint at an integer multiple of its pixel size")
+        if abs(factor - round(factor)) > 1e-6 or not np.allclose(
+            lgrid.bounds, rgrid.bounds, atol=rgrid.res[0]
+        ):
+            raise RasterError(
+                f"{lr_path} must cover {ref_path}'s footprint at an integer multiple of its pixel size"
+            )
         scale = float(round(factor))
         lpairs = _match_bands(ldesc, rdesc, lr.shape[0], ref.shape[0], str(lr_path), str(ref_path))
         lr_sel = lr[[a for a, _, _ in lpairs if a is not None]]

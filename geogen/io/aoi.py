@@ -175,14 +175,18 @@ def working_grid(area: Area, gsd: float, *, crs: str | None = None, snap: bool =
     if area.geometry.is_empty or area.geometry.area == 0:
         raise GeometryError("area of interest is empty")
     target = crs or working_crs(area)
-    left, bottom, right, top = reproject_bounds(area.bounds, area.crs, target) if area.crs != target else area.bounds
+    left, bottom, right, top = (
+        reproject_bounds(area.bounds, area.crs, target) if area.crs != target else area.bounds
+    )
     if snap:
         left, bottom = math.floor(left / gsd) * gsd, math.floor(bottom / gsd) * gsd
         right, top = math.ceil(right / gsd) * gsd, math.ceil(top / gsd) * gsd
     return Grid.from_bounds((left, bottom, right, top), gsd, target)
 
 
-def check_tile_budget(n_tiles: int, max_tiles: int, *, seconds_per_tile: float | None = None, what: str = "tiles") -> None:
+def check_tile_budget(
+    n_tiles: int, max_tiles: int, *, seconds_per_tile: float | None = None, what: str = "tiles"
+) -> None:
     """Refuse work that needs more than ``max_tiles`` model windows, saying how many and roughly how long.
 
     Raises:
@@ -195,7 +199,11 @@ def check_tile_budget(n_tiles: int, max_tiles: int, *, seconds_per_tile: float |
     eta = ""
     if seconds_per_tile:
         secs = n_tiles * seconds_per_tile
-        eta = f" (roughly {secs / 3600:.1f} h on this machine)" if secs >= 3600 else f" (roughly {secs / 60:.0f} min)"
+        eta = (
+            f" (roughly {secs / 3600:.1f} h on this machine)"
+            if secs >= 3600
+            else f" (roughly {secs / 60:.0f} min)"
+        )
     raise AreaTooLargeError(
         f"the area needs {n_tiles} {what}{eta}, above the limit of {max_tiles}; "
         "choose a smaller area or a coarser GSD, or raise max_tiles"

@@ -46,8 +46,10 @@ def _check_mapping(values: list[Hashable], code_of: CodeOf, what: str) -> dict[H
             lut[v] = int(c)
     if missing:
         shown = ", ".join(repr(m) for m in sorted(missing, key=str))
-        raise ClassMappingError(f"{what}: {len(missing)} class value(s) have no mapping to the engine's classes: "
-                                f"{shown}; add them to the mapping file")
+        raise ClassMappingError(
+            f"{what}: {len(missing)} class value(s) have no mapping to the engine's classes: "
+            f"{shown}; add them to the mapping file"
+        )
     return lut
 
 
@@ -85,8 +87,13 @@ class RasterClassSource:
         with rasterio.open(self.path) as ds:
             src_nodata = self.nodata if self.nodata is not None else 0
             reproject(
-                rasterio.band(ds, 1), raw, dst_transform=grid.transform, dst_crs=grid.crs,
-                resampling=Resampling.nearest, src_nodata=src_nodata, dst_nodata=src_nodata,
+                rasterio.band(ds, 1),
+                raw,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                resampling=Resampling.nearest,
+                src_nodata=src_nodata,
+                dst_nodata=src_nodata,
             )
         outside = (raw == src_nodata) | (raw < 0) | (raw >= len(self.lut))  # nodata, and beyond the raster
         raw[outside] = 0
@@ -113,7 +120,9 @@ def open_class_source(
         with open_raster(path) as ds:
             grid = dataset_grid(ds)
             if ds.count < 1 or np.dtype(ds.dtypes[0]).kind not in "iu":
-                raise ClassMappingError(f"class raster {path} must hold integer class codes, got {ds.dtypes[0]}")
+                raise ClassMappingError(
+                    f"class raster {path} must hold integer class codes, got {ds.dtypes[0]}"
+                )
             nodata = ds.nodata
             present: set[int] = set()
             for _, win in ds.block_windows(1):
@@ -125,8 +134,10 @@ def open_class_source(
             raise ClassMappingError(f"class raster {path} holds no class values (all nodata)")
         values = sorted(present)
         if values[0] < 0:
-            raise ClassMappingError(f"class raster {path} holds negative class values (e.g. {values[0]}); "
-                                    "class codes must be >= 0")
+            raise ClassMappingError(
+                f"class raster {path} holds negative class values (e.g. {values[0]}); "
+                "class codes must be >= 0"
+            )
         mapping = _check_mapping(values, code_of, f"class raster {Path(path).name}")
         lut = np.zeros(max(values) + 1, dtype=np.uint8)
         for v, c in mapping.items():
@@ -136,9 +147,13 @@ def open_class_source(
     vl = read_vector(path, layer)
     fields = vl.field_names()
     if class_field is None:
-        raise VectorError(f"a class field is needed for polygons; fields of {Path(path).name}: {', '.join(fields)}")
+        raise VectorError(
+            f"a class field is needed for polygons; fields of {Path(path).name}: {', '.join(fields)}"
+        )
     if class_field not in fields:
-        raise VectorError(f"class field {class_field!r} not found in {Path(path).name}; fields: {', '.join(fields)}")
+        raise VectorError(
+            f"class field {class_field!r} not found in {Path(path).name}; fields: {', '.join(fields)}"
+        )
     raw = [f.properties.get(class_field) for f in vl.features]
     values = sorted({v for v in raw}, key=str)
     mapping = _check_mapping(values, code_of, f"field {class_field!r} of {Path(path).name}")

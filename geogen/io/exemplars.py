@@ -29,8 +29,12 @@ class Exemplar:
 
 
 def read_exemplar(
-    image_path: str | Path, mask_path: str | Path, name: str | None = None, *,
-    mapping: ClassMapping | None = None, vocab: Vocabulary = FLAIR19,
+    image_path: str | Path,
+    mask_path: str | Path,
+    name: str | None = None,
+    *,
+    mapping: ClassMapping | None = None,
+    vocab: Vocabulary = FLAIR19,
 ) -> Exemplar:
     """Read an exemplar pair: bands 1-3 of an 8-bit image and a one-band class raster on the same grid.
 
@@ -43,8 +47,10 @@ def read_exemplar(
     """
     with open_raster(image_path) as ds:
         if ds.count < 3 or ds.dtypes[0] != "uint8":
-            raise RasterError(f"exemplar image {image_path} must be 8-bit RGB (3+ bands uint8), "
-                              f"got {ds.count} {ds.dtypes[0]} bands")
+            raise RasterError(
+                f"exemplar image {image_path} must be 8-bit RGB (3+ bands uint8), "
+                f"got {ds.count} {ds.dtypes[0]} bands"
+            )
         img_grid = dataset_grid(ds, require_crs=False)
         image = ds.read([1, 2, 3])
     with open_raster(mask_path) as ds:
@@ -53,10 +59,16 @@ def read_exemplar(
         mask_grid = dataset_grid(ds, require_crs=False)
         classes, nodata = ds.read(1), ds.nodata
     if image.shape[1:] != classes.shape or not np.allclose(img_grid.res, mask_grid.res):
-        raise RasterError(f"exemplar image {image_path} and class raster {mask_path} are not on the same grid")
+        raise RasterError(
+            f"exemplar image {image_path} and class raster {mask_path} are not on the same grid"
+        )
     codes = mapping.map_array(classes, nodata=nodata) if mapping is not None else check_codes(classes, vocab)
-    return Exemplar(name or Path(image_path).stem, np.ascontiguousarray(image), codes.astype(np.int32),
-                    float(img_grid.res[0]))
+    return Exemplar(
+        name or Path(image_path).stem,
+        np.ascontiguousarray(image),
+        codes.astype(np.int32),
+        float(img_grid.res[0]),
+    )
 
 
 def bundled_names() -> list[str]:
@@ -85,8 +97,9 @@ def load_exemplars(
     chosen = known if names is None else names
     missing = [n for n in chosen if n not in known]
     if missing or not chosen:
-        raise InputFileError(f"no bundled exemplar named {missing or chosen} under {EXEMPLAR_ROOT}; "
-                             f"available: {known}")
+        raise InputFileError(
+            f"no bundled exemplar named {missing or chosen} under {EXEMPLAR_ROOT}; available: {known}"
+        )
     return [read_exemplar(*_pair_files(EXEMPLAR_ROOT / n), name=n) for n in chosen]  # type: ignore[misc]
 
 

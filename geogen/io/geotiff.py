@@ -76,7 +76,12 @@ def commit_file(tmp: Path, final: Path) -> None:
 
 
 def _cog_options(dtype: str) -> dict[str, Any]:
-    opts: dict[str, Any] = {"compress": "DEFLATE", "blocksize": 512, "bigtiff": "IF_SAFER", "overview_resampling": "AVERAGE"}
+    opts: dict[str, Any] = {
+        "compress": "DEFLATE",
+        "blocksize": 512,
+        "bigtiff": "IF_SAFER",
+        "overview_resampling": "AVERAGE",
+    }
     if np.dtype(dtype).kind == "f":
         opts["predictor"] = 3
     else:
@@ -197,7 +202,11 @@ class GeoTIFFWriter:
             arr = np.where(valid[None], arr, np.asarray(self.nodata, dtype=self.dtype))
         self._ds.write(arr, indexes=list(range(1, self.count + 1)), window=window.to_rasterio())
         if self.alpha:
-            a = np.full((window.height, window.width), 255, np.uint8) if valid is None else valid.astype(np.uint8) * 255
+            a = (
+                np.full((window.height, window.width), 255, np.uint8)
+                if valid is None
+                else valid.astype(np.uint8) * 255
+            )
             self._ds.write(a, self.count + 1, window=window.to_rasterio())
 
     def commit(self) -> Path:
@@ -231,8 +240,14 @@ class GeoTIFFWriter:
         _remove(self._tmp)
 
 
-def reproject_file(src: str | Path, dst: str | Path, crs: str, *, resampling: Resampling = Resampling.bilinear,
-                   overwrite: bool = False) -> Path:
+def reproject_file(
+    src: str | Path,
+    dst: str | Path,
+    crs: str,
+    *,
+    resampling: Resampling = Resampling.bilinear,
+    overwrite: bool = False,
+) -> Path:
     """Warp a GeoTIFF to another CRS as a COG, streaming through a WarpedVRT, atomically.
 
     Class rasters should pass ``Resampling.nearest``.
@@ -242,7 +257,9 @@ def reproject_file(src: str | Path, dst: str | Path, crs: str, *, resampling: Re
     tmp_cog = temp_sibling(out, "cog")
     try:
         with rasterio.open(src) as s, WarpedVRT(s, crs=crs, resampling=resampling) as vrt:
-            rasterio.shutil.copy(vrt, tmp_blocks, driver="GTiff", tiled=True, compress="DEFLATE", bigtiff="IF_SAFER")
+            rasterio.shutil.copy(
+                vrt, tmp_blocks, driver="GTiff", tiled=True, compress="DEFLATE", bigtiff="IF_SAFER"
+            )
             with rasterio.open(tmp_blocks, "r+") as d:
                 d.update_tags(**s.tags())
                 for i, desc in enumerate(s.descriptions, start=1):

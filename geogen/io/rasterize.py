@@ -14,7 +14,11 @@ from tiles import Grid
 
 
 def rasterize_classes(
-    shapes: Iterable[tuple[BaseGeometry, int]], grid: Grid, *, shapes_crs: str | None = None, fill: int = 0,
+    shapes: Iterable[tuple[BaseGeometry, int]],
+    grid: Grid,
+    *,
+    shapes_crs: str | None = None,
+    fill: int = 0,
     dtype: str = "uint8",
 ) -> np.ndarray:
     """Burn ``(geometry, class code)`` pairs onto ``grid``: a pixel takes the code of the polygon holding its centre.

@@ -52,7 +52,9 @@ def provenance_tags(
     if metadata is not None:
         tags["GEOGEN_METADATA"] = json.dumps(metadata, default=str, sort_keys=True)
     for k, v in (extra or {}).items():
-        tags[k if k.isupper() else f"GEOGEN_{k.upper()}"] = v if isinstance(v, str) else json.dumps(v, default=str)
+        tags[k if k.isupper() else f"GEOGEN_{k.upper()}"] = (
+            v if isinstance(v, str) else json.dumps(v, default=str)
+        )
     return tags
 
 

@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from geogen.errors import InputFileError, JobSpecError
 
@@ -43,7 +51,9 @@ class AreaOfInterest(_Strict):
                 raise ValueError("`bounds` needs a `crs`")
             left, bottom, right, top = self.bounds
             if not right > left or not top > bottom:
-                raise ValueError(f"bounds {self.bounds} are empty or inverted (need left < right, bottom < top)")
+                raise ValueError(
+                    f"bounds {self.bounds} are empty or inverted (need left < right, bottom < top)"
+                )
         return self
 
 
@@ -54,8 +64,11 @@ class OutputSpec(_Strict):
     name: str = Field(default="geogen", description="file stem of the outputs", pattern=r"^[A-Za-z0-9._-]+$")
     crs: str | None = Field(default=None, description="CRS to write in (default: the input's or the area's)")
     overwrite: bool = False
-    result: str = Field(default="result.json", description="file name of the result record in `dir`",
-                        pattern=r"^[A-Za-z0-9._-]+\.json$")
+    result: str = Field(
+        default="result.json",
+        description="file name of the result record in `dir`",
+        pattern=r"^[A-Za-z0-9._-]+\.json$",
+    )
 
 
 class DatedInput(_Strict):
@@ -84,7 +97,9 @@ class _JobBase(_Strict):
     seed: int = Field(default=0, ge=0)
     steps: int | None = Field(default=None, ge=1, le=1000)
     output: OutputSpec
-    max_tiles: int = Field(default=4096, ge=1, description="refuse areas that need more model windows than this")
+    max_tiles: int = Field(
+        default=4096, ge=1, description="refuse areas that need more model windows than this"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="engine-specific options")
 
 
@@ -96,10 +111,13 @@ class SuperresJob(_JobBase):
         default=None, description="S2 stack: per-band folder, multi-band GeoTIFF, .SAFE folder or its .zip"
     )
     inputs: list[DatedInput] = Field(
-        default_factory=list, description="several dates of the same area (diffusion engine): one output per date"
+        default_factory=list,
+        description="several dates of the same area (diffusion engine): one output per date",
     )
     aoi: AreaOfInterest | None = None
-    target_gsd: float | None = Field(default=None, gt=0, description="output pixel size in metres (default 10)")
+    target_gsd: float | None = Field(
+        default=None, gt=0, description="output pixel size in metres (default 10)"
+    )
     bands: list[str] | None = Field(default=None, description="bands to output (default: all)")
 
     @model_validator(mode="after")
@@ -207,8 +225,11 @@ def _resolve_paths(obj: Any, base: Path, parent: str | None = None) -> Any:
 
 
 def _is_model_field(parent: str | None, key: str) -> bool:
-    return ((parent is None and key == "model") or (parent == "options" and key in _OPTION_MODEL_FIELDS)
-            or (parent == "loras" and key == "name"))
+    return (
+        (parent is None and key == "model")
+        or (parent == "options" and key in _OPTION_MODEL_FIELDS)
+        or (parent == "loras" and key == "name")
+    )
 
 
 def parse_job(data: dict[str, Any], base_dir: Path | None = None) -> Job:
@@ -224,7 +245,9 @@ def parse_job(data: dict[str, Any], base_dir: Path | None = None) -> Job:
     if data.get("task") not in TASKS:
         raise JobSpecError(f"unknown task {data.get('task')!r}; expected one of {', '.join(TASKS)}")
     if "version" in data and data["version"] != SPEC_VERSION:
-        raise JobSpecError(f"job spec version {data['version']!r} is not supported (this geogen reads {SPEC_VERSION})")
+        raise JobSpecError(
+            f"job spec version {data['version']!r} is not supported (this geogen reads {SPEC_VERSION})"
+        )
     if base_dir is not None:
         data = _resolve_paths(data, base_dir)
     try:
@@ -250,7 +273,9 @@ def load_job(path: str | Path) -> Job:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise JobSpecError(f"job file {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise JobSpecError(
+            f"job file {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     return parse_job(data, base_dir=p.resolve().parent)
 
 

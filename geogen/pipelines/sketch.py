@@ -45,8 +45,9 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     if engine.name != "exemplar":
         raise EngineError(f"sketch engine {engine.name!r} is not available in this version of geogen")
     vocab = get_vocabulary(job.vocabulary)
-    source = open_class_source(job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field,
-                               layer=job.layer)
+    source = open_class_source(
+        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
+    )
     exemplars = load_exemplars(job.exemplar.image, job.exemplar.mask) if job.exemplar else load_exemplars()
     gsd = job.gsd or source.native_res or exemplars[0].gsd
 
@@ -64,17 +65,31 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     examples = [resample_exemplar(e, gsd) for e in exemplars]
 
     lon, lat = centroid_lonlat(area)
-    metadata = {"gsd_m": gsd, "lon": round(lon, 6), "lat": round(lat, 6),
-                "date": job.date.isoformat() if job.date else None, "place": job.place,
-                "vocabulary": vocab.name, "exemplars": [e.name for e in exemplars]}
+    metadata = {
+        "gsd_m": gsd,
+        "lon": round(lon, 6),
+        "lat": round(lat, 6),
+        "date": job.date.isoformat() if job.date else None,
+        "place": job.place,
+        "vocabulary": vocab.name,
+        "exemplars": [e.name for e in exemplars],
+    }
     final = Path(job.output.dir) / f"{job.output.name}.tif"
     present: set[int] = set()
 
     output = RGBAOutput(
-        final, grid,
-        provenance_tags(engine=engine.name, model=f"exemplar:{'+'.join(e.name for e in exemplars)}",
-                        prompt=job.prompt, seed=job.seed, metadata=metadata, task="sketch"),
-        crs=sketch_output_crs(job, source), overwrite=job.output.overwrite,
+        final,
+        grid,
+        provenance_tags(
+            engine=engine.name,
+            model=f"exemplar:{'+'.join(e.name for e in exemplars)}",
+            prompt=job.prompt,
+            seed=job.seed,
+            metadata=metadata,
+            task="sketch",
+        ),
+        crs=sketch_output_crs(job, source),
+        overwrite=job.output.overwrite,
         progress=lambda done, total: reporter.progress(done, total, "reproject"),
     )
 
@@ -92,7 +107,14 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     reporter.progress(0, n_tiles, "synthesis")
     with output as writer:
         warnings = synthesize_tiled(
-            read_classes, grid.shape, bank, seed=job.seed, sink=sink, tile=TILE, overlap=OVERLAP, vocab=vocab,
+            read_classes,
+            grid.shape,
+            bank,
+            seed=job.seed,
+            sink=sink,
+            tile=TILE,
+            overlap=OVERLAP,
+            vocab=vocab,
             progress=lambda done, total: reporter.progress(done, total, "synthesis"),
         )
         for w in warnings:
@@ -104,7 +126,8 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     record = OutputRecord.on_grid(
         final, out_grid, RGBA_BANDS, date=job.date, extra={"classes": names, "gsd_m": gsd}
     )
-    summary = (f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(present)} classes "
-               f"({', '.join(names)}) with the exemplar engine, seed {job.seed}")
+    summary = (
+        f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(present)} classes "
+        f"({', '.join(names)}) with the exemplar engine, seed {job.seed}"
+    )
     return PipelineOutput([record], engine.name, summary, {"classes": names})
-

@@ -144,8 +144,10 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
 
         return run_sr_temporal(job, reporter)
     if job.input is None:
-        raise JobSpecError(f"the {info.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
-                           "is for the diffusionsat and diffusionsat-3d engines")
+        raise JobSpecError(
+            f"the {info.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
+            "is for the diffusionsat and diffusionsat-3d engines"
+        )
     tile = _tile_size(job)
     engine = create_sharpener(info.name, job.options, seed=job.seed)
     out_crs = job.output.crs

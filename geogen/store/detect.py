@@ -225,7 +225,9 @@ def classify_pipeline(folder: Path, root: Path, trust_pickle: bool) -> _Pipeline
     if vae and isinstance(vae.get("block_out_channels"), list):
         facts["vae_scale_factor"] = 2 ** (len(vae["block_out_channels"]) - 1)
     if scheduler is not None:
-        facts["prediction_type"] = scheduler.get("prediction_type")  # missing: decided per kind in find_models
+        facts["prediction_type"] = scheduler.get(
+            "prediction_type"
+        )  # missing: decided per kind in find_models
     unet_spec = index.get("unet")
     spec_sat = isinstance(unet_spec, list) and "SatUNet" in [str(s) for s in unet_spec]
     kind = None

@@ -185,7 +185,11 @@ def test_post_processed_layers_keep_their_group_in_date_order(tmp_path: Path, pr
     group = project.layerTreeRoot().findGroup("geogen temporal: j3")
     layers = [n.layer() for n in group.findLayers()]
     assert [lyr.customProperty(DATE_PROPERTY) for lyr in layers] == [
-        "2021-03-01", "2021-04-01", "2021-06-01", "2021-09-01", ""
+        "2021-03-01",
+        "2021-04-01",
+        "2021-06-01",
+        "2021-09-01",
+        "",
     ]
     assert [lyr.name()[:2] for lyr in layers] == ["f2", "f4", "f0", "f3", "f1"]
     assert [lyr.customProperty(SYNTHETIC_PROPERTY) for lyr in layers] == [True, True, True, False, False]

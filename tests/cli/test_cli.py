@@ -59,7 +59,9 @@ def test_superres_writes_georeferenced_10m_stack(runner, scene, tmp_path):
 def test_run_job_file_with_jsonl_progress(runner, scene, tmp_path):
     job = tmp_path / "job" / "job.json"
     job.parent.mkdir()
-    job.write_text(json.dumps({"task": "superres", "input": str(scene), "output": {"dir": "out", "name": "s"}}))
+    job.write_text(
+        json.dumps({"task": "superres", "input": str(scene), "output": {"dir": "out", "name": "s"}})
+    )
     r = invoke(runner, "run", job, "--progress", "jsonl")
     assert r.exit_code == 0, r.output
     events = [json.loads(line) for line in r.stdout.splitlines()]
@@ -75,7 +77,11 @@ def test_jsonl_error_event(runner, tmp_path):
     r = invoke(runner, "run", tmp_path / "missing.json", "--progress", "jsonl")
     assert r.exit_code == 2
     event = json.loads(r.stdout.splitlines()[-1])
-    assert event == {"type": "error", "error": "InputFileError", "message": f"job file not found: {tmp_path / 'missing.json'}"}
+    assert event == {
+        "type": "error",
+        "error": "InputFileError",
+        "message": f"job file not found: {tmp_path / 'missing.json'}",
+    }
 
 
 def _no_crs_raster(path: Path) -> None:
@@ -93,19 +99,26 @@ def test_user_errors(runner, scene, tmp_path):
     nocrs.mkdir()
     _no_crs_raster(nocrs / "T_B02.tif")
     assert_user_error(invoke(runner, "superres", nocrs, "-o", out), "CRS")
-    assert_user_error(invoke(runner, "superres", scene, "-o", out, "--engine", "magic"), "unknown engine 'magic'")
+    assert_user_error(
+        invoke(runner, "superres", scene, "-o", out, "--engine", "magic"), "unknown engine 'magic'"
+    )
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"task": "superres",')
     assert_user_error(invoke(runner, "run", bad_json), "not valid JSON")
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps({"task": "superres", "input": str(scene), "output": {"dir": str(tmp_path)},
-                                 "target_gsd": -5}))
+    wrong.write_text(
+        json.dumps(
+            {"task": "superres", "input": str(scene), "output": {"dir": str(tmp_path)}, "target_gsd": -5}
+        )
+    )
     assert_user_error(invoke(runner, "run", wrong), "target_gsd")
     out.write_bytes(b"x")
     assert_user_error(invoke(runner, "superres", scene, "-o", out), "output exists")
     blocker = tmp_path / "blocker"
     blocker.write_text("")
-    assert_user_error(invoke(runner, "superres", scene, "-o", blocker / "x" / "o.tif"), "cannot create output folder")
+    assert_user_error(
+        invoke(runner, "superres", scene, "-o", blocker / "x" / "o.tif"), "cannot create output folder"
+    )
     assert not list((tmp_path).glob("*.partial*"))
 
 
@@ -123,8 +136,17 @@ def test_bands_of_different_extents(runner, scene, tmp_path):
 
 def test_area_beyond_the_limit_says_tiles_and_time(runner, scene, tmp_path):
     job = tmp_path / "job.json"
-    job.write_text(json.dumps({"task": "superres", "input": str(scene), "output": {"dir": str(tmp_path)},
-                               "max_tiles": 1, "options": {"tile": 64}}))
+    job.write_text(
+        json.dumps(
+            {
+                "task": "superres",
+                "input": str(scene),
+                "output": {"dir": str(tmp_path)},
+                "max_tiles": 1,
+                "options": {"tile": 64},
+            }
+        )
+    )
     r = invoke(runner, "run", job)
     assert_user_error(r, "above the limit of 1")
     assert "roughly" in r.stderr
@@ -132,7 +154,9 @@ def test_area_beyond_the_limit_says_tiles_and_time(runner, scene, tmp_path):
 
 
 def test_aoi_outside_scene(runner, scene, tmp_path):
-    r = invoke(runner, "superres", scene, "-o", tmp_path / "o.tif", "--aoi", "0,0,1,1", "--aoi-crs", "EPSG:4326")
+    r = invoke(
+        runner, "superres", scene, "-o", tmp_path / "o.tif", "--aoi", "0,0,1,1", "--aoi-crs", "EPSG:4326"
+    )
     assert r.exit_code == 2 and "geogen: error:" in r.stderr
 
 
@@ -148,11 +172,21 @@ def test_info_and_schema(runner):
 def test_cancel_by_file_and_signal_leaves_nothing(tmp_path, scene):
     """A real `geogen run` process: a cancel file stops it at the next tile, exit 130, no final output."""
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"task": "superres", "input": str(scene), "engine": "sharpen-cnn",
-                               "output": {"dir": str(tmp_path / "out"), "name": "c"},
-                               "options": {"tile": 64, "iterations": 3000}}))
+    big.write_text(
+        json.dumps(
+            {
+                "task": "superres",
+                "input": str(scene),
+                "engine": "sharpen-cnn",
+                "output": {"dir": str(tmp_path / "out"), "name": "c"},
+                "options": {"tile": 64, "iterations": 3000},
+            }
+        )
+    )
     exe = Path(sys.executable).parent / ("geogen.exe" if os.name == "nt" else "geogen")
-    proc = subprocess.Popen([str(exe), "run", str(big), "--progress", "jsonl"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "run", str(big), "--progress", "jsonl"], stdout=subprocess.PIPE, text=True
+    )
     try:
         first = proc.stdout.readline()
         assert json.loads(first)["type"] == "start"
@@ -172,11 +206,21 @@ def test_sigterm_cancels_cleanly(tmp_path, scene):
     import signal
 
     job = tmp_path / "j.json"
-    job.write_text(json.dumps({"task": "superres", "input": str(scene), "engine": "sharpen-cnn",
-                               "output": {"dir": str(tmp_path / "out"), "name": "t"},
-                               "options": {"tile": 64, "iterations": 3000}}))
+    job.write_text(
+        json.dumps(
+            {
+                "task": "superres",
+                "input": str(scene),
+                "engine": "sharpen-cnn",
+                "output": {"dir": str(tmp_path / "out"), "name": "t"},
+                "options": {"tile": 64, "iterations": 3000},
+            }
+        )
+    )
     exe = Path(sys.executable).parent / "geogen"
-    proc = subprocess.Popen([str(exe), "run", str(job), "--progress", "jsonl"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "run", str(job), "--progress", "jsonl"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert json.loads(proc.stdout.readline())["type"] == "start"
         time.sleep(0.5)
@@ -192,6 +236,8 @@ def test_sigterm_cancels_cleanly(tmp_path, scene):
 
 def test_bad_option_values_are_user_errors(runner, scene, tmp_path):
     assert_user_error(invoke(runner, "superres", scene, "-o", tmp_path / "a.png"), "output must be a .tif")
-    assert_user_error(invoke(runner, "superres", scene, "-o", tmp_path / "a.tif", "--date", "foo"), "PATH=YYYY")
+    assert_user_error(
+        invoke(runner, "superres", scene, "-o", tmp_path / "a.tif", "--date", "foo"), "PATH=YYYY"
+    )
     r = invoke(runner, "superres", scene, "-o", tmp_path / "a.tif", "--aoi", "3,2,1,4")
     assert r.exit_code == 2 and "empty or inverted" in r.stderr and "pydantic" not in r.stderr

@@ -10,8 +10,17 @@ from geogen.cli.main import cli
 
 
 def write(path, data, transform, descriptions=None):
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
-                       dtype=data.dtype, crs="EPSG:32633", transform=transform) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype=data.dtype,
+        crs="EPSG:32633",
+        transform=transform,
+    ) as ds:
         ds.write(data)
         for i, d in enumerate(descriptions or [], start=1):
             ds.set_band_description(i, d)
@@ -28,8 +37,18 @@ def test_compare_scores_against_hand_computed_psnr_and_bicubic(tmp_path):
     write(tmp_path / "ref.tif", ref, t, names)
     write(tmp_path / "pred.tif", pred[::-1].copy(), t, names[::-1])  # bands matched by name, not position
     write(tmp_path / "lr.tif", lr, Affine(20, 0, 500000, 0, -20, 5000000), names)
-    r = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "pred.tif"), str(tmp_path / "ref.tif"),
-                                 "--lr", str(tmp_path / "lr.tif"), "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "compare",
+            str(tmp_path / "pred.tif"),
+            str(tmp_path / "ref.tif"),
+            "--lr",
+            str(tmp_path / "lr.tif"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["bands"] == names and d["data_range"] == 10000 and d["scale"] == 2
@@ -59,6 +78,8 @@ def test_wald_on_the_bundled_sample_beats_bicubic():
 def test_fidelity_of_a_real_image_against_itself_is_perfect(shared_data):
     d = shared_data / "flair1_aerial_masks"
     img, msk = str(d / "IMG_067998_RGB.tif"), str(d / "MSK_067998.tif")
-    r = CliRunner().invoke(cli, ["eval", "fidelity", img, msk, "--ref-image", img, "--ref-mask", msk, "--json"])
+    r = CliRunner().invoke(
+        cli, ["eval", "fidelity", img, msk, "--ref-image", img, "--ref-mask", msk, "--json"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["distance"] < 1e-9

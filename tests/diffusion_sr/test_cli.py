@@ -18,11 +18,38 @@ def test_superres_diffusionsat_multi_date_and_consistency_eval(sr_models, sloven
     clear = [p for p in slovenia_dates if "20150711" in p.name or "20150830" in p.name]
     aoi = "465300,5079500,465440,5079620"
     out = tmp_path / "sr.tif"
-    r = CliRunner().invoke(cli, [
-        "superres", str(clear[0]), "--date", f"{clear[1]}=2015-08-30", "--engine", "diffusionsat",
-        "--model", str(cn), "--scale", "4", "--steps", "2", "--aoi", aoi, "--aoi-crs", "EPSG:32633",
-        "-O", f"base_model={json.dumps(str(base))}", "-O", "window=32", "-O", "overlap=8", "-o", str(out),
-        "--progress", "none"], catch_exceptions=False)
+    r = CliRunner().invoke(
+        cli,
+        [
+            "superres",
+            str(clear[0]),
+            "--date",
+            f"{clear[1]}=2015-08-30",
+            "--engine",
+            "diffusionsat",
+            "--model",
+            str(cn),
+            "--scale",
+            "4",
+            "--steps",
+            "2",
+            "--aoi",
+            aoi,
+            "--aoi-crs",
+            "EPSG:32633",
+            "-O",
+            f"base_model={json.dumps(str(base))}",
+            "-O",
+            "window=32",
+            "-O",
+            "overlap=8",
+            "-o",
+            str(out),
+            "--progress",
+            "none",
+        ],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "sr.result.json").read_text())
     assert [o["date"] for o in record["outputs"]] == ["2015-07-11", "2015-08-30"]

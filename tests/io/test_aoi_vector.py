@@ -5,8 +5,14 @@ import pytest
 import rasterio
 
 from geogen.errors import AreaTooLargeError, GeometryError, InputFileError, VectorError
-from geogen.io.aoi import (area_from_bounds, area_from_vector, centroid_lonlat, check_tile_budget, utm_crs_for,
-                           working_grid)
+from geogen.io.aoi import (
+    area_from_bounds,
+    area_from_vector,
+    centroid_lonlat,
+    check_tile_budget,
+    utm_crs_for,
+    working_grid,
+)
 from geogen.io.raster import read_grid
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.vector import read_vector
@@ -17,8 +23,9 @@ def test_slovenian_polygons_reproduce_the_lulc_mask(slovenia):
     grid = read_grid(slovenia / "LULC_mask_10m.tif")
     layer = read_vector(slovenia / "LULC_polygons_MKGP_RABA.gpkg")
     assert layer.crs == "EPSG:32633" and len(layer.features) == 88
-    mask = rasterize_classes([(f.geometry, f.properties["LULC_ID"]) for f in layer.features], grid,
-                             shapes_crs=layer.crs)
+    mask = rasterize_classes(
+        [(f.geometry, f.properties["LULC_ID"]) for f in layer.features], grid, shapes_crs=layer.crs
+    )
     with rasterio.open(slovenia / "LULC_mask_10m.tif") as ds:
         ref = ds.read(1)
     np.testing.assert_array_equal(mask, ref)
@@ -28,8 +35,9 @@ def test_epsg4326_polygons_land_in_the_same_pixels(slovenia):
     grid = read_grid(slovenia / "LULC_mask_10m.tif")
     layer = read_vector(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson")
     assert layer.crs == "EPSG:4326"
-    mask = rasterize_classes([(f.geometry, f.properties["LULC_ID"]) for f in layer.features], grid,
-                             shapes_crs=layer.crs)
+    mask = rasterize_classes(
+        [(f.geometry, f.properties["LULC_ID"]) for f in layer.features], grid, shapes_crs=layer.crs
+    )
     with rasterio.open(slovenia / "LULC_mask_10m.tif") as ds:
         assert (mask == ds.read(1)).mean() > 0.999
 
@@ -89,13 +97,40 @@ def test_vector_errors(tmp_path):
     with pytest.raises(VectorError, match="empty"):
         read_vector(empty)
     bowtie = tmp_path / "bowtie.geojson"
-    bowtie.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"c": 1},
-        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}]}))
+    bowtie.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"c": 1},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                        },
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(VectorError, match="feature 0 .* invalid geometry: Self-intersection"):
         read_vector(bowtie)
     line = tmp_path / "line.geojson"
-    line.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
-        "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}]}))
+    line.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(VectorError, match="LineString; polygons are needed"):
         read_vector(line)
 

@@ -23,12 +23,18 @@ def test_cog_with_grid_tags_descriptions_and_alpha(tmp_path):
     valid = np.ones((200, 300), bool)
     valid[:, :50] = False
     tags = provenance_tags(engine="exemplar", model="flair", prompt="p", seed=7, metadata={"gsd": 10})
-    with GeoTIFFWriter(out, GRID, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"], tags=tags) as w:
+    with GeoTIFFWriter(
+        out, GRID, 3, "uint8", alpha=True, band_descriptions=["red", "green", "blue"], tags=tags
+    ) as w:
         w.write(Window(0, 0, 300, 100), data[:, :100], valid[:100])
         w.write(Window(0, 100, 300, 100), data[:, 100:], valid[100:])
     assert [p.name for p in tmp_path.iterdir()] == ["a.tif"]
     with rasterio.open(out) as ds:
-        assert ds.crs.to_epsg() == 32633 and ds.transform == GRID.transform and (ds.width, ds.height) == (300, 200)
+        assert (
+            ds.crs.to_epsg() == 32633
+            and ds.transform == GRID.transform
+            and (ds.width, ds.height) == (300, 200)
+        )
         assert ds.bounds == GRID.bounds
         np.testing.assert_array_equal(ds.read([1, 2, 3]), data)
         np.testing.assert_array_equal(ds.read(4), valid.astype(np.uint8) * 255)
@@ -44,7 +50,9 @@ def test_nodata_outside_valid(tmp_path):
     out = tmp_path / "n.tif"
     valid = np.zeros((200, 300), bool)
     valid[10:20, 10:20] = True
-    with GeoTIFFWriter(out, GRID, 1, "uint16", nodata=0, tags=provenance_tags(engine="x", synthetic=False)) as w:
+    with GeoTIFFWriter(
+        out, GRID, 1, "uint16", nodata=0, tags=provenance_tags(engine="x", synthetic=False)
+    ) as w:
         w.write(GRID.full_window, np.full((1, 200, 300), 1234.4), valid)
     with rasterio.open(out) as ds:
         a = ds.read(1)

@@ -5,28 +5,64 @@ import jsonschema
 import pytest
 
 from geogen.errors import InputFileError, JobSpecError
-from geogen.job.spec import (SketchJob, SuperresJob, TemporalJob, TextJob, job_hash, job_to_dict, json_schema,
-                             load_job, parse_job, save_job)
+from geogen.job.spec import (
+    SketchJob,
+    SuperresJob,
+    TemporalJob,
+    TextJob,
+    job_hash,
+    job_to_dict,
+    json_schema,
+    load_job,
+    parse_job,
+    save_job,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
 EXAMPLES = [
     {"task": "superres", "input": "/data/S2.SAFE", "output": {"dir": "/tmp/out"}, "bands": ["B05", "B8A"]},
-    {"task": "sketch", "landcover": "/d/sketch.gpkg", "class_field": "cls", "mapping": {"forest": "deciduous"},
-     "gsd": 0.2, "date": "2021-09-08", "seed": 3, "output": {"dir": "/tmp/out", "name": "scene"},
-     "loras": [{"name": "word2scene-river", "strength": 0.7}]},
-    {"task": "text", "prompt": "a satellite image of farmland", "gsd": 1.0, "date": "2017-02-11",
-     "aoi": {"bounds": [153.2, -28.0, 153.3, -27.9], "crs": "EPSG:4326"}, "output": {"dir": "/tmp/out"},
-     "engine": "diffusionsat", "model": "diffusionsat-512", "steps": 30},
-    {"task": "temporal", "inputs": [{"path": "/d/a.tif", "date": "2015-07-11"}, {"path": "/d/b.tif"}],
-     "target_dates": ["2015-09-01", "2015-10-01"], "cloud_max": 0.2, "output": {"dir": "/tmp/out"}},
+    {
+        "task": "sketch",
+        "landcover": "/d/sketch.gpkg",
+        "class_field": "cls",
+        "mapping": {"forest": "deciduous"},
+        "gsd": 0.2,
+        "date": "2021-09-08",
+        "seed": 3,
+        "output": {"dir": "/tmp/out", "name": "scene"},
+        "loras": [{"name": "word2scene-river", "strength": 0.7}],
+    },
+    {
+        "task": "text",
+        "prompt": "a satellite image of farmland",
+        "gsd": 1.0,
+        "date": "2017-02-11",
+        "aoi": {"bounds": [153.2, -28.0, 153.3, -27.9], "crs": "EPSG:4326"},
+        "output": {"dir": "/tmp/out"},
+        "engine": "diffusionsat",
+        "model": "diffusionsat-512",
+        "steps": 30,
+    },
+    {
+        "task": "temporal",
+        "inputs": [{"path": "/d/a.tif", "date": "2015-07-11"}, {"path": "/d/b.tif"}],
+        "target_dates": ["2015-09-01", "2015-10-01"],
+        "cloud_max": 0.2,
+        "output": {"dir": "/tmp/out"},
+    },
 ]
 
 
 @pytest.mark.parametrize("data", EXAMPLES, ids=lambda d: d["task"])
 def test_round_trip_and_schema(data, tmp_path):
     job = parse_job(data)
-    assert type(job) is {"superres": SuperresJob, "sketch": SketchJob, "text": TextJob, "temporal": TemporalJob}[data["task"]]
+    assert (
+        type(job)
+        is {"superres": SuperresJob, "sketch": SketchJob, "text": TextJob, "temporal": TemporalJob}[
+            data["task"]
+        ]
+    )
     path = tmp_path / "job.json"
     save_job(job, path)
     again = load_job(path)
@@ -45,8 +81,16 @@ def test_hash_ignores_key_order_but_not_values():
 def test_relative_paths_resolve_against_job_folder(tmp_path):
     (tmp_path / "job").mkdir()
     p = tmp_path / "job" / "job.json"
-    p.write_text(json.dumps({"task": "sketch", "landcover": "inputs/sketch.gpkg", "class_field": "c",
-                             "output": {"dir": "out"}}))
+    p.write_text(
+        json.dumps(
+            {
+                "task": "sketch",
+                "landcover": "inputs/sketch.gpkg",
+                "class_field": "c",
+                "output": {"dir": "out"},
+            }
+        )
+    )
     job = load_job(p)
     assert Path(job.landcover) == tmp_path / "job" / "inputs" / "sketch.gpkg"
     assert Path(job.output.dir) == tmp_path / "job" / "out"
@@ -54,7 +98,9 @@ def test_relative_paths_resolve_against_job_folder(tmp_path):
 
 def test_committed_schema_is_current():
     committed = json.loads((REPO / "geogen" / "schemas" / "job-v1.schema.json").read_text())
-    assert committed == json_schema(), "regenerate with: geogen job-schema > geogen/schemas/job-v1.schema.json"
+    assert committed == json_schema(), (
+        "regenerate with: geogen job-schema > geogen/schemas/job-v1.schema.json"
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,12 +110,40 @@ def test_committed_schema_is_current():
         ({"output": {"dir": "x"}}, "no `task`"),
         ({"task": "superres", "input": "a", "output": {"dir": "x"}, "version": 7}, "version 7"),
         ({"task": "superres", "input": "a", "output": {"dir": "x"}, "colour": "red"}, "colour"),
-        ({"task": "text", "prompt": "p", "gsd": 0, "aoi": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326"},
-          "output": {"dir": "x"}}, "gsd"),
-        ({"task": "text", "prompt": "p", "gsd": 1, "aoi": {"bounds": [0, 0, 1, 1]}, "output": {"dir": "x"}}, "crs"),
-        ({"task": "text", "prompt": "p", "gsd": 1, "aoi": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326",
-          "vector": "a.gpkg"}, "output": {"dir": "x"}}, "exactly one"),
-        ({"task": "temporal", "target_dates": ["2020-01-01", "2020-01-01"], "output": {"dir": "x"}}, "duplicate"),
+        (
+            {
+                "task": "text",
+                "prompt": "p",
+                "gsd": 0,
+                "aoi": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326"},
+                "output": {"dir": "x"},
+            },
+            "gsd",
+        ),
+        (
+            {
+                "task": "text",
+                "prompt": "p",
+                "gsd": 1,
+                "aoi": {"bounds": [0, 0, 1, 1]},
+                "output": {"dir": "x"},
+            },
+            "crs",
+        ),
+        (
+            {
+                "task": "text",
+                "prompt": "p",
+                "gsd": 1,
+                "aoi": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326", "vector": "a.gpkg"},
+                "output": {"dir": "x"},
+            },
+            "exactly one",
+        ),
+        (
+            {"task": "temporal", "target_dates": ["2020-01-01", "2020-01-01"], "output": {"dir": "x"}},
+            "duplicate",
+        ),
         ({"task": "superres", "input": "a", "output": {"dir": "x", "name": "../evil"}}, "output.name"),
     ],
 )
@@ -98,10 +172,20 @@ def test_only_real_path_fields_are_resolved(tmp_path):
     (tmp_path / "forest").write_text("")
     (tmp_path / "cn").mkdir()
     p = tmp_path / "job.json"
-    p.write_text(json.dumps({
-        "task": "sketch", "landcover": "s.gpkg", "class_field": "c", "mapping": {"forest": "deciduous"},
-        "model": "store-name", "options": {"controlnet": "cn"}, "loras": [{"name": "cn"}],
-        "output": {"dir": "out", "name": "out"}}))
+    p.write_text(
+        json.dumps(
+            {
+                "task": "sketch",
+                "landcover": "s.gpkg",
+                "class_field": "c",
+                "mapping": {"forest": "deciduous"},
+                "model": "store-name",
+                "options": {"controlnet": "cn"},
+                "loras": [{"name": "cn"}],
+                "output": {"dir": "out", "name": "out"},
+            }
+        )
+    )
     job = load_job(p)
     assert job.output.name == "out" and Path(job.output.dir) == tmp_path / "out"
     assert job.mapping == {"forest": "deciduous"}

@@ -102,6 +102,13 @@ def write_diffusionsat_folder(model: torch.nn.Module, folder: Path, class_name: 
 
 def architecture_kwargs(cfg) -> dict:
     """The constructor arguments that fix a ControlNet's architecture, read from a model's config."""
-    keys = ("block_out_channels", "down_block_types", "layers_per_block", "cross_attention_dim",
-            "attention_head_dim", "norm_num_groups", "conditioning_embedding_out_channels")
+    keys = (
+        "block_out_channels",
+        "down_block_types",
+        "layers_per_block",
+        "cross_attention_dim",
+        "attention_head_dim",
+        "norm_num_groups",
+        "conditioning_embedding_out_channels",
+    )
     return {k: getattr(cfg, k) for k in keys}

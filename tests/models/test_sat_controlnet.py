@@ -32,7 +32,9 @@ def assert_outputs_close(
 def stock_twin(model: SatControlNetModel) -> ControlNetModel:
     """The stock ControlNet with the same weights (valid when the stride rule leaves every stride at 2)."""
     cfg = model.config
-    stock = ControlNetModel(conditioning_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)).eval()
+    stock = ControlNetModel(
+        conditioning_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)
+    ).eval()
     stock.load_state_dict(
         {k: v for k, v in model.state_dict().items() if not k.startswith("metadata_embedding.")}, strict=True
     )

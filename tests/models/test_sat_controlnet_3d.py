@@ -32,7 +32,9 @@ def frames_inputs(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def per_frame_twin(model: SatControlNetModel3D) -> SatControlNetModel:
     """A 2-D SatControlNet with the 3-D model's weights (1x1x1 zero-convs as 1x1) fed pre-embedded frames."""
     cfg = model.config
-    twin = SatControlNetModel(conditioning_in_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)).eval()
+    twin = SatControlNetModel(
+        conditioning_in_channels=cfg.conditioning_in_channels, **architecture_kwargs(cfg)
+    ).eval()
     twin.controlnet_cond_embedding = nn.Identity()
     state = {
         k: (v[..., 0] if v.ndim == 5 else v)

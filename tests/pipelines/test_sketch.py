@@ -28,9 +28,16 @@ def sketch_job(tmp_path: Path, **fields) -> object:
 
 def test_polygons_to_scene_on_the_requested_grid(slovenia, tmp_path):
     bounds = (465200.0, 5079300.0, 465800.0, 5079800.0)
-    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"), class_field="LULC_ID",
-                     mapping=str(MAPPING), gsd=2.0, seed=5, date="2015-07-11",
-                     aoi={"bounds": bounds, "crs": "EPSG:32633"})
+    job = sketch_job(
+        tmp_path,
+        landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"),
+        class_field="LULC_ID",
+        mapping=str(MAPPING),
+        gsd=2.0,
+        seed=5,
+        date="2015-07-11",
+        aoi={"bounds": bounds, "crs": "EPSG:32633"},
+    )
     out = run_sketch(job, NullReporter())
     record = out.outputs[0]
     expected = working_grid(area_from_bounds(bounds, "EPSG:32633"), 2.0)
@@ -44,7 +51,11 @@ def test_polygons_to_scene_on_the_requested_grid(slovenia, tmp_path):
     inside = rasterize_classes([(f.geometry, 1) for f in layer.features], expected, shapes_crs=layer.crs)
     np.testing.assert_array_equal(alpha == 255, inside == 1)
     assert rgb[:, alpha == 255].std() > 5  # textured, not a flat fill
-    assert tags["GEOGEN_SYNTHETIC"] == "YES" and tags["GEOGEN_ENGINE"] == "exemplar" and tags["GEOGEN_SEED"] == "5"
+    assert (
+        tags["GEOGEN_SYNTHETIC"] == "YES"
+        and tags["GEOGEN_ENGINE"] == "exemplar"
+        and tags["GEOGEN_SEED"] == "5"
+    )
     meta = json.loads(tags["GEOGEN_METADATA"])
     assert meta["gsd_m"] == 2.0 and meta["date"] == "2015-07-11" and 14.55 < meta["lon"] < 14.57
     assert record.synthetic and record.kind == "generated" and record.extra["classes"]
@@ -75,23 +86,34 @@ def test_same_seed_same_pixels_other_seed_differs(shared_data, tmp_path):
 
 
 def test_geographic_input_is_worked_in_utm_and_written_back(slovenia, tmp_path):
-    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson"),
-                     class_field="LULC_ID", mapping=str(MAPPING), gsd=3.0)
+    job = sketch_job(
+        tmp_path,
+        landcover=str(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson"),
+        class_field="LULC_ID",
+        mapping=str(MAPPING),
+        gsd=3.0,
+    )
     rec = run_sketch(job, NullReporter()).outputs[0]
     layer = read_vector(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson")
     with rasterio.open(rec.path) as ds:
         assert ds.crs.to_epsg() == 4326
         left, bottom, right, top = ds.bounds
     l0, b0, r0, t0 = layer.bounds
-    assert abs(left - l0) < 2e-4 and abs(right - r0) < 2e-4 and abs(bottom - b0) < 2e-4 and abs(top - t0) < 2e-4
+    assert (
+        abs(left - l0) < 2e-4 and abs(right - r0) < 2e-4 and abs(bottom - b0) < 2e-4 and abs(top - t0) < 2e-4
+    )
     assert not list(Path(tmp_path).glob(".*partial*"))
 
 
 def test_unmapped_classes_are_listed(slovenia, tmp_path):
     mapping = tmp_path / "m.json"
     mapping.write_text(json.dumps({"1": "agricultural land", "2": "mixed"}))
-    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"), class_field="LULC_ID",
-                     mapping=str(mapping))
+    job = sketch_job(
+        tmp_path,
+        landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"),
+        class_field="LULC_ID",
+        mapping=str(mapping),
+    )
     with pytest.raises(ClassMappingError) as err:
         run_sketch(job, NullReporter())
     for code in ("3", "4", "8"):
@@ -103,8 +125,17 @@ def test_bad_inputs(slovenia, tmp_path):
     with pytest.raises(VectorError, match="class field 'NOPE' not found"):
         run_sketch(sketch_job(tmp_path, landcover=gpkg, class_field="NOPE"), NullReporter())
     with pytest.raises(GeometryError, match="does not overlap"):
-        run_sketch(sketch_job(tmp_path, landcover=gpkg, class_field="LULC_ID", mapping=str(MAPPING), gsd=1.0,
-                              aoi={"bounds": [2.0, 48.0, 2.1, 48.1], "crs": "EPSG:4326"}), NullReporter())
+        run_sketch(
+            sketch_job(
+                tmp_path,
+                landcover=gpkg,
+                class_field="LULC_ID",
+                mapping=str(MAPPING),
+                gsd=1.0,
+                aoi={"bounds": [2.0, 48.0, 2.1, 48.1], "crs": "EPSG:4326"},
+            ),
+            NullReporter(),
+        )
     empty = tmp_path / "empty.geojson"
     empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     with pytest.raises(VectorError, match="empty"):
@@ -118,8 +149,13 @@ def test_bad_inputs(slovenia, tmp_path):
 
 
 def test_gsd_too_coarse_for_the_exemplars_says_what_works(slovenia, tmp_path):
-    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"), class_field="LULC_ID",
-                     mapping=str(MAPPING), gsd=10.0)
+    job = sketch_job(
+        tmp_path,
+        landcover=str(slovenia / "LULC_polygons_MKGP_RABA.gpkg"),
+        class_field="LULC_ID",
+        mapping=str(MAPPING),
+        gsd=10.0,
+    )
     with pytest.raises(GeometryError, match=r"GSD 10 m is too coarse.*--gsd 3\.2 or finer"):
         run_sketch(job, NullReporter())
 
@@ -133,19 +169,36 @@ def test_many_small_parcels_from_a_shapefile(shared_data, tmp_path):
 
     src = shared_data / "rpg_france_parcels" / "RPG_parcels_east_of_Lyon_EPSG2154.gpkg"
     shp = tmp_path / "parcels.shp"
-    with fiona.open(src) as s, fiona.open(shp, "w", driver="ESRI Shapefile", crs=s.crs,
-                                          schema={"geometry": "Polygon", "properties": {"code": "str"}}) as d:
+    with (
+        fiona.open(src) as s,
+        fiona.open(
+            shp,
+            "w",
+            driver="ESRI Shapefile",
+            crs=s.crs,
+            schema={"geometry": "Polygon", "properties": {"code": "str"}},
+        ) as d,
+    ):
         codes = set()
         for f in s:
             code = f.properties["code_cultu"]
             codes.add(code)
             d.write({"geometry": f.geometry, "properties": {"code": code}})
-    mapping = {c: ("herbaceous vegetation" if c in RPG_GRASS else "brushwood" if c == "BOR"
-                   else "agricultural land") for c in codes}
+    mapping = {
+        c: ("herbaceous vegetation" if c in RPG_GRASS else "brushwood" if c == "BOR" else "agricultural land")
+        for c in codes
+    }
     c = read_vector(shp).features[0].geometry.centroid
     bounds = (round(c.x) - 200.0, round(c.y) - 150.0, round(c.x) + 200.0, round(c.y) + 150.0)
-    job = sketch_job(tmp_path / "out", landcover=str(shp), class_field="code", mapping=mapping, gsd=1.0, seed=2,
-                     aoi={"bounds": bounds, "crs": "EPSG:2154"})
+    job = sketch_job(
+        tmp_path / "out",
+        landcover=str(shp),
+        class_field="code",
+        mapping=mapping,
+        gsd=1.0,
+        seed=2,
+        aoi={"bounds": bounds, "crs": "EPSG:2154"},
+    )
     rec = run_sketch(job, NullReporter()).outputs[0]
     layer = read_vector(shp)
     grid = working_grid(area_from_bounds(bounds, "EPSG:2154"), 1.0)
@@ -164,8 +217,18 @@ def test_class_raster_nodata_other_than_zero_stays_transparent(tmp_path):
     codes[:, 32:] = 7
     codes[:32, :32] = 255  # nodata
     path = tmp_path / "cls.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8", nodata=255,
-                       crs="EPSG:2154", transform=Affine(0.2, 0, 900000, 0, -0.2, 6500000)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=64,
+        height=64,
+        count=1,
+        dtype="uint8",
+        nodata=255,
+        crs="EPSG:2154",
+        transform=Affine(0.2, 0, 900000, 0, -0.2, 6500000),
+    ) as ds:
         ds.write(codes, 1)
     rec = run_sketch(sketch_job(tmp_path / "o", landcover=str(path), seed=0), NullReporter()).outputs[0]
     with rasterio.open(rec.path) as ds:
@@ -183,8 +246,13 @@ def test_existing_output_is_refused_before_any_work_even_with_a_warp(slovenia, t
         def progress(self, done, total, stage=""):
             events.append((done, total, stage))
 
-    job = sketch_job(tmp_path, landcover=str(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson"),
-                     class_field="LULC_ID", mapping=str(MAPPING), gsd=3.0)
+    job = sketch_job(
+        tmp_path,
+        landcover=str(slovenia / "LULC_polygons_MKGP_RABA_EPSG4326.geojson"),
+        class_field="LULC_ID",
+        mapping=str(MAPPING),
+        gsd=3.0,
+    )
     with pytest.raises(OutputError, match="output exists"):
         run_sketch(job, Recorder())
     assert events == [] and (tmp_path / "scene.tif").read_bytes() == b"keep me"

@@ -165,7 +165,11 @@ def test_other_engines(tmp_path: Path, engine: str) -> None:
 @pytest.mark.parametrize(
     "fields, error, message",
     [
-        ({"engine": "esrgan"}, EngineError, "known: sharpen, sharpen-cnn, diffusionsat, diffusionsat-3d, bicubic"),
+        (
+            {"engine": "esrgan"},
+            EngineError,
+            "known: sharpen, sharpen-cnn, diffusionsat, diffusionsat-3d, bicubic",
+        ),
         ({"target_gsd": 5.0}, EngineError, "target_gsd 5 m is not supported"),
         ({"bands": ["B10"]}, JobSpecError, "B10 is not in the input"),
         ({"bands": ["NIR"]}, JobSpecError, "'NIR' is not a Sentinel-2 band"),
@@ -176,7 +180,7 @@ def test_other_engines(tmp_path: Path, engine: str) -> None:
         ),
         ({"options": {"tile": 8}}, JobSpecError, "options.tile"),
         ({"input": "/nonexistent/scene"}, InputFileError, "not found"),
-    ({"output": {"crs": "EPSG:999999"}}, GeometryError, "not a valid CRS"),
+        ({"output": {"crs": "EPSG:999999"}}, GeometryError, "not a valid CRS"),
     ],
 )
 def test_errors(tmp_path: Path, fields: dict, error: type, message: str) -> None:

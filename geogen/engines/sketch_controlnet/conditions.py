@@ -33,7 +33,11 @@ class WindowConditions:
     """
 
     def __init__(
-        self, read: ReadClasses, factor: int, vocab: Vocabulary = FLAIR19, budget_bytes: int = 0,
+        self,
+        read: ReadClasses,
+        factor: int,
+        vocab: Vocabulary = FLAIR19,
+        budget_bytes: int = 0,
         style: str = "legend",
     ) -> None:
         self._read = read
