@@ -106,7 +106,8 @@ def make_venv(python: str | Path, venv: Path, *extra: str) -> None:
 
 def ensure_backend() -> Path:
     """The backend venv: torch first (pinned, so pip never pulls a CUDA build here), then geogen[test] editable."""
-    if sys.version_info < (3, 10):
+    # bootstrap.py runs under whatever python3 the user has, which may predate requires-python.
+    if sys.version_info < (3, 10):  # noqa: UP036 (a runtime check for older interpreters, not dead code)
         sys.exit(f"geogen needs Python >= 3.10, this is {platform.python_version()}")
     torch_req = os.environ.get("GEOGEN_TORCH", "torch==2.13.0")
     fp = fingerprint((ROOT / "pyproject.toml").read_text(), torch_req, sys.version)
@@ -149,9 +150,12 @@ def qgis_python() -> Path | None:
     probe = [candidate, "-c", "import qgis.core"]
     if subprocess.run(probe, capture_output=True).returncode == 0:
         return Path(candidate)
-    if not os.environ.get("GEOGEN_QGIS_PYTHON") and apt_install("python3-qgis", "python3-venv"):
-        if subprocess.run(probe, capture_output=True).returncode == 0:
-            return Path(candidate)
+    if (
+        not os.environ.get("GEOGEN_QGIS_PYTHON")
+        and apt_install("python3-qgis", "python3-venv")
+        and subprocess.run(probe, capture_output=True).returncode == 0
+    ):
+        return Path(candidate)
     return None
 
 
@@ -190,15 +194,37 @@ def pytest_run(py: Path, args: list[str], env: dict[str, str]) -> int:
 
 
 def cmd_demo(extra: list[str]) -> int:
-    py = ensure_backend()
+    ensure_backend()
     return subprocess.run([str(venv_script(VENV, "geogen")), "demo", *extra], cwd=ROOT).returncode
+
+
+STATIC_CHECKS = (
+    ("ruff format", ["ruff", "format", "--check", "."]),
+    ("ruff check", ["ruff", "check", "."]),
+    ("mypy", ["mypy"]),
+    ("import-linter", ["lint-imports"]),
+)
+
+
+def static_checks(env: dict[str, str]) -> int:
+    """Formatting, lint, types and layer contracts (configured in pyproject.toml); non-zero when any fails."""
+    failed = []
+    for name, (tool, *args) in STATIC_CHECKS:
+        cmd = [str(venv_script(VENV, tool)), *args]
+        log(" ".join(cmd))
+        if subprocess.run(cmd, cwd=ROOT, env=env).returncode != 0:
+            failed.append(name)
+    if failed:
+        log(f"static checks failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 def cmd_test(extra: list[str]) -> int:
     py = ensure_backend()
     qpy = ensure_qgis()
     env = test_env()
-    rc = pytest_run(py, ["tests", *extra], env)
+    rc = static_checks(env)
+    rc = max(rc, pytest_run(py, ["tests", *extra], env))
     plugin_tests = ROOT / "qgis_plugin" / "tests"
     if plugin_tests.is_dir():
         if qpy is None:

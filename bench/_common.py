@@ -125,7 +125,7 @@ def parse_args(description: str, real_size_help: str, latents_help: str) -> argp
 
 def setup(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
     """Set the torch threads and the clock; the device and dtype asked for."""
-    from geogen.engines.diffusion import select_device, select_dtype
+    from geogen.diffusion.components import select_device, select_dtype
 
     torch.set_num_threads(args.threads)
     device = select_device(args.device)

@@ -1,6 +1,6 @@
 """Benchmark: the ControlNet sketch engine's per-step cost against a bare diffusers ControlNet pipeline.
 
-1. Per-denoising-step time of ``ControlNetSketchEngine.denoise_area`` on one window covering the canvas (the
+1. Per-denoising-step time of ``ControlNetSketcher.denoise_area`` on one window covering the canvas (the
    same work: UNet + ControlNet, classifier-free guidance in one batch) against diffusers'
    ``StableDiffusionControlNetPipeline`` with the same modules, scheduler (UniPC), latent size, steps,
    guidance and condition image, no decode. geogen's step includes what it adds: the window's class map, its
@@ -86,8 +86,8 @@ def build(shapes: dict, device: torch.device, dtype: torch.dtype, tmp: Path):
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel, UniPCMultistepScheduler
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from geogen.engines.diffusion.components import DiffusionComponents
-    from geogen.engines.sketch_controlnet import SketchModels
+    from geogen.diffusion.components import DiffusionComponents
+    from geogen.engines.sketch_controlnet.models import SketchModels
     from geogen.store import ModelEntry
     from tests.tiny_models import clip_text_config, write_tokenizer
 
@@ -164,13 +164,13 @@ def time_diffusers(
 def per_step(models, args, latent: int, factor: int, device: torch.device) -> dict:
     from diffusers import StableDiffusionControlNetPipeline
 
-    from geogen.engines.sketch_controlnet import ControlNetSketchEngine, SketchSettings, make_scheduler
+    from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings, make_scheduler
     from geogen.landcover.vocab import render_condition
 
     comps = models.comps
     size = latent * factor
     codes = class_map(size)
-    engine = ControlNetSketchEngine(
+    engine = ControlNetSketcher(
         models, SketchSettings(steps=args.steps, guidance_scale=args.guidance, scheduler="unipc")
     )
     prompt = engine.prompt_for(codes)
@@ -206,12 +206,12 @@ def per_step(models, args, latent: int, factor: int, device: torch.device) -> di
 
 def tiled_run(models, args, latent: int, factor: int, device: torch.device) -> dict:
     """A canvas of 3 x 3 windows of ``latent`` (quarter overlap) against one window alone, per step."""
-    from geogen.engines.sketch_controlnet import ControlNetSketchEngine, SketchSettings
+    from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings
 
     overlap = latent // 4
     side = 3 * latent - 2 * overlap
     codes = class_map(side * factor)
-    engine = ControlNetSketchEngine(models, SketchSettings(steps=args.steps, guidance_scale=args.guidance))
+    engine = ControlNetSketcher(models, SketchSettings(steps=args.steps, guidance_scale=args.guidance))
     times: dict[str, list[float]] = {"tiled": [], "single": []}
     prompts = 0
     with torch.no_grad():

@@ -1,11 +1,11 @@
 """Benchmark: geogen's latent-window denoising against a bare diffusers pipeline, and its window efficiency.
 
-1. Per-denoising-step time of ``geogen.engines.diffusion.denoise`` on one window covering the canvas (so the
-   work is the same) against diffusers' ``StableDiffusionPipeline`` with the same UNet, scheduler (DDIM,
-   v-prediction), latent size, steps and guidance, prompt embeddings given, no decode. Runs are interleaved;
-   each run's step intervals come from its own per-step callback (synchronised on GPUs; on the CPU the clock
-   is this process's CPU time, so other processes sharing the cores do not count); the first interval is
-   dropped as warm-up. Goal: geogen's median step at most 5 % slower.
+1. Per-denoising-step time of ``geogen.diffusion.latent_tiling.denoise`` on one window covering the canvas
+   (so the work is the same) against diffusers' ``StableDiffusionPipeline`` with the same UNet, scheduler
+   (DDIM, v-prediction), latent size, steps and guidance, prompt embeddings given, no decode. Runs are
+   interleaved; each run's step intervals come from its own per-step callback (synchronised on GPUs; on the
+   CPU the clock is this process's CPU time, so other processes sharing the cores do not count); the first
+   interval is dropped as warm-up. Goal: geogen's median step at most 5 % slower.
 2. Latent-window efficiency for several square areas: UNet window evaluations per output latent pixel with
    geogen's default plan (512 px windows, a quarter overlap) vs abutting windows (the no-overlap ideal) and
    vs diffusers' panorama default (stride 8 latent pixels); one tiled run checks the count and times the
@@ -72,7 +72,7 @@ def build(real_size: bool, device: torch.device, dtype: torch.dtype):
 def time_geogen(
     unet, scheduler, latent: int, steps: int, guidance: float, embeds, device, dtype
 ) -> list[float]:
-    from geogen.engines.diffusion import TextConditioning, denoise, initial_noise, plan_windows
+    from geogen.diffusion.latent_tiling import TextConditioning, denoise, initial_noise, plan_windows
 
     windows = plan_windows((latent, latent), latent, 0)
     stamps: list[float] = []
@@ -158,7 +158,7 @@ def efficiency(window_px: int = 512, factor: int = 8) -> list[dict]:
     """Window evaluations per output latent pixel, from the plans (no model needed)."""
     from affine import Affine
 
-    from geogen.engines.diffusion.layout import latent_layout
+    from geogen.diffusion.layout import latent_layout
     from tiles import Grid, count_tiles
 
     rows = []
@@ -189,8 +189,13 @@ def efficiency(window_px: int = 512, factor: int = 8) -> list[dict]:
 
 def tiled_run(unet, scheduler, args, device, dtype) -> dict:
     """A 4x-window canvas: count window evaluations, compare its step time with its windows' alone."""
-    from geogen.engines.diffusion import TextConditioning, denoise, initial_noise, plan_windows
-    from geogen.engines.diffusion.latent_tiling import DenoiseStats
+    from geogen.diffusion.latent_tiling import (
+        DenoiseStats,
+        TextConditioning,
+        denoise,
+        initial_noise,
+        plan_windows,
+    )
 
     unet_factor = 2 ** (len(unet.config.block_out_channels) - 1)
     w = max(unet_factor, args.latents[-1] // 2 // unet_factor * unet_factor)

@@ -11,31 +11,32 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/torch load their thread pools
 
-import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import functools  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import datetime as dt
+import functools
+import json
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-import rasterio  # noqa: E402
-import torch  # noqa: E402
-from affine import Affine  # noqa: E402
-from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
+import numpy as np
+import rasterio
+import torch
+from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from geogen.engines.sensor import degrade  # noqa: E402
-from geogen.engines.sharpen import create_sharpener  # noqa: E402
+from geogen.engines.sharpen.contract import build_sharpener  # noqa: E402
 from geogen.eval.wald import wald  # noqa: E402
 from geogen.io.sentinel2 import S2Stack, open_s2  # noqa: E402
+from geogen.sensors.mtf import degrade  # noqa: E402
+from geogen.sensors.sentinel2 import REFLECTANCE_SCALE  # noqa: E402
 from tiles import Grid  # noqa: E402
 from tiles.plan import plan  # noqa: E402
 
@@ -68,7 +69,7 @@ def dsen2_stack(shared: Path) -> S2Stack:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(next((shared / "dsen2_s2_l1c_native").glob(f"*_{res}.tif"))) as ds:
-                data = ds.read().astype(np.float32) / 10000
+                data = ds.read().astype(np.float32) / REFLECTANCE_SCALE
         arrays.update({b: data[i] for i, b in enumerate(bands)})
     grid = Grid(600, 600, Affine(10, 0, 300000, 0, -10, 5400000), "EPSG:32633")  # nominal: the crop has none
     return S2Stack.from_arrays(arrays, grid, source="DSen2 T33UUB crop")
@@ -89,7 +90,7 @@ def scores_row(report: Any, name: str) -> dict[str, Any]:
         "ssim": round(s.ssim, 5),
         "sam_deg": None if s.sam is None else round(s.sam, 4),
         "ergas": round(s.ergas, 4),
-        "rmse_dn": round(s.rmse * 10000, 2),
+        "rmse_dn": round(s.rmse * REFLECTANCE_SCALE, 2),
         "seconds": round(s.seconds, 3),
         "per_band_psnr_db": {b: round(v["psnr"], 3) for b, v in s.per_band.items()},
     }
@@ -137,7 +138,7 @@ def throughput(stack: S2Stack, engine_name: str, options: dict[str, Any], repeat
     best = float("inf")
     fit_s = 0.0
     for _ in range(repeats):
-        engine = create_sharpener(engine_name, options)
+        engine = build_sharpener(engine_name, options)
         t0 = time.perf_counter()
         engine.fit(stack, bands)
         t1 = time.perf_counter()

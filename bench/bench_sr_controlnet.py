@@ -1,4 +1,4 @@
-"""Benchmark: the diffusionsat SR engine's per-step overhead and what its consistency step does on real data.
+"""Benchmark: the diffusionsat-sr engine's per-step overhead and what its consistency step does on real data.
 
 1. Per-denoising-step time of the whole engine (``run_diffusionsat_sr``: condition crop, metadata, ControlNet
    hook, latent tiling, scheduler) on one window covering the canvas, against a bare loop over the same tiny
@@ -41,11 +41,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench._common import GOAL_OVERHEAD  # noqa: E402
+from geogen.sensors.sentinel2 import REFLECTANCE_SCALE, RGB_BANDS  # noqa: E402
 
 DATA = Path(os.environ.get("GEOGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PATCHES = DATA / "bigearthnet_s2_l2a"
 SCALE = 4
-RGB = ("B04", "B03", "B02")
 
 
 def build_models(folder: Path) -> tuple[Path, Path]:
@@ -64,12 +64,12 @@ def patch_bounds(patch: Path, col: int, row: int, size: int) -> list[float]:
 
 
 def make_job(patch: Path, out: Path, base: Path, cn: Path, *, steps: int, aoi: list[float] | None, **options):
-    from geogen.job.spec import parse_job
+    from geogen.spec import parse_job
 
     spec = {
         "task": "superres",
         "input": str(patch),
-        "engine": "diffusionsat",
+        "engine": "diffusionsat-sr",
         "model": str(cn),
         "steps": steps,
         "seed": 0,
@@ -100,19 +100,19 @@ class StepClock:
 
 
 def engine_steps(patch: Path, out: Path, base: Path, cn: Path, window: int, steps: int) -> list[float]:
-    from geogen.engines.sr_controlnet import run_diffusionsat_sr
+    from geogen.job.runner import build_engine
+    from geogen.pipelines.superres_diffusion import run_diffusionsat_sr
 
     aoi = patch_bounds(patch, 40, 40, window // SCALE)
     clock = StepClock()
-    run_diffusionsat_sr(
-        make_job(patch, out, base, cn, steps=steps, aoi=aoi, window=window, consistency=False), clock
-    )
+    job = make_job(patch, out, base, cn, steps=steps, aoi=aoi, window=window, consistency=False)
+    run_diffusionsat_sr(job, build_engine(job), clock)
     return list(np.diff(clock.stamps)[1:])
 
 
 def bare_steps(base: Path, cn: Path, window: int, steps: int) -> list[float]:
     """ControlNet -> UNet -> DDIM over one latent window, everything precomputed: the floor."""
-    from geogen.engines.diffusion import load_components
+    from geogen.diffusion.components import load_components
     from geogen.engines.sr_controlnet.model import load_sr_controlnet
     from geogen.metadata import Metadata
     from geogen.store import resolve
@@ -192,16 +192,16 @@ def read_rgb(patch: Path) -> np.ndarray:
     from geogen.io.sentinel2 import open_s2
 
     with open_s2(patch) as stack:
-        return np.stack([stack.read(b, stack.grid.full_window)[0] for b in RGB])
+        return np.stack([stack.read(b, stack.grid.full_window)[0] for b in RGB_BANDS])
 
 
 def scores(lr: np.ndarray, sr: np.ndarray, truth: np.ndarray | None = None) -> dict[str, float]:
-    from geogen.engines import sensor
     from geogen.eval.metrics import psnr
     from geogen.eval.opensr import consistency_metrics
+    from geogen.sensors import mtf
 
     out = {k: round(v, 5) for k, v in consistency_metrics(lr, sr, SCALE).items()}
-    out["sensor_l1"] = round(float(np.mean(np.abs(sensor.degrade(sr, SCALE) - lr))), 6)
+    out["sensor_l1"] = round(float(np.mean(np.abs(mtf.degrade(sr, SCALE) - lr))), 6)
     if truth is not None:
         out["psnr_vs_truth"] = round(psnr(sr, truth, data_range=1.0), 2)
     return out
@@ -216,10 +216,11 @@ def engine_consistency(base: Path, cn: Path, tmp: Path, steps: int, window: int)
     """Each patch super-resolved x4 whole, step off and each method (same seed, so the same raw output)."""
     import rasterio
 
-    from geogen.engines import consistency as C
-    from geogen.engines import sensor
-    from geogen.engines.sr_controlnet import run_diffusionsat_sr
-    from geogen.job.progress import NullReporter
+    from geogen.job.runner import build_engine
+    from geogen.pipelines.superres_diffusion import run_diffusionsat_sr
+    from geogen.progress import NullReporter
+    from geogen.sensors import consistency as C
+    from geogen.sensors import mtf
 
     table: dict[str, dict] = {}
     for patch in sorted(p for p in PATCHES.iterdir() if p.is_dir()):
@@ -228,44 +229,42 @@ def engine_consistency(base: Path, cn: Path, tmp: Path, steps: int, window: int)
         for method in (False, *C.METHODS):
             label = method or "off"
             t0 = time.perf_counter()
-            result = run_diffusionsat_sr(
-                make_job(
-                    patch,
-                    tmp / f"{patch.name}_{label}",
-                    base,
-                    cn,
-                    steps=steps,
-                    aoi=None,
-                    window=window,
-                    consistency=method,
-                ),
-                NullReporter(),
+            job = make_job(
+                patch,
+                tmp / f"{patch.name}_{label}",
+                base,
+                cn,
+                steps=steps,
+                aoi=None,
+                window=window,
+                consistency=method,
             )
+            result = run_diffusionsat_sr(job, build_engine(job), NullReporter())
             with rasterio.open(result.outputs[0].path) as ds:
                 data = ds.read()
             if method is False:
                 rows["off (8-bit / 255)"] = scores(lr, data[:3].astype(np.float32) / 255)
                 rows["off, mean and spread matched"] = scores(lr, linear_match(data[:3], lr))
             else:
-                rows[method] = scores(lr, data.astype(np.float32) / 10000)
+                rows[method] = scores(lr, data.astype(np.float32) / REFLECTANCE_SCALE)
                 rows[method]["consistency_s"] = round(result.extra["timings"]["decode_write_s"], 3)
             print(
                 f"{patch.name} {label}: {rows.get(method) or rows['off, mean and spread matched']} "
                 f"({time.perf_counter() - t0:.1f} s)"
             )
-        rows["bicubic"] = scores(lr, sensor.upsample_cubic(lr, SCALE))
+        rows["bicubic"] = scores(lr, mtf.upsample_cubic(lr, SCALE))
         table[patch.name] = rows
     return table
 
 
 def wald_proxy() -> dict[str, dict]:
-    from geogen.engines import consistency as C
-    from geogen.engines import sensor
+    from geogen.sensors import consistency as C
+    from geogen.sensors import mtf
 
     table: dict[str, dict] = {}
     for patch in sorted(p for p in PATCHES.iterdir() if p.is_dir()):
         truth = read_rgb(patch)
-        lr = sensor.degrade(truth, SCALE)
+        lr = mtf.degrade(truth, SCALE)
         rng = np.random.default_rng(0)
         top = float(np.quantile(truth, 0.99))
         raw = np.clip(
@@ -276,7 +275,7 @@ def wald_proxy() -> dict[str, dict]:
         rows = {"off, mean and spread matched": scores(lr, linear_match(raw, lr), truth)}
         for method in C.METHODS:
             rows[method] = scores(lr, C.correct(method, mapped, lr, SCALE), truth)
-        rows["bicubic"] = scores(lr, sensor.upsample_cubic(lr, SCALE), truth)
+        rows["bicubic"] = scores(lr, mtf.upsample_cubic(lr, SCALE), truth)
         table[patch.name] = rows
     return table
 

@@ -52,11 +52,12 @@ def build_models(root: Path) -> tuple[Path, Path]:
 def per_frame(
     base: Path, cn: Path, sizes: list[int], steps: int, repeats: int, guidance: float, device_name: str
 ) -> tuple[list[dict], dict]:
-    from geogen.engines.diffusion import TextConditioning, load_components
-    from geogen.engines.diffusion.layout import latent_layout
-    from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator
+    from geogen.diffusion.components import load_components
+    from geogen.diffusion.latent_tiling import TextConditioning
+    from geogen.diffusion.layout import latent_layout
+    from geogen.engines.temporal_controlnet.generator import ConditionFrame, TemporalGenerator
+    from geogen.engines.temporal_controlnet.models import load_controlnet_3d
     from geogen.store import Store, resolve
-    from geogen.temporal.models import load_controlnet_3d
     from tiles import Grid
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,9 +115,9 @@ def per_frame(
 
 
 def pipeline_run(base: Path, cn: Path, steps: int, root: Path) -> dict | None:
-    from geogen.job.progress import NullReporter
     from geogen.job.runner import run_job
-    from geogen.job.spec import parse_job
+    from geogen.progress import NullReporter
+    from geogen.spec import parse_job
 
     files = sorted(SLOVENIA.glob("S2L1C_slovenia_*_13band_refl.tif"))
     if len(files) != 4:

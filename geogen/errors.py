@@ -16,6 +16,14 @@ class JobSpecError(GeogenError, ValueError):
     """The job spec is malformed or inconsistent."""
 
 
+class OptionsError(JobSpecError):
+    """An engine's ``options`` are invalid: an unknown key, or a value of the wrong type or range.
+
+    The message always reads ``options.<key>: <problem>``, one part per problem, and for unknown keys lists the
+    engine's valid options.
+    """
+
+
 class InputFileError(GeogenError, OSError):
     """An input file is missing or cannot be read."""
 

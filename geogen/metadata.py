@@ -1,7 +1,7 @@
 """DiffusionSat's numerical metadata: what is known about an image, and the 7-number vector the models read.
 
 The vector is ``lon, lat, gsd, cloud_cover, year, month, day``, each scaled to roughly 0..1000 exactly as the
-published weights were trained (see docs/diffusionsat.md). A field equal to 0 is the model's learned "unknown"
+published weights were trained (DiffusionSat's released code and paper). A field equal to 0 is the model's learned "unknown"
 (training replaced each field by 0 with p = 0.1), so an unknown field here normalises to 0 and 0 reads back as
 unknown. Side effect of that encoding: a cloud cover of exactly 0, lon = -180 or lat = -90 are
 indistinguishable from "unknown" once normalised.

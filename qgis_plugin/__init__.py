@@ -4,7 +4,7 @@ files and runs the backend as a separate process.
 """
 
 
-def classFactory(iface):  # noqa: N802 (QGIS entry point)
+def classFactory(iface):
     """QGIS calls this to create the plugin."""
     from .plugin import GeogenPlugin
 

@@ -25,13 +25,13 @@ class GeogenPlugin:
         self.dock = None
         self.action: QAction | None = None
 
-    def initProcessing(self) -> None:  # noqa: N802 (QGIS API)
+    def initProcessing(self) -> None:
         if self.provider is None:
             provider = GeogenProvider()
             if QgsApplication.processingRegistry().addProvider(provider):
                 self.provider = provider  # else another copy is registered: never remove what is not ours
 
-    def initGui(self) -> None:  # noqa: N802
+    def initGui(self) -> None:
         self.initProcessing()
         from .widgets.dock import GeogenDock
 

@@ -24,7 +24,7 @@ class GeogenProvider(QgsProcessingProvider):
     def name(self) -> str:
         return "geogen"
 
-    def longName(self) -> str:  # noqa: N802 (QGIS API)
+    def longName(self) -> str:
         info = current_info()
         version = f" {info.get('geogen_version')}" if info else ""
         return f"geogen{version}: georeferenced synthetic and super-resolved imagery"
@@ -32,14 +32,14 @@ class GeogenProvider(QgsProcessingProvider):
     def icon(self) -> QIcon:
         return QIcon(str(ICON))
 
-    def loadAlgorithms(self) -> None:  # noqa: N802
+    def loadAlgorithms(self) -> None:
         for algorithm in ALGORITHMS:
             self.addAlgorithm(algorithm())
 
-    def canBeActivated(self) -> bool:  # noqa: N802
+    def canBeActivated(self) -> bool:
         return not self.warningMessage()
 
-    def warningMessage(self) -> str:  # noqa: N802
+    def warningMessage(self) -> str:
         """Why algorithms cannot run (no backend), or "" when they can."""
         try:
             find_backend()

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data folder, one thread, offline hubs."""
+"""Shared fixtures: the repository's real test data, one thread, offline hubs."""
 
 from __future__ import annotations
 
@@ -11,21 +11,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("GEOGEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """../shared/data: real, openly licensed test data (see its README)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test data not found at {SHARED_DATA} (set GEOGEN_SHARED_DATA)")
-    return SHARED_DATA
+def test_data() -> Path:
+    """tests/data: real, openly licensed test data bundled with the repository (see its README)."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
-def slovenia(shared_data: Path) -> Path:
-    return shared_data / "s2_l1c_slovenia_eolearn"
+def slovenia(test_data: Path) -> Path:
+    return test_data / "s2_l1c_slovenia_eolearn"
 
 
 @pytest.fixture(scope="session", autouse=True)

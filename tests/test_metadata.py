@@ -43,7 +43,7 @@ def test_notebook_vector_reads_back():
 def test_formula_per_field():
     vec = Metadata(lon=0.0, lat=0.0, gsd_m=10.0, cloud_cover=0.5, date=dt.date(2100, 12, 31)).normalize()
 
-    assert dict(zip(FIELDS, vec.tolist())) == pytest.approx(
+    assert dict(zip(FIELDS, vec.tolist(), strict=True)) == pytest.approx(
         {
             "lon": 500.0,
             "lat": 500.0,

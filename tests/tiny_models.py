@@ -5,7 +5,7 @@ SatUNet of about a million parameters, a 2x VAE and a 2-layer CLIP text encoder)
 folder of the same shapes, land-cover ControlNets copied from its UNet, DiffusionSat's SR ControlNet saved
 the way their code saved checkpoints, and DiffusionSat's 3-D (temporal) ControlNet with the pipeline it
 steers. Tests load them back only through geogen's own loading code (the model
-store, ``geogen.engines.diffusion.components`` and the sketch / SR loaders).
+store, ``geogen.diffusion.components`` and the sketch / SR loaders).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def randomize_(
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            is_norm = name.endswith("norm.weight") or ".norm" in name and name.endswith("weight")
+            is_norm = name.endswith("norm.weight") or (".norm" in name and name.endswith("weight"))
             if norms_near_one and is_norm:
                 p.copy_(1.0 + torch.randn(p.shape, generator=gen) * std)
             else:

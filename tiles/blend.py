@@ -120,7 +120,7 @@ class TileWeights:
         """The plan's tiles, in the order given."""
         return self._tiles
 
-    def resolve(self, ref: "Tile | int | tuple[int, int]") -> Tile:
+    def resolve(self, ref: Tile | int | tuple[int, int]) -> Tile:
         """The plan's tile for a Tile, a position in the plan's list, or a (row, col) index.
 
         Raises:
@@ -177,7 +177,7 @@ class TileWeights:
         """Weights (width,) of tile column ``j``; they sum to 1 with the other columns' over every column."""
         return self._axis_weights(self.cols, j)
 
-    def weight(self, ref: "Tile | int | tuple[int, int]") -> np.ndarray:
+    def weight(self, ref: Tile | int | tuple[int, int]) -> np.ndarray:
         """(h, w) float64 weights of one tile.
 
         Raises:
@@ -189,7 +189,7 @@ class TileWeights:
 
 def tile_weight(
     plan_or_tiles: Sequence[Tile],
-    i: "Tile | int | tuple[int, int]",
+    i: Tile | int | tuple[int, int],
     shape: tuple[int, int],
     kind: WeightKind = "cosine",
 ) -> np.ndarray:

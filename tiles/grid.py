@@ -34,7 +34,7 @@ class Grid:
     @classmethod
     def from_bounds(
         cls, bounds: tuple[float, float, float, float], res: float | tuple[float, float], crs: str
-    ) -> "Grid":
+    ) -> Grid:
         """The grid at ``res`` whose upper-left corner is the bounds' and that covers them (sizes rounded up)."""
         left, bottom, right, top = bounds
         rx, ry = (res, res) if isinstance(res, (int, float)) else res
@@ -80,7 +80,7 @@ class Grid:
             raise ValueError(f"Bounds {bounds} do not overlap the grid {self.bounds}")
         return Window(c0, r0, c1 - c0, r1 - r0)
 
-    def __getitem__(self, window: Window) -> "Grid":
+    def __getitem__(self, window: Window) -> Grid:
         """The sub-grid of ``window`` (which may extend past the edges)."""
         return Grid(
             window.width,
@@ -89,12 +89,12 @@ class Grid:
             self.crs,
         )
 
-    def zoom(self, factor: float) -> "Grid":
+    def zoom(self, factor: float) -> Grid:
         """The same footprint with pixels ``factor`` times smaller (factor 2: 20 m -> 10 m); sizes must stay whole."""
         w, h = self.width * factor, self.height * factor
         if abs(w - round(w)) > 1e-6 or abs(h - round(h)) > 1e-6:
             raise ValueError(f"Zoom {factor} of a {self.width} x {self.height} grid gives fractional pixels")
-        return Grid(int(round(w)), int(round(h)), self.transform @ Affine.scale(1 / factor), self.crs)
+        return Grid(round(w), round(h), self.transform @ Affine.scale(1 / factor), self.crs)
 
     def xy(self, row: float, col: float) -> tuple[float, float]:
         """CRS coordinates of pixel (row, col)'s centre."""

@@ -221,7 +221,7 @@ class StreamingMosaic:
                 self._buffered_rows += height if held else -height
         self._peak_buffered_rows = max(self._peak_buffered_rows, self._buffered_rows)
 
-    def add(self, tile: "Tile | int | tuple[int, int]", array: np.ndarray) -> None:
+    def add(self, tile: Tile | int | tuple[int, int], array: np.ndarray) -> None:
         """Blend one tile's (count, h, w) pixels in; bands no pending tile touches go to the sink now.
 
         ``tile`` is a Tile of the plan, its (row, col) index or its position in the plan's list.
@@ -322,7 +322,7 @@ class StreamingMosaic:
                 "the rows they touch were not written"
             )
 
-    def __enter__(self) -> "StreamingMosaic":
+    def __enter__(self) -> StreamingMosaic:
         return self
 
     def __exit__(

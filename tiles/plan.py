@@ -34,7 +34,7 @@ class Tile:
     index: tuple[int, int]
     window: Window
 
-    def scaled(self, factor: int) -> "Tile":
+    def scaled(self, factor: int) -> Tile:
         """The same tile on a grid ``factor`` times finer (latent plan -> pixel plan with the VAE factor)."""
         return Tile(self.index, self.window.scaled(factor))
 
@@ -116,7 +116,7 @@ def plan(shape: tuple[int, int], tile: int | tuple[int, int], overlap: int) -> l
     ]
 
 
-def plan_grid(grid: "Grid", tile: int | tuple[int, int], overlap: int) -> list[tuple[Tile, "Grid"]]:
+def plan_grid(grid: Grid, tile: int | tuple[int, int], overlap: int) -> list[tuple[Tile, Grid]]:
     """The plan over ``grid``, each tile paired with its georeferenced sub-grid.
 
     Raises:

@@ -34,7 +34,7 @@ class Window:
     def col_end(self) -> int:
         return self.col_off + self.width
 
-    def intersection(self, other: "Window") -> "Window | None":
+    def intersection(self, other: Window) -> Window | None:
         """The overlap of two windows, or None when they do not overlap."""
         c0, r0 = max(self.col_off, other.col_off), max(self.row_off, other.row_off)
         c1, r1 = min(self.col_end, other.col_end), min(self.row_end, other.row_end)
@@ -42,11 +42,11 @@ class Window:
             return None
         return Window(c0, r0, c1 - c0, r1 - r0)
 
-    def relative_to(self, outer: "Window") -> "Window":
+    def relative_to(self, outer: Window) -> Window:
         """This window expressed in the pixel coordinates of ``outer``."""
         return Window(self.col_off - outer.col_off, self.row_off - outer.row_off, self.width, self.height)
 
-    def scaled(self, factor: int) -> "Window":
+    def scaled(self, factor: int) -> Window:
         """The same footprint on a grid ``factor`` times finer (e.g. latent -> pixel with factor 8)."""
         return Window(self.col_off * factor, self.row_off * factor, self.width * factor, self.height * factor)
 

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import click
 
+from geogen import api
+from geogen.api import CancelToken, Result
 from geogen.cli.execute import execute
 from geogen.cli.options import progress_option
-from geogen.job.spec import parse_job
-
-SAMPLE_ROOT = Path(__file__).resolve().parent.parent / "data" / "sample_s2"
-
-
-def sample_scene() -> Path:
-    """The bundled Sentinel-2 L2A sample (a BigEarthNet patch, one GeoTIFF per band)."""
-    scenes = sorted(p for p in SAMPLE_ROOT.iterdir() if p.is_dir()) if SAMPLE_ROOT.is_dir() else []
-    if not scenes:
-        raise click.ClickException(f"bundled sample missing under {SAMPLE_ROOT}; reinstall geogen")
-    return scenes[0]
+from geogen.progress import Reporter
 
 
 @click.command("demo")
@@ -33,25 +25,13 @@ def sample_scene() -> Path:
 @progress_option
 def demo(output: Path, progress: str) -> None:
     """Sharpen the bundled real Sentinel-2 sample: every band to 10 m with the weight-free engine."""
-    scene = sample_scene()
-    output = output.resolve()
 
-    def build():
-        return parse_job(
-            {
-                "task": "superres",
-                "input": str(scene),
-                "output": {
-                    "dir": str(output.parent),
-                    "name": output.stem,
-                    "overwrite": True,
-                    "result": f"{output.stem}.result.json",
-                },
-            }
+    def call(reporter: Reporter, token: CancelToken) -> Result:
+        scene = api.sample_scene()
+        click.echo(
+            f"geogen demo: sharpening {scene.name} (Sentinel-2 L2A, BigEarthNet; contains modified Copernicus "
+            "Sentinel data 2017) to 10 m"
         )
+        return api.superres(scene, output, overwrite=True, progress=reporter, cancel=token)
 
-    click.echo(
-        f"geogen demo: sharpening {scene.name} (Sentinel-2 L2A, BigEarthNet; contains modified Copernicus "
-        "Sentinel data 2017) to 10 m"
-    )
-    execute(build, progress)
+    execute(call, progress)

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import click
+import numpy as np
 
 from geogen.errors import GeogenError
 
@@ -209,11 +208,11 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
             sr = s.read(sr_bands).astype(np.float64) / (data_range or default_data_range(s.dtypes[0]))
             lr = lo.read(lr_bands, window=lo.window(*sg.bounds)).astype(np.float64)
             lr /= data_range or default_data_range(lo.dtypes[0])
-        k = int(round(scale))
+        k = round(scale)
         h, w = lr.shape[1] * k, lr.shape[2] * k
         if sr.shape[1] < h or sr.shape[2] < w:
             raise RasterError(f"{sr_path} does not cover {lr_path} on the same footprint")
-        out = consistency_metrics(lr, sr[:, :h, :w], k, rgb_bands=tuple(range(n)) if n == 3 else (0, 0, 0))
+        out = consistency_metrics(lr, sr[:, :h, :w], k, rgb_bands=(0, 1, 2) if n == 3 else (0, 0, 0))
         return {"scale": k, **{key: float(v) for key, v in out.items()}}
 
     d = _guard(run)
@@ -229,11 +228,11 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
 
 def _rgb_indexes(ds) -> list[int]:
     """1-based indexes of red, green, blue: by band description (B04/B03/B02 or red/green/blue), else 1-3."""
-    from geogen.io.s2bands import find_band
+    from geogen.sensors.sentinel2 import RGB_BANDS, find_band
 
     names = [(d or "").strip() for d in ds.descriptions]
     found = []
-    for s2, word in (("B04", "red"), ("B03", "green"), ("B02", "blue")):
+    for s2, word in zip(RGB_BANDS, ("red", "green", "blue"), strict=True):
         idx = next((i + 1 for i, d in enumerate(names) if d.lower() == word or find_band(d) == s2), None)
         if idx is None:
             return list(range(1, min(3, ds.count) + 1))

@@ -1,7 +1,9 @@
 """Running a job from the command line: reporter choice, signals, error reporting and exit codes.
 
-User mistakes (GeogenError) print one line ``geogen: error: <message>`` on stderr and exit non-zero with no
-traceback; with ``--progress jsonl`` the same message also goes out as the last JSON line.
+Every job command parses its flags into a call of the Python API (``geogen.api``) and hands it to ``execute``,
+the one place that prints errors and exits. User mistakes (GeogenError, or a flag value click cannot read) print
+one line ``geogen: error: <message>`` on stderr and exit non-zero with no traceback; with ``--progress jsonl``
+the same message also goes out as the last JSON line.
 """
 
 from __future__ import annotations
@@ -9,18 +11,20 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
+from typing import NoReturn
 
 import click
 
+from geogen.api import CancelToken, Result
 from geogen.errors import CancelledError, GeogenError
-from geogen.job.progress import BarReporter, JsonlReporter, NullReporter, Reporter
-from geogen.job.result import JobResult
-from geogen.job.runner import CancelToken, install_signal_handlers, run_job
-from geogen.job.spec import Job
+from geogen.job.runner import install_signal_handlers
+from geogen.progress import BarReporter, JsonlReporter, NullReporter, Reporter
 
 PROGRESS_MODES = ("auto", "bar", "jsonl", "none")
+
+ApiCall = Callable[[Reporter, CancelToken], Result]
+"""An API function bound to the command's arguments, given the reporter and the cancel token to use."""
 
 
 def make_reporter(mode: str) -> Reporter:
@@ -31,18 +35,18 @@ def make_reporter(mode: str) -> Reporter:
     return BarReporter(sys.stderr)
 
 
-def fail(message: str, *, mode: str, code: int, error: str) -> None:
+def fail(message: str, *, mode: str, code: int, error: str) -> NoReturn:
     if mode == "jsonl":
         JsonlReporter(sys.stdout).event({"type": "error", "error": error, "message": message})
     click.echo(f"geogen: error: {message}", err=True)
     sys.exit(code)
 
 
-def describe(result: JobResult) -> str:
+def describe(result: Result) -> str:
     """One line per output for people."""
     lines = []
     for o in result.outputs:
-        left, bottom, right, top = o.bounds
+        left, _bottom, right, _top = o.bounds
         res = (right - left) / o.width if o.width else 0
         date = f", {o.date}" if o.date else ""
         lines.append(
@@ -52,19 +56,21 @@ def describe(result: JobResult) -> str:
     return "\n".join(lines)
 
 
-def execute(build_job: Callable[[], Job], progress: str) -> JobResult:
-    """Build the job (validation errors are user errors too), run it, print a summary; exit on failure."""
+def execute(call: ApiCall, progress: str) -> Result:
+    """Run ``call`` with the reporter of ``progress`` and a token that SIGTERM/SIGINT set; print its result.
+
+    Exits with the error's code on failure (validation errors of the arguments are user errors too).
+    """
     reporter = make_reporter(progress)
+    token = CancelToken()
+    install_signal_handlers(token)
     try:
-        job = build_job()
-        token = CancelToken(Path(job.output.dir) / "cancel")
-        install_signal_handlers(token)
-        result, result_path = run_job(job, reporter, token)
+        result = call(reporter, token)
     except CancelledError as exc:
         fail(str(exc), mode=progress, code=exc.exit_code, error="CancelledError")
     except GeogenError as exc:
         fail(str(exc), mode=progress, code=exc.exit_code, error=type(exc).__name__)
-    except click.ClickException as exc:  # a bad option value found while building the job
+    except click.ClickException as exc:  # a flag value found unreadable while parsing it
         fail(exc.format_message(), mode=progress, code=2, error="UsageError")
     except KeyboardInterrupt:
         fail("job cancelled", mode=progress, code=130, error="CancelledError")
@@ -80,11 +86,11 @@ def execute(build_job: Callable[[], Job], progress: str) -> JobResult:
         )
     if progress == "jsonl":
         JsonlReporter(sys.stdout).event(
-            {"type": "result", "result_path": str(result_path), "result": result.to_json()}
+            {"type": "result", "result_path": str(result.result_path), "result": result.to_json()}
         )
     else:
         click.echo(describe(result))
         if result.summary:
             click.echo(result.summary)
-        click.echo(f"result: {result_path}")
+        click.echo(f"result: {result.result_path}")
     return result

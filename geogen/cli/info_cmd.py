@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
 import geogen
-from geogen.engines.registry import ENGINES
-from geogen.job.runner import PIPELINES
-from geogen.job.spec import SPEC_VERSION, json_schema
+from geogen.engines.registry import TASKS, engine_table, list_engines
+from geogen.spec import SPEC_VERSION, json_schema
 
 
-# Which tasks (and engines) can use an installed model of each kind.
-TASKS_BY_KIND: dict[str, list[tuple[str, str]]] = {
-    "diffusionsat": [("text", "diffusionsat"), ("sketch", "controlnet"), ("temporal", "diffusionsat-3d")],
-    "diffusionsat-sr-controlnet": [("superres", "diffusionsat")],
-    "diffusionsat-3d-controlnet": [("temporal", "diffusionsat-3d"), ("superres", "diffusionsat-3d")],
-    "sd-pipeline": [("sketch", "controlnet")],
-    "controlnet": [("sketch", "controlnet")],
-    "lora": [("sketch", "controlnet")],
-}
+def tasks_by_kind() -> dict[str, list[dict[str, str]]]:
+    """Model-store kind -> where it is used: task, engine and job field (``model``, ``options.controlnet``,
+    ``loras``...), from the engines' own ``model_kinds`` and ``field_model_kinds``."""
+    table: dict[str, list[dict[str, str]]] = {}
+    for cls in list_engines():
+        for field, kind in cls.model_uses():
+            table.setdefault(kind, []).append({"task": cls.task, "engine": cls.name, "field": field})
+    return table
 
 
-def installed_models() -> list[dict]:
+def installed_models(kinds: dict[str, list[dict[str, str]]]) -> list[dict[str, Any]]:
     """Models in the local store with the tasks/engines that can use them (an unreadable store lists none)."""
     from geogen.errors import GeogenError
     from geogen.store import Store
@@ -34,34 +33,21 @@ def installed_models() -> list[dict]:
     except GeogenError:
         return []
     return [
-        {
-            "name": e.name,
-            "kind": e.kind,
-            "path": str(e.path),
-            "tasks": [{"task": t, "engine": en} for t, en in TASKS_BY_KIND.get(e.kind, [])],
-        }
-        for e in entries
+        {"name": e.name, "kind": e.kind, "path": str(e.path), "tasks": kinds.get(e.kind, [])} for e in entries
     ]
 
 
-def info_dict() -> dict:
+def info_dict() -> dict[str, Any]:
+    """The one table of tasks, engines and model kinds that ``geogen info --json`` prints for the plugin."""
+    kinds = tasks_by_kind()
     return {
         "geogen_version": geogen.__version__,
         "job_spec_version": SPEC_VERSION,
         "python": sys.version.split()[0],
-        "tasks": sorted(PIPELINES),
-        "engines": [
-            {
-                "name": e.name,
-                "task": e.task,
-                "description": e.description,
-                "needs_weights": e.needs_weights,
-                "default": e.default,
-                "experimental": e.experimental,
-            }
-            for e in ENGINES
-        ],
-        "models": installed_models(),
+        "tasks": list(TASKS),
+        "engines": engine_table(),
+        "model_kinds": kinds,
+        "models": installed_models(kinds),
     }
 
 
@@ -77,7 +63,7 @@ def info(as_json: bool) -> None:
     for e in d["engines"]:
         flags = " [default]" if e["default"] else ""
         flags += " [needs weights]" if e["needs_weights"] else ""
-        click.echo(f"  {e['task']:<9} {e['name']:<12} {e['description']}{flags}")
+        click.echo(f"  {e['task']:<9} {e['name']:<16} {e['description']}{flags}")
     click.echo(
         f"installed models: {len(d['models'])}"
         + "".join(f"\n  {m['name']} ({m['kind']})" for m in d["models"])

@@ -15,7 +15,7 @@ import click
 from geogen.cli.execute import fail, make_reporter
 from geogen.cli.options import progress_option
 from geogen.errors import GeogenError, ModelError
-from geogen.job.progress import JsonlReporter
+from geogen.progress import JsonlReporter
 from geogen.store import KINDS, Store, find_models, resolve
 from geogen.store.catalog import CATALOG
 from geogen.store.entry import ModelEntry
@@ -48,7 +48,7 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
 from geogen.cli.execute import PROGRESS_MODES
-from geogen.job.spec import AreaOfInterest
 
 progress_option = click.option(
     "--progress",
@@ -37,41 +35,30 @@ aoi_option = click.option(
     default=None,
     help="area of interest: a vector file, or 'left,bottom,right,top' bounds (in --aoi-crs)",
 )
+max_tiles_option = click.option(
+    "--max-tiles",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="refuse areas needing more windows",
+)
 aoi_crs_option = click.option("--aoi-crs", default=None, help="CRS of --aoi bounds (default EPSG:4326)")
 
 
-def parse_aoi(aoi: str | None, aoi_crs: str | None) -> AreaOfInterest | None:
-    """--aoi as bounds or a vector file path."""
+def parse_aoi(aoi: str | None) -> tuple[float, float, float, float] | Path | None:
+    """--aoi as ``left,bottom,right,top`` bounds or a vector file path (the API checks either)."""
     if aoi is None:
         return None
     parts = aoi.split(",")
-    if len(parts) == 4:
-        try:
-            bounds = tuple(float(p) for p in parts)
-        except ValueError:
-            raise click.BadParameter(
-                f"expected 4 numbers left,bottom,right,top, got {aoi!r}", param_hint="--aoi"
-            )
-        try:
-            return AreaOfInterest(bounds=bounds, crs=aoi_crs or "EPSG:4326")
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            raise click.BadParameter(reason, param_hint="--aoi") from None
-    return AreaOfInterest(vector=str(Path(aoi).resolve()))
-
-
-def output_fields(output: Path, overwrite: bool, crs: str | None = None) -> dict:
-    """OutputSpec fields for a single-file command: results next to the file, result record named after it."""
-    output = output.resolve()
-    if output.suffix.lower() not in (".tif", ".tiff"):
-        raise click.BadParameter(f"output must be a .tif file, got {output.name!r}", param_hint="-o/--output")
-    return {
-        "dir": str(output.parent),
-        "name": output.stem,
-        "overwrite": overwrite,
-        "crs": crs,
-        "result": f"{output.stem}.result.json",
-    }
+    if len(parts) != 4:
+        return Path(aoi)
+    try:
+        left, bottom, right, top = (float(p) for p in parts)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected 4 numbers left,bottom,right,top, got {aoi!r}", param_hint="--aoi"
+        ) from None
+    return left, bottom, right, top
 
 
 engine_options_option = click.option(
@@ -87,7 +74,11 @@ engine_options_option = click.option(
 
 
 def merge_engine_options(pairs: tuple[str, ...], flags: dict) -> dict:
-    """The -O KEY=VALUE pairs with the command's own option flags on top (those given: not None)."""
+    """The -O KEY=VALUE pairs with the command's own option flags on top (those given: not None).
+
+    The one place where a command's convenience flags (``--scale``, ``--guidance-scale``, ``--device``...) become
+    engine options; the API takes them in ``options``.
+    """
     return {**parse_engine_options(pairs), **{k: v for k, v in flags.items() if v is not None}}
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from geogen import api
 from geogen.cli.execute import execute
 from geogen.cli.options import progress_option
-from geogen.job.spec import load_job
 
 
 @click.command("run")
@@ -16,4 +16,4 @@ from geogen.job.spec import load_job
 @progress_option
 def run(job_file: Path, progress: str) -> None:
     """Run the job described by JOB_FILE (JSON; see `geogen job-schema`)."""
-    execute(lambda: load_job(job_file), progress)
+    execute(lambda reporter, token: api.run(job_file, progress=reporter, cancel=token), progress)

@@ -7,21 +7,23 @@ from pathlib import Path
 
 import click
 
+from geogen import api
+from geogen.api import CancelToken, Result
 from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
     engine_option,
     engine_options_option,
+    max_tiles_option,
     merge_engine_options,
-    output_fields,
     output_option,
     overwrite_option,
     parse_aoi,
     progress_option,
     seed_option,
 )
-from geogen.job.spec import parse_job
+from geogen.progress import Reporter
 
 
 @click.command("sketch")
@@ -84,6 +86,7 @@ from geogen.job.spec import parse_job
 )
 @engine_options_option
 @click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
+@max_tiles_option
 @aoi_option
 @aoi_crs_option
 @seed_option
@@ -113,6 +116,7 @@ def sketch(
     condition_style: str | None,
     engine_options: tuple[str, ...],
     out_crs: str | None,
+    max_tiles: int,
     aoi: str | None,
     aoi_crs: str | None,
     seed: int,
@@ -120,63 +124,54 @@ def sketch(
     progress: str,
 ) -> None:
     """Turn LANDCOVER (polygons with a class field, or a class raster) into a synthetic image on the same place."""
-    if (exemplar_image is None) != (exemplar_mask is None):
-        raise click.UsageError("--exemplar-image and --exemplar-mask go together")
 
-    options = merge_engine_options(
-        engine_options,
-        {
-            "controlnet": _path_or_name(controlnet),
+    def call(reporter: Reporter, token: CancelToken) -> Result:
+        if (exemplar_image is None) != (exemplar_mask is None):
+            raise click.UsageError("--exemplar-image and --exemplar-mask go together")
+        options = {
+            "controlnet": controlnet,
             "guidance_scale": guidance_scale,
             "controlnet_scale": controlnet_scale,
             "scheduler": scheduler,
             "condition_style": condition_style,
-        },
-    )
-
-    def build():
-        return parse_job(
-            {
-                "model": _path_or_name(model),
-                "steps": steps,
-                "options": options,
-                "loras": [_lora(spec) for spec in loras],
-                "task": "sketch",
-                "landcover": str(landcover.resolve()),
-                "layer": layer,
-                "class_field": class_field,
-                "mapping": str(mapping.resolve()) if mapping else None,
-                "vocabulary": vocabulary,
-                "engine": engine,
-                "gsd": gsd,
-                "date": date.date().isoformat() if date else None,
-                "place": place,
-                "prompt": prompt,
-                "exemplar": {"image": str(exemplar_image.resolve()), "mask": str(exemplar_mask.resolve())}
-                if exemplar_image
-                else None,
-                "aoi": parse_aoi(aoi, aoi_crs).model_dump() if aoi else None,
-                "seed": seed,
-                "output": output_fields(output, overwrite, out_crs),
-            }
+        }
+        return api.sketch(
+            landcover,
+            output,
+            engine=engine,
+            gsd=gsd,
+            aoi=parse_aoi(aoi),
+            aoi_crs=aoi_crs,
+            layer=layer,
+            class_field=class_field,
+            mapping=mapping,
+            vocabulary=vocabulary,
+            date=date.date() if date else None,
+            place=place,
+            prompt=prompt,
+            exemplar=(exemplar_image, exemplar_mask) if exemplar_image and exemplar_mask else None,
+            model=model,
+            loras=[_lora(spec) for spec in loras],
+            steps=steps,
+            options=merge_engine_options(engine_options, options),
+            seed=seed,
+            out_crs=out_crs,
+            max_tiles=max_tiles,
+            overwrite=overwrite,
+            progress=reporter,
+            cancel=token,
         )
 
-    execute(build, progress)
+    execute(call, progress)
 
 
-def _path_or_name(value: str | None) -> str | None:
-    """A model given as an existing path becomes absolute (jobs may run elsewhere); a store name stays as is."""
-    if value is None:
-        return None
-    p = Path(value)
-    return str(p.resolve()) if p.exists() else value
-
-
-def _lora(spec: str) -> dict:
+def _lora(spec: str) -> tuple[str, float]:
+    """``NAME[:STRENGTH]`` -> (name, strength); a colon that starts no number (a Windows drive, a path) is the
+    name's."""
     name, sep, strength = spec.rpartition(":")
     if not sep or not name or "\\" in strength or "/" in strength:
-        return {"name": _path_or_name(spec), "strength": 1.0}
+        return spec, 1.0
     try:
-        return {"name": _path_or_name(name), "strength": float(strength)}
+        return name, float(strength)
     except ValueError:
-        return {"name": _path_or_name(spec), "strength": 1.0}
+        return spec, 1.0

@@ -6,21 +6,23 @@ from pathlib import Path
 
 import click
 
+from geogen import api
+from geogen.api import CancelToken, Result
 from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
     engine_option,
     engine_options_option,
+    max_tiles_option,
     merge_engine_options,
-    output_fields,
     output_option,
     overwrite_option,
     parse_aoi,
     progress_option,
     seed_option,
 )
-from geogen.job.spec import parse_job
+from geogen.progress import Reporter
 
 
 @click.command("superres")
@@ -59,6 +61,8 @@ from geogen.job.spec import parse_job
 )
 @aoi_option
 @aoi_crs_option
+@click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
+@max_tiles_option
 @engine_options_option
 @seed_option
 @overwrite_option
@@ -76,6 +80,8 @@ def superres(
     dated: tuple[str, ...],
     aoi: str | None,
     aoi_crs: str | None,
+    out_crs: str | None,
+    max_tiles: int,
     engine_options: tuple[str, ...],
     seed: int,
     overwrite: bool,
@@ -83,33 +89,36 @@ def superres(
 ) -> None:
     """Super-resolve a Sentinel-2 INPUT (band folder, multi-band GeoTIFF, .SAFE folder or .zip)."""
 
-    flags = {"scale": scale, "consistency": False if consistency == "off" else consistency}
-    options = merge_engine_options(engine_options, flags)
-
-    def build():
-        inputs = [_dated(spec) for spec in dated]
-        return parse_job(
-            {
-                "task": "superres",
-                "input": None if inputs else str(input_path.resolve()),
-                "inputs": [{"path": str(input_path.resolve())}, *inputs] if inputs else [],
-                "model": model,
-                "steps": steps,
-                "engine": engine,
-                "bands": [b.strip() for b in bands.split(",")] if bands else None,
-                "target_gsd": target_gsd,
-                "aoi": parse_aoi(aoi, aoi_crs).model_dump() if aoi else None,
-                "seed": seed,
-                "options": options,
-                "output": output_fields(output, overwrite),
-            }
+    def call(reporter: Reporter, token: CancelToken) -> Result:
+        return api.superres(
+            input_path,
+            output,
+            engine=engine,
+            bands=[b.strip() for b in bands.split(",")] if bands else None,
+            target_gsd=target_gsd,
+            aoi=parse_aoi(aoi),
+            aoi_crs=aoi_crs,
+            dated_inputs=[_dated(spec) for spec in dated],
+            model=model,
+            steps=steps,
+            options=merge_engine_options(
+                engine_options,
+                {"scale": scale, "consistency": False if consistency == "off" else consistency},
+            ),
+            seed=seed,
+            out_crs=out_crs,
+            max_tiles=max_tiles,
+            overwrite=overwrite,
+            progress=reporter,
+            cancel=token,
         )
 
-    execute(build, progress)
+    execute(call, progress)
 
 
-def _dated(spec: str) -> dict:
+def _dated(spec: str) -> tuple[str, str]:
+    """``PATH=YYYY-MM-DD`` -> (path, date)."""
     path, sep, date = spec.rpartition("=")
     if not sep or not path:
         raise click.BadParameter(f"expected PATH=YYYY-MM-DD, got {spec!r}", param_hint="--date")
-    return {"path": str(Path(path).resolve()), "date": date}
+    return path, date

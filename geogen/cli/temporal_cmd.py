@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from geogen import api
+from geogen.api import CancelToken, Result
 from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
@@ -20,7 +22,7 @@ from geogen.cli.options import (
     progress_option,
     seed_option,
 )
-from geogen.job.spec import parse_job
+from geogen.progress import Reporter
 
 AUTO = "auto"
 
@@ -50,14 +52,6 @@ def _dates(value: str | None, count: int) -> list[str | None]:
             param_hint="--dates",
         )
     return [_date(p, "--dates") for p in parts]
-
-
-def _path_or_name(value: str | None) -> str | None:
-    """A model argument: an existing path made absolute, else a store name as given."""
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    return str(p.resolve()) if p.exists() else value
 
 
 @click.command("temporal")
@@ -163,50 +157,39 @@ def temporal(
 ) -> None:
     """Build a time stack of one place from INPUTS (dated rasters) and/or --seed-image, generating every
     --target-date; writes NAME_YYYY-MM-DD.tif per date, NAME.nc and result.json into OUTPUT."""
-    given = _dates(dates, len(inputs))
-    if seed_date is not None and seed_image is None:
-        raise click.UsageError("--seed-date needs --seed-image")
 
-    flags = {
-        "controlnet": _path_or_name(controlnet),
-        "frames": frames,
-        "guidance_scale": guidance,
-        "device": device,
-        "dtype": dtype,
-    }
-    options = merge_engine_options(engine_options, flags)
-
-    def build():
-        return parse_job(
-            {
-                "task": "temporal",
-                "inputs": [{"path": str(p.resolve()), "date": d} for p, d in zip(inputs, given)],
-                "seed_image": (
-                    {
-                        "path": str(seed_image.resolve()),
-                        "date": seed_date.date().isoformat() if seed_date else None,
-                    }
-                    if seed_image
-                    else None
-                ),
-                "target_dates": [d.date().isoformat() for d in target_dates],
-                "cloud_max": cloud_max,
-                "aoi": parse_aoi(aoi, aoi_crs).model_dump() if aoi else None,
-                "gsd": gsd,
-                "prompt": prompt,
-                "model": _path_or_name(model),
-                "steps": steps,
-                "seed": seed,
-                "engine": engine,
-                "max_tiles": max_tiles,
-                "options": options,
-                "output": {
-                    "dir": str(output.resolve()),
-                    "name": name,
-                    "overwrite": overwrite,
-                    "crs": out_crs,
-                },
-            }
+    def call(reporter: Reporter, token: CancelToken) -> Result:
+        given = _dates(dates, len(inputs))
+        if seed_date is not None and seed_image is None:
+            raise click.UsageError("--seed-date needs --seed-image")
+        options = {
+            "controlnet": controlnet,
+            "frames": frames,
+            "guidance_scale": guidance,
+            "device": device,
+            "dtype": dtype,
+        }
+        return api.temporal(
+            list(zip(inputs, given, strict=True)),
+            output,
+            target_dates=[d.date() for d in target_dates],
+            seed_image=(seed_image, seed_date.date() if seed_date else None) if seed_image else None,
+            cloud_max=cloud_max,
+            aoi=parse_aoi(aoi),
+            aoi_crs=aoi_crs,
+            gsd=gsd,
+            model=model,
+            prompt=prompt,
+            steps=steps,
+            engine=engine,
+            options=merge_engine_options(engine_options, options),
+            seed=seed,
+            max_tiles=max_tiles,
+            out_crs=out_crs,
+            name=name,
+            overwrite=overwrite,
+            progress=reporter,
+            cancel=token,
         )
 
-    execute(build, progress)
+    execute(call, progress)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from geogen import api
+from geogen.api import CancelToken, Result
 from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
@@ -15,14 +17,13 @@ from geogen.cli.options import (
     engine_option,
     engine_options_option,
     merge_engine_options,
-    output_fields,
     output_option,
     overwrite_option,
     parse_aoi,
     progress_option,
     seed_option,
 )
-from geogen.job.spec import parse_job
+from geogen.progress import Reporter
 
 
 @click.command("text")
@@ -93,38 +94,38 @@ def text(
     progress: str,
 ) -> None:
     """Generate a synthetic satellite image of an area from PROMPT ("a fmow satellite image of a farm")."""
-    if aoi is None:
-        raise click.UsageError(
-            "an area of interest is needed: --aoi FILE (polygons) or --aoi left,bottom,right,top"
+
+    def call(reporter: Reporter, token: CancelToken) -> Result:
+        if aoi is None:
+            raise click.UsageError(
+                "an area of interest is needed: --aoi FILE (polygons) or --aoi left,bottom,right,top"
+            )
+        options = {
+            "device": device,
+            "dtype": dtype,
+            "window_batch_size": window_batch_size,
+            "cpu_offload": cpu_offload or None,
+            "attention_slicing": attention_slicing or None,
+        }
+        return api.text(
+            prompt,
+            parse_aoi(aoi),  # type: ignore[arg-type]  # not None: checked above
+            gsd,
+            output,
+            aoi_crs=aoi_crs,
+            date=date.date() if date else None,
+            cloud_cover=cloud_cover,
+            model=model,
+            steps=steps,
+            guidance_scale=guidance,
+            engine=engine,
+            options=merge_engine_options(engine_options, options),
+            seed=seed,
+            max_tiles=max_tiles,
+            out_crs=out_crs,
+            overwrite=overwrite,
+            progress=reporter,
+            cancel=token,
         )
 
-    flags = {
-        "device": device,
-        "dtype": dtype,
-        "window_batch_size": window_batch_size,
-        "cpu_offload": cpu_offload or None,
-        "attention_slicing": attention_slicing or None,
-    }
-    options = merge_engine_options(engine_options, flags)
-
-    def build():
-        return parse_job(
-            {
-                "task": "text",
-                "prompt": prompt,
-                "aoi": parse_aoi(aoi, aoi_crs).model_dump(),
-                "gsd": gsd,
-                "date": date.date().isoformat() if date else None,
-                "cloud_cover": cloud_cover,
-                "model": model,
-                "steps": steps,
-                "guidance_scale": guidance,
-                "seed": seed,
-                "engine": engine,
-                "max_tiles": max_tiles,
-                "options": options,
-                "output": output_fields(output, overwrite, out_crs),
-            }
-        )
-
-    execute(build, progress)
+    execute(call, progress)

@@ -1,109 +1,122 @@
-"""Which engines serve which task: names, defaults and whether they need installed weights.
+"""Which engine classes serve which task: ``(task, name) -> Engine class``, the one table every front end reads.
 
-Pipelines look engines up here; ``geogen info`` and the QGIS plugin list them from here.
+Built-in engines live one folder each under ``geogen/engines/``; each folder's ``contract.py`` declares its
+engine class(es) with ``@register_engine``. Other packages add engines the same way: call ``register_engine``
+(or list the module under the ``geogen.engines`` entry-point group, loaded on first lookup).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import inspect
+from importlib.metadata import entry_points
+from typing import TypeVar
 
+from geogen.engines.base import Engine
 from geogen.errors import EngineError
 
-
-@dataclass(frozen=True)
-class EngineInfo:
-    name: str
-    task: str
-    description: str
-    needs_weights: bool
-    default: bool = False
-    experimental: bool = False
-
-
-ENGINES: tuple[EngineInfo, ...] = (
-    EngineInfo(
-        "sharpen",
-        "superres",
-        "weight-free Sentinel-2 sharpening of 20/60 m bands to 10 m (high-pass "
-        "modulation guided by the 10 m bands)",
-        needs_weights=False,
-        default=True,
-    ),
-    EngineInfo(
-        "sharpen-cnn",
-        "superres",
-        "small CNN trained on the scene itself (Wald protocol); slower, sharper",
-        needs_weights=False,
-    ),
-    EngineInfo(
-        "diffusionsat",
-        "superres",
-        "DiffusionSat's SR ControlNet: Sentinel-2 (10 bands) -> synthetic RGB at "
-        "10 m / scale, with a consistency step (on by default) so the output degrades back to the input",
-        needs_weights=True,
-    ),
-    EngineInfo(
-        "diffusionsat-3d",
-        "superres",
-        "DiffusionSat's 3-D ControlNet: one synthetic RGB image at the first "
-        "input's date and 10 m / scale, conditioned on the frames of up to 3 dates nearest in time (the "
-        "published Texas model's use)",
-        needs_weights=True,
-    ),
-    EngineInfo(
-        "bicubic", "superres", "bicubic interpolation of 20/60 m bands (baseline)", needs_weights=False
-    ),
-    EngineInfo(
-        "exemplar",
-        "sketch",
-        "weight-free texture-by-numbers from an example image and its class map",
-        needs_weights=False,
-        default=True,
-    ),
-    EngineInfo(
-        "controlnet",
-        "sketch",
-        "land-cover ControlNet (Seg2Sat-style palette conditions) on a "
-        "Stable Diffusion pipeline, with optional LoRA styles; seamless over any area (MultiDiffusion, "
-        "per-window prompt and condition). A DiffusionSat base under it is experimental",
-        needs_weights=True,
-    ),
-    EngineInfo(
-        "diffusionsat",
-        "text",
-        "DiffusionSat: prompt + place, date and GSD metadata -> synthetic image of "
-        "any area (MultiDiffusion over latent windows, each with its own metadata)",
-        needs_weights=True,
-        default=True,
-    ),
-    EngineInfo(
-        "diffusionsat-3d",
-        "temporal",
-        "DiffusionSat's 3-D ControlNet: each new date generated from up to 3 "
-        "known frames (observed, or generated before) plus its date's metadata, forward and backward in "
-        "time; one co-registered GeoTIFF per date and a NetCDF datacube",
-        needs_weights=True,
-        default=True,
-    ),
+TASKS = ("superres", "sketch", "text", "temporal")
+ENTRY_POINT_GROUP = "geogen.engines"
+BUILTIN_MODULES = (
+    "geogen.engines.sharpen.contract",
+    "geogen.engines.sr_controlnet.contract",
+    "geogen.engines.sr_temporal.contract",
+    "geogen.engines.exemplar.contract",
+    "geogen.engines.sketch_controlnet.contract",
+    "geogen.engines.text_diffusionsat.contract",
+    "geogen.engines.temporal_controlnet.contract",
 )
 
+_ENGINES: dict[tuple[str, str], type[Engine]] = {}
+_SEQUENCE: dict[type[Engine], int] = {}
+_loaded = False
 
-def engines_for(task: str) -> list[EngineInfo]:
-    return [e for e in ENGINES if e.task == task]
+E = TypeVar("E", bound=type[Engine])
 
 
-def resolve_engine(task: str, name: str | None) -> EngineInfo:
-    """The engine ``name`` for ``task`` (its default when None).
+def register_engine(cls: E) -> E:
+    """Register an engine class under ``(cls.task, cls.name)``; usable as a class decorator.
 
     Raises:
-        EngineError: unknown engine for this task (the message lists the known ones).
+        EngineError: the class leaves abstract methods of its family unimplemented, the task is unknown, or the
+            name (or an alias) is taken by another class.
     """
-    known = engines_for(task)
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise EngineError(
+            f"{cls.task} engine {cls.name!r} cannot be registered: it does not implement {missing}"
+        )
+    if cls.task not in TASKS:
+        raise EngineError(
+            f"engine {cls.name!r} declares unknown task {cls.task!r}; tasks: {', '.join(TASKS)}"
+        )
+    for name in (cls.name, *cls.aliases):
+        other = _ENGINES.get((cls.task, name))
+        if other is not None and other is not cls:
+            raise EngineError(f"{cls.task} engine name {name!r} is already taken by {other.__qualname__}")
+    for name in (cls.name, *cls.aliases):
+        _ENGINES[(cls.task, name)] = cls
+    _SEQUENCE.setdefault(cls, len(_SEQUENCE))
+    return cls
+
+
+def unregister_engine(cls: type[Engine]) -> None:
+    """Remove ``cls`` (and its aliases) from the registry; for tests and plugins that unload."""
+    for key in [k for k, v in _ENGINES.items() if v is cls]:
+        del _ENGINES[key]
+    _SEQUENCE.pop(cls, None)
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()
+
+
+def _rank(cls: type[Engine]) -> tuple[int, bool, int, int]:
+    """Listing order, the same whatever order modules were imported in.
+
+    Task, default first, built-ins in ``BUILTIN_MODULES`` order (then each module's own order), other packages'
+    engines last.
+    """
+    module = cls.__module__
+    builtin = BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+    return TASKS.index(cls.task), not cls.default, builtin, _SEQUENCE.get(cls, 0)
+
+
+def list_engines(task: str | None = None) -> list[type[Engine]]:
+    """Every registered engine (of ``task`` when given), each once, in a stable order (the default first)."""
+    _load()
+    found = {cls for (t, _), cls in _ENGINES.items() if task is None or t == task}
+    return sorted(found, key=_rank)
+
+
+def get_engine(task: str, name: str | None = None) -> type[Engine]:
+    """The engine class ``name`` (or an alias of it) for ``task``; the task's default when ``name`` is None.
+
+    Raises:
+        EngineError: unknown task, or no such engine for the task (the message lists the known ones).
+    """
+    if task not in TASKS:
+        raise EngineError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    known = list_engines(task)
     if not known:
         raise EngineError(f"no engine is available for task {task!r} in this version of geogen")
     if name is None:
         return next((e for e in known if e.default), known[0])
-    for e in known:
-        if e.name == name:
-            return e
-    raise EngineError(f"unknown engine {name!r} for task {task!r}; known: {', '.join(e.name for e in known)}")
+    cls = _ENGINES.get((task, name))
+    if cls is None:
+        raise EngineError(
+            f"unknown engine {name!r} for task {task!r}; known: {', '.join(e.name for e in known)}"
+        )
+    return cls
+
+
+def engine_table() -> list[dict[str, object]]:
+    """Every engine's ``info()``: the table ``geogen info --json`` prints and the QGIS plugin reads."""
+    return [cls.info() for cls in list_engines()]

@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from geogen.engines.sensor import upsample_cubic
 from geogen.errors import RasterError
 from geogen.eval import metrics
 from geogen.io.raster import dataset_grid, open_raster
+from geogen.sensors.mtf import upsample_cubic
+from geogen.sensors.sentinel2 import REFLECTANCE_SCALE
 from tiles import Grid
 
 
 def default_data_range(dtype: str) -> float:
-    return {"uint8": 255.0, "uint16": 10000.0}.get(np.dtype(dtype).name, 1.0)
+    return {"uint8": 255.0, "uint16": float(REFLECTANCE_SCALE)}.get(np.dtype(dtype).name, 1.0)
 
 
 def _read(path: str | Path) -> tuple[np.ndarray, Grid, list[str | None], np.ndarray, str]:
@@ -78,7 +79,7 @@ def compare_rasters(
         RasterError: different grids, unmatched bands, or a low-resolution input whose pixel size is not an
             integer multiple of the reference's on the same footprint.
     """
-    pred, pgrid, pdesc, pvalid, pdtype = _read(pred_path)
+    pred, pgrid, pdesc, pvalid, _pdtype = _read(pred_path)
     ref, rgrid, rdesc, rvalid, rdtype = _read(ref_path)
     if pgrid.shape != rgrid.shape or not np.allclose(tuple(pgrid.transform)[:6], tuple(rgrid.transform)[:6]):
         raise RasterError(
@@ -92,7 +93,7 @@ def compare_rasters(
     result: dict[str, Any] = {"bands": [n for _, _, n in pairs], "data_range": dr, "pixels": int(valid.sum())}
     scale = 1.0
     if lr_path is not None:
-        lr, lgrid, ldesc, lvalid, _ = _read(lr_path)
+        lr, lgrid, ldesc, _lvalid, _ = _read(lr_path)
         factor = lgrid.res[0] / rgrid.res[0]
         if abs(factor - round(factor)) > 1e-6 or not np.allclose(
             lgrid.bounds, rgrid.bounds, atol=rgrid.res[0]

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from geogen.engines import sensor
+from geogen.sensors import mtf
 
 DEGRADATIONS = ("opensr", "sensor")
 
@@ -66,7 +66,7 @@ def phase_shift(reference: np.ndarray, moving: np.ndarray, *, upsample: int = 50
     if upsample <= 1:
         return float(peak[0]), float(peak[1])
     peak = np.round(peak * upsample) / upsample
-    size = int(math.ceil(upsample * 1.5))
+    size = math.ceil(upsample * 1.5)
     fine = _upsampled_correlation(cross, peak, upsample, size)
     j = np.array(np.unravel_index(np.argmax(fine), fine.shape), dtype=np.float64)
     shift = peak + (j - size // 2) / upsample
@@ -116,9 +116,9 @@ def consistency_metrics(
     sr_c = _crop(sr, border)
     if lr_c.shape[1] < 2 or lr_c.shape[2] < 2 or sr_c.shape[1] % scale or sr_c.shape[2] % scale:
         raise ValueError(f"lr {lr.shape} is too small for a {border} px border at scale {scale}")
-    down = degrade_bilinear(sr_c, scale) if degradation == "opensr" else sensor.degrade(sr_c, scale)
+    down = degrade_bilinear(sr_c, scale) if degradation == "opensr" else mtf.degrade(sr_c, scale)
     reflectance = float(np.mean(np.abs(lr_c - down)))
-    dot = np.sum(lr_c * down, axis=0, dtype=np.float64)
+    dot = (lr_c * down).sum(axis=0, dtype=np.float64)
     norms = np.linalg.norm(lr_c.astype(np.float64), axis=0) * np.linalg.norm(down.astype(np.float64), axis=0)
     ok = norms > 0
     angles = np.degrees(np.arccos(np.clip(dot[ok] / norms[ok], -1.0, 1.0)))

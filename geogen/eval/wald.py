@@ -12,17 +12,19 @@ degraded grid is whole. Pixels invalid in the input are filled before degrading 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from affine import Affine
 
-from geogen.engines.sensor import block_mean, degrade
-from geogen.engines.sharpen import create_sharpener, fill_invalid, guide_bands
+from geogen.engines.sharpen.contract import build_sharpener
+from geogen.engines.sharpen.scene import fill_invalid, guide_bands
 from geogen.errors import RasterError
 from geogen.eval import metrics
 from geogen.io.sentinel2 import S2Stack
+from geogen.sensors.mtf import block_mean, degrade
 from tiles import Grid, Window
 
 BASELINE = "bicubic"
@@ -145,7 +147,8 @@ def wald(
 
     Raises:
         RasterError: no band at ``factor``, a requested band at another factor, or a scene too small.
-        EngineError: unknown engine or option.
+        EngineError: unknown engine, or one that is not a sharpening engine.
+        OptionsError: an unknown option or a bad value.
     """
     names = [engines] if isinstance(engines, str) else list(engines)
     at_factor = [b for b in stack.bands if stack.factor(b) == factor]
@@ -161,7 +164,7 @@ def wald(
     degraded, ref, valid = _degraded_stack(stack, chosen, guides, factor, degradation)
     scores: dict[str, EngineScores] = {}
     for name in [BASELINE, *[n for n in names if n != BASELINE]]:
-        engine = create_sharpener(name, (options or {}).get(name), seed=seed)
+        engine = build_sharpener(name, (options or {}).get(name), seed=seed)
         t0 = time.perf_counter()
         engine.fit(degraded, chosen)
         pred, pred_valid = engine.sharpen(degraded, degraded.grid.full_window, chosen)

@@ -1,6 +1,6 @@
 """Areas of interest: from bounds or a vector file to a metric working grid at a target GSD.
 
-Geography rules (DESIGN.md): generate in a metric CRS; a geographic area is worked in its UTM zone; lon/lat
+Geography rules (docs/DESIGN.md): generate in a metric CRS; a geographic area is worked in its UTM zone; lon/lat
 metadata is the area's centroid in WGS84.
 """
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
-import shapely
 from shapely.ops import unary_union
 
 from geogen.errors import GeometryError
@@ -32,9 +32,9 @@ class Area:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        return tuple(self.geometry.bounds)  # type: ignore[return-value]
+        return tuple(self.geometry.bounds)
 
-    def to_crs(self, crs: str) -> "Area":
+    def to_crs(self, crs: str) -> Area:
         return Area(reproject_geometry(self.geometry, self.crs, crs), crs)
 
 
@@ -98,7 +98,7 @@ def area_from_bounds(bounds: tuple[float, float, float, float], crs: str) -> Are
     if not (right > left and top > bottom):
         raise GeometryError(f"area bounds are empty or inverted: {bounds}")
     crs_str = crs_to_str(parse_crs(crs).to_wkt())
-    if parse_crs(crs).is_geographic and not (-180 <= left and right <= 180 and -90 <= bottom and top <= 90):
+    if parse_crs(crs).is_geographic and not (left >= -180 and right <= 180 and bottom >= -90 and top <= 90):
         raise GeometryError(f"geographic bounds out of range (lon -180..180, lat -90..90): {bounds}")
     return Area(box(left, bottom, right, top), crs_str)
 
@@ -114,7 +114,7 @@ def area_from_vector(path: str | Path, layer: str | None = None) -> Area:
 
 
 class AreaSpec(Protocol):
-    """What a job says about its area of interest (``geogen.job.spec.AreaOfInterest``): bounds or a vector."""
+    """What a job says about its area of interest (``geogen.spec.AreaOfInterest``): bounds or a vector."""
 
     bounds: tuple[float, float, float, float] | None
     crs: str | None

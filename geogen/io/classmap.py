@@ -7,10 +7,10 @@ nearest-neighbour only, so class codes stay exact. Code 0 means "outside the dra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import rasterio
@@ -24,6 +24,7 @@ from tiles import Grid
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".jp2", ".png"}
 CodeOf = Callable[[Any], "int | None"]
+_Value = TypeVar("_Value", bound=Hashable)
 
 
 class ClassSource(Protocol):
@@ -33,11 +34,12 @@ class ClassSource(Protocol):
 
     def read(self, grid: Grid) -> np.ndarray: ...
 
-    def values(self) -> list[Hashable]: ...
+    def values(self) -> Sequence[Hashable]: ...
 
 
-def _check_mapping(values: list[Hashable], code_of: CodeOf, what: str) -> dict[Hashable, int]:
-    lut, missing = {}, []
+def _check_mapping(values: Sequence[_Value], code_of: CodeOf, what: str) -> dict[_Value, int]:
+    lut: dict[_Value, int] = {}
+    missing: list[_Value] = []
     for v in values:
         c = code_of(v)
         if c is None:
@@ -60,13 +62,13 @@ class VectorClassSource:
     shapes: list[tuple[Any, int]]
     crs: str
     bounds: tuple[float, float, float, float]
-    raw_values: list[Hashable]
+    raw_values: Sequence[Hashable]
     native_res: float | None = None
 
     def read(self, grid: Grid) -> np.ndarray:
         return rasterize_classes(self.shapes, grid, shapes_crs=self.crs)
 
-    def values(self) -> list[Hashable]:
+    def values(self) -> Sequence[Hashable]:
         return self.raw_values
 
 
@@ -78,7 +80,7 @@ class RasterClassSource:
     lut: np.ndarray  # raw value -> engine code, indexed by raw integer value
     crs: str
     bounds: tuple[float, float, float, float]
-    raw_values: list[Hashable]
+    raw_values: Sequence[Hashable]
     native_res: float | None
     nodata: float | None
 
@@ -99,7 +101,7 @@ class RasterClassSource:
         raw[outside] = 0
         return self.lut[raw].astype(np.uint8)
 
-    def values(self) -> list[Hashable]:
+    def values(self) -> Sequence[Hashable]:
         return self.raw_values
 
 
@@ -155,7 +157,7 @@ def open_class_source(
             f"class field {class_field!r} not found in {Path(path).name}; fields: {', '.join(fields)}"
         )
     raw = [f.properties.get(class_field) for f in vl.features]
-    values = sorted({v for v in raw}, key=str)
-    mapping = _check_mapping(values, code_of, f"field {class_field!r} of {Path(path).name}")
-    shapes = [(f.geometry, mapping[v]) for f, v in zip(vl.features, raw)]
-    return VectorClassSource(shapes, vl.crs, vl.bounds, values)
+    raw_values = sorted({v for v in raw}, key=str)
+    codes = _check_mapping(raw_values, code_of, f"field {class_field!r} of {Path(path).name}")
+    shapes = [(f.geometry, codes[v]) for f, v in zip(vl.features, raw, strict=True)]
+    return VectorClassSource(shapes, vl.crs, vl.bounds, raw_values)

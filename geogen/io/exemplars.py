@@ -109,7 +109,7 @@ def resample_exemplar(ex: Exemplar, gsd: float) -> Exemplar:
     if abs(factor - 1) < 1e-6:
         return ex
     h, w = ex.mask.shape
-    nh, nw = max(8, int(round(h * factor))), max(8, int(round(w * factor)))
+    nh, nw = max(8, round(h * factor)), max(8, round(w * factor))
     if factor < 1:  # coarser: low-pass first so textures average instead of aliasing
         sigma = 0.5 / factor
         src = np.stack([ndimage.gaussian_filter(b.astype(np.float32), sigma) for b in ex.image])

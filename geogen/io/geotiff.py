@@ -137,7 +137,7 @@ class GeoTIFFWriter:
         self._tmp = temp_sibling(self.path, "blocks")
         self._ds: rasterio.io.DatasetWriter | None = None
 
-    def __enter__(self) -> "GeoTIFFWriter":
+    def __enter__(self) -> GeoTIFFWriter:
         self.open()
         return self
 
@@ -178,7 +178,7 @@ class GeoTIFFWriter:
                 ds.set_band_description(i, d)
         if self.alpha:
             ds.set_band_description(self.count + 1, "alpha")
-            interp = list(self.colorinterp or [ColorInterp.gray] * self.count) + [ColorInterp.alpha]
+            interp = [*(self.colorinterp or [ColorInterp.gray] * self.count), ColorInterp.alpha]
             ds.colorinterp = interp
         elif self.colorinterp:
             ds.colorinterp = self.colorinterp

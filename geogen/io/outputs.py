@@ -15,8 +15,8 @@ from rasterio.enums import ColorInterp
 from rasterio.warp import Resampling
 
 from geogen.io.aoi import parse_crs
-from geogen.io.raster import read_grid
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
+from geogen.io.raster import read_grid
 from tiles import Grid
 
 RGBA_BANDS = ["red", "green", "blue", "alpha"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from geogen.errors import InputFileError, RasterError
-from geogen.io.s2bands import NATIVE_RES, S2_BANDS, normalise_band
+from geogen.sensors.sentinel2 import NATIVE_RES, OFFSET_BASELINE, REFLECTANCE_SCALE, S2_BANDS, normalise_band
 
 # S2_BANDS is also the band_id order of the offset lists when the metadata does not spell out the mapping
 _IMG = re.compile(
@@ -55,7 +55,7 @@ def baseline_at_least(baseline: str | None, major: int) -> bool:
     if not baseline:
         return False
     m = re.search(r"(\d{2})\.?(\d{2})", baseline)
-    return bool(m) and int(m.group(1)) >= major
+    return m is not None and int(m.group(1)) >= major
 
 
 def parse_metadata(
@@ -82,16 +82,16 @@ def parse_metadata(
             baseline = el.text.strip()
         elif tag == quant_tag and el.text:
             quant_text = el.text.strip()
-        elif tag == offset_tag and el.get("band_id") is not None and el.text:
-            raw_offsets[int(el.get("band_id"))] = float(el.text)
-        elif tag == "Spectral_Information" and el.get("bandId") is not None:
+        elif tag == offset_tag and (id_text := el.get("band_id")) is not None and el.text:
+            raw_offsets[int(id_text)] = float(el.text)
+        elif tag == "Spectral_Information" and (id_text := el.get("bandId")) is not None:
             band = normalise_band(el.get("physicalBand", ""))
             if band:
-                id_to_band[int(el.get("bandId"))] = band
+                id_to_band[int(id_text)] = band
     warnings: list[str] = []
     if quant_text is None:
-        warnings.append(f"{source}: no {quant_tag}; assuming 10000")
-        quant = 10000.0
+        warnings.append(f"{source}: no {quant_tag}; assuming {REFLECTANCE_SCALE}")
+        quant = float(REFLECTANCE_SCALE)
     else:
         try:
             quant = float(quant_text)
@@ -100,7 +100,7 @@ def parse_metadata(
         if not quant > 0:
             raise RasterError(f"{source}: {quant_tag} must be a positive number, got {quant_text!r}")
     offsets: dict[str, float] = {}
-    if baseline_at_least(baseline, 4):
+    if baseline_at_least(baseline, OFFSET_BASELINE):
         for band_id, value in raw_offsets.items():
             band = id_to_band.get(band_id) or (S2_BANDS[band_id] if band_id < len(S2_BANDS) else None)
             if band:
@@ -137,7 +137,9 @@ def _scan(names: list[str], source: str) -> tuple[str, str, dict[str, list[tuple
             f"{source} is not a Sentinel-2 L1C/L2A product: no MTD_MSIL1C.xml or MTD_MSIL2A.xml"
         )
     mtd.sort(key=lambda n: n.count("/"))
-    level = "L" + _MTD.search(mtd[0]).group(1).upper()
+    first = _MTD.search(mtd[0])
+    assert first is not None  # invariant: mtd holds only names _MTD matched
+    level = "L" + first.group(1).upper()
     found: dict[str, list[tuple[str | None, str]]] = {}
     granules: set[str] = set()
     for n in names:

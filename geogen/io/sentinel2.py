@@ -20,10 +20,11 @@ Conventions made explicit here, because they are where users' SR runs usually go
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping, Protocol
+from typing import Protocol
 from warnings import catch_warnings, simplefilter
 
 import numpy as np
@@ -34,8 +35,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from geogen.errors import InputFileError, RasterError
 from geogen.io.raster import dataset_grid
-from geogen.io.s2bands import NATIVE_RES, find_band, sort_bands
 from geogen.io.safe import is_safe, read_safe
+from geogen.sensors.sentinel2 import NATIVE_RES, REFLECTANCE_SCALE, find_band, sort_bands
 from tiles import Grid, Window
 
 _RASTER_SUFFIXES = (".tif", ".tiff", ".jp2")
@@ -152,7 +153,7 @@ def _factors(grids: Mapping[str, Grid]) -> tuple[Grid, dict[str, int]]:
             raise RasterError(
                 f"band {band} is in {g.crs} but band {fine_name} in {fine.crs}; all bands need one CRS"
             )
-        if any(abs(a - b) > tol for a, b in zip(g.bounds, fine.bounds)):
+        if any(abs(a - b) > tol for a, b in zip(g.bounds, fine.bounds, strict=True)):
             raise RasterError(
                 f"band {band} covers {tuple(round(v, 3) for v in g.bounds)} but band {fine_name} "
                 f"covers {tuple(round(v, 3) for v in fine.bounds)}; all bands must share one extent"
@@ -211,7 +212,7 @@ class S2Stack:
         *,
         valid: Mapping[str, np.ndarray] | None = None,
         source: str = "arrays",
-    ) -> "S2Stack":
+    ) -> S2Stack:
         """A stack from reflectance arrays keyed by band; each array's size fixes its factor to ``grid``."""
         readers: dict[str, _BandReader] = {}
         for band, data in arrays.items():
@@ -258,7 +259,7 @@ class S2Stack:
         for r in self._readers.values():
             r.close()
 
-    def __enter__(self) -> "S2Stack":
+    def __enter__(self) -> S2Stack:
         return self
 
     def __exit__(
@@ -300,7 +301,9 @@ def _file_radiometry(ds: rasterio.io.DatasetReader, index: int, path: str, warni
             "use the product's uint16 bands (reflectance x 10000) or float reflectance"
         )
     if dtype.kind in "iu":
-        return Radiometry(1e-4, 0.0, nodata, "DN = reflectance x 10000 (no offset)")
+        return Radiometry(
+            1 / REFLECTANCE_SCALE, 0.0, nodata, f"DN = reflectance x {REFLECTANCE_SCALE} (no offset)"
+        )
     step = max(1, max(ds.width, ds.height) // 256)
     sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step))).astype(
         np.float64
@@ -309,9 +312,9 @@ def _file_radiometry(ds: rasterio.io.DatasetReader, index: int, path: str, warni
     if sample.size and np.percentile(sample, 99) > _MAX_PLAUSIBLE_REFLECTANCE:
         warnings.append(
             f"{Path(path).name}: float values up to {sample.max():g} are too large for reflectance; "
-            "reading them as reflectance x 10000"
+            f"reading them as reflectance x {REFLECTANCE_SCALE}"
         )
-        return Radiometry(1e-4, 0.0, nodata, "float DN = reflectance x 10000")
+        return Radiometry(1 / REFLECTANCE_SCALE, 0.0, nodata, f"float DN = reflectance x {REFLECTANCE_SCALE}")
     return Radiometry(1.0, 0.0, nodata, "float reflectance")
 
 
@@ -323,8 +326,8 @@ def _file_bands(path: Path, warnings: list[str]) -> list[BandSource]:
             band = find_band(path.stem) or find_band(ds.descriptions[0] or "")
             pairs = [(1, band)] if band else []
         else:
-            pairs = [(i, find_band(d or "")) for i, d in enumerate(ds.descriptions, start=1)]
-            pairs = [(i, b) for i, b in pairs if b]
+            named = [(i, find_band(d or "")) for i, d in enumerate(ds.descriptions, start=1)]
+            pairs = [(i, b) for i, b in named if b]
             if not pairs:
                 raise RasterError(
                     f"{p} has {ds.count} bands but no band description names a Sentinel-2 band "

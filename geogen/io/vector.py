@@ -34,7 +34,7 @@ class VectorLayer:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        xs0, ys0, xs1, ys1 = zip(*(f.geometry.bounds for f in self.features))
+        xs0, ys0, xs1, ys1 = zip(*(f.geometry.bounds for f in self.features), strict=True)
         return (min(xs0), min(ys0), max(xs1), max(ys1))
 
     def field_names(self) -> list[str]:

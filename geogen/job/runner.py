@@ -8,37 +8,42 @@ pipelines write through GeoTIFFWriter, which leaves nothing under final names wh
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import geogen
-from geogen.errors import CancelledError, EngineError, ModelError
+from geogen.engines.base import Engine
+from geogen.engines.registry import get_engine
+from geogen.errors import CancelledError, ModelError
 from geogen.io.geotiff import commit_file, prepare_output, temp_sibling
-from geogen.job.progress import Reporter
-from geogen.engines.registry import resolve_engine
-from geogen.job.result import JobResult, OutputRecord, PipelineOutput
-from geogen.job.spec import Job, job_hash
+from geogen.job.result import JobResult
+from geogen.pipelines import run_task
+from geogen.progress import Reporter
+from geogen.spec import Job, job_hash
 
-PIPELINES: dict[str, str] = {
-    "superres": "geogen.pipelines.superres:run_superres",
-    "sketch": "geogen.pipelines.sketch:run_sketch",
-    "text": "geogen.pipelines.text:run_text",
-    "temporal": "geogen.pipelines.temporal:run_temporal",
-}
 CANCEL_FILE = "cancel"
 
 
 class CancelToken:
-    """Set by a signal handler or by the presence of a cancel file; checked between tiles."""
+    """Set by a signal handler or by the presence of a cancel file; checked between tiles.
 
-    def __init__(self, cancel_file: Path | None = None) -> None:
-        self._event = threading.Event()
+    ``event`` lets a caller share its own ``threading.Event`` (the Python API links the caller's token or event
+    to the job's cancel file this way); a fresh one by default.
+    """
+
+    def __init__(self, cancel_file: Path | None = None, *, event: threading.Event | None = None) -> None:
+        self._event = event if event is not None else threading.Event()
         self.cancel_file = cancel_file
+
+    @property
+    def event(self) -> threading.Event:
+        """The event that ``set`` sets (shared with whoever passed it in)."""
+        return self._event
 
     def set(self) -> None:
         self._event.set()
@@ -73,20 +78,6 @@ class _CheckingReporter:
         return getattr(self.inner, "warnings", [])
 
 
-def _pipeline(task: str) -> Callable[[Job, Reporter], "list[OutputRecord] | PipelineOutput"]:
-    target = PIPELINES.get(task)
-    if target is None:
-        raise EngineError(f"unknown task {task!r}")
-    module_name, func = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise EngineError(f"task {task!r} is not available in this version of geogen") from None
-        raise
-    return getattr(module, func)
-
-
 def install_signal_handlers(token: CancelToken) -> None:
     """SIGTERM (QGIS's Cancel on POSIX) and SIGINT (Ctrl+C) request a cancel instead of killing mid-write.
 
@@ -100,10 +91,8 @@ def install_signal_handlers(token: CancelToken) -> None:
         token.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(ValueError, OSError):  # not in the main thread, or unsupported here
             signal.signal(sig, handler)
-        except (ValueError, OSError):  # not in the main thread, or unsupported here
-            pass
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -116,26 +105,41 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
             tmp.unlink()
 
 
-def preflight(job: Job) -> None:
-    """Cheap checks before a pipeline's heavy imports (torch, diffusers): engine known, model named and installed.
+def build_engine(job: Job) -> Engine:
+    """The job's engine, built from its validated options.
 
     Raises:
         EngineError: unknown engine for the task.
+        OptionsError: invalid ``options`` for that engine.
+    """
+    cls = get_engine(job.task, job.engine)
+    return cls(cls.parse_options(job.options), seed=job.seed)
+
+
+def preflight(job: Job) -> Engine:
+    """Cheap checks before a pipeline's heavy imports (torch, diffusers); returns the engine to run.
+
+    Raises:
+        EngineError: unknown engine for the task.
+        OptionsError: invalid options for the engine.
         ModelError: a weights engine without a model, or a model name the store does not know.
     """
-    engine = resolve_engine(job.task, job.engine)
-    if not engine.needs_weights:
-        return
+    engine = build_engine(job)
+    if not engine.needs_weights():
+        return engine
     if not job.model:
-        if job.task == "temporal":  # observed dates only need no model; the pipeline says what is missing
-            return
-        raise ModelError(
-            f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
-            "`geogen models list`; published ones: `geogen models pull NAME`)"
-        )
+        if (
+            not engine.model_optional
+        ):  # e.g. temporal with observed dates only: the pipeline says what is missing
+            raise ModelError(
+                f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
+                "`geogen models list`; published ones: `geogen models pull NAME`)"
+            )
+        return engine
     from geogen.store import resolve
 
     resolve(job.model)
+    return engine
 
 
 def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> tuple[JobResult, Path]:
@@ -144,7 +148,7 @@ def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> t
     Raises:
         GeogenError: any user-facing problem, raised by the pipeline (nothing partial is left behind).
     """
-    preflight(job)
+    engine = preflight(job)
     out_dir = Path(job.output.dir)
     result_path = prepare_output(out_dir / job.output.result, overwrite=True)
     token = token or CancelToken(out_dir / CANCEL_FILE)
@@ -153,13 +157,11 @@ def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> t
     checking = _CheckingReporter(reporter, token)
     reporter.event({"type": "start", "task": job.task, "geogen_version": geogen.__version__})
     t0 = time.perf_counter()
-    produced = _pipeline(job.task)(job, checking)
-    if not isinstance(produced, PipelineOutput):  # a bare list of outputs
-        produced = PipelineOutput(list(produced), resolve_engine(job.task, job.engine).name)
+    produced = run_task(job, engine, checking)
     elapsed = time.perf_counter() - t0
     result = JobResult(
         task=job.task,
-        engine=produced.engine,
+        engine=engine.name,
         spec_hash=job_hash(job),
         outputs=produced.outputs,
         timings={"total_s": round(elapsed, 3), **produced.extra.pop("timings", {})},

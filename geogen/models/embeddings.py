@@ -69,7 +69,8 @@ class MetadataEmbedding(nn.ModuleList):
         for i, mlp in enumerate(self):
             field = mlp(projected[:, i])
             total = field if total is None else total + field
-        return total
+        # None only for an embedding built with zero fields (num_metadata=0); raising there would change behaviour.
+        return total  # type: ignore[return-value]
 
 
 def metadata_embedding_for(time_embedding: TimestepEmbedding, num_metadata: int) -> MetadataEmbedding:

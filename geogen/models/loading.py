@@ -143,7 +143,7 @@ def load_controlnet(
 
 
 def load_checked(
-    cls: type, path: str | Path, *, trust_pickle: bool = False, torch_dtype: torch.dtype | None = None
+    cls: type[Any], path: str | Path, *, trust_pickle: bool = False, torch_dtype: torch.dtype | None = None
 ) -> torch.nn.Module:
     """``cls.from_pretrained(path)`` from local files, refusing any missing, unexpected or mismatched weight.
 

@@ -10,7 +10,8 @@ encoder whose stride-2 convs become stride 1 once the running scale reaches 8 (s
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, ClassVar, cast
 
 import torch
 from diffusers.configuration_utils import register_to_config
@@ -28,13 +29,31 @@ LATENT_SCALE = 8
 """Pixel-to-latent factor of the SD VAE: the encoder downsamples until the running scale reaches it."""
 
 # UNet config keys a ControlNet built from that UNet copies.
-_SHARED_UNET_KEYS = (
-    "in_channels flip_sin_to_cos freq_shift down_block_types mid_block_type only_cross_attention "
-    "block_out_channels layers_per_block downsample_padding mid_block_scale_factor act_fn norm_num_groups "
-    "norm_eps cross_attention_dim transformer_layers_per_block attention_head_dim num_attention_heads "
-    "use_linear_projection class_embed_type num_class_embeds upcast_attention resnet_time_scale_shift "
-    "projection_class_embeddings_input_dim"
-).split()
+_SHARED_UNET_KEYS = [
+    "in_channels",
+    "flip_sin_to_cos",
+    "freq_shift",
+    "down_block_types",
+    "mid_block_type",
+    "only_cross_attention",
+    "block_out_channels",
+    "layers_per_block",
+    "downsample_padding",
+    "mid_block_scale_factor",
+    "act_fn",
+    "norm_num_groups",
+    "norm_eps",
+    "cross_attention_dim",
+    "transformer_layers_per_block",
+    "attention_head_dim",
+    "num_attention_heads",
+    "use_linear_projection",
+    "class_embed_type",
+    "num_class_embeds",
+    "upcast_attention",
+    "resnet_time_scale_shift",
+    "projection_class_embeddings_input_dim",
+]
 
 
 def conditioning_strides(num_downsamples: int, conditioning_scale: int) -> list[int]:
@@ -61,7 +80,8 @@ class SatConditioningEmbedding(ControlNetConditioningEmbedding):
     ) -> None:
         super().__init__(conditioning_embedding_channels, conditioning_channels, block_out_channels)
         downsamplers = self.blocks[1::2]
-        for conv, stride in zip(downsamplers, conditioning_strides(len(downsamplers), scale)):
+        convs = cast("Iterable[torch.nn.Conv2d]", downsamplers)  # the stock encoder's blocks are Conv2d
+        for conv, stride in zip(convs, conditioning_strides(len(downsamplers), scale), strict=True):
             conv.stride = (stride, stride)
 
 
@@ -69,7 +89,8 @@ class SatControlNetModel(ControlNetModel):
     """DiffusionSat's 2-D ControlNet (super-resolution); loads their ControlNetModel folders key for key."""
 
     # Stock keys DiffusionSat's config lacks (renamed or unused); kept out of the saved config.
-    ignore_for_config = [
+    # diffusers' ConfigMixin declares this class attribute without ClassVar, hence the ignore.
+    ignore_for_config: ClassVar[list[str]] = [  # type: ignore[misc]
         "conditioning_channels",
         "encoder_hid_dim",
         "encoder_hid_dim_type",
@@ -132,14 +153,16 @@ class SatControlNetModel(ControlNetModel):
         """Swap the stock condition encoder for DiffusionSat's (stride rule); the 3-D model overrides this."""
         cfg = self.config
         self.controlnet_cond_embedding = SatConditioningEmbedding(
-            conditioning_embedding_channels=cfg.block_out_channels[0],
-            conditioning_channels=cfg.conditioning_in_channels,
-            block_out_channels=tuple(cfg.conditioning_embedding_out_channels),
-            scale=cfg.conditioning_scale,
+            conditioning_embedding_channels=cfg["block_out_channels"][0],
+            conditioning_channels=cfg["conditioning_in_channels"],
+            block_out_channels=tuple(cfg["conditioning_embedding_out_channels"]),
+            scale=cfg["conditioning_scale"],
         )
 
+    # DiffusionSat's condition parameters (conditioning_in_channels, conditioning_scale) replace the stock
+    # conditioning_channels, so the signature differs from ControlNetModel.from_unet's on purpose.
     @classmethod
-    def from_unet(
+    def from_unet(  # type: ignore[override]
         cls,
         unet: UNet2DConditionModel,
         conditioning_in_channels: int = 3,
@@ -203,7 +226,7 @@ class SatControlNetModel(ControlNetModel):
         if self.class_embedding is not None:
             if class_labels is None:
                 raise ValueError("class_labels should be provided when num_class_embeds > 0")
-            if self.config.class_embed_type == "timestep":
+            if self.config["class_embed_type"] == "timestep":
                 class_labels = self.time_proj(class_labels)
             emb = emb + self.class_embedding(class_labels).to(dtype=emb.dtype)
         if self.metadata_embedding is None:
@@ -232,7 +255,11 @@ class SatControlNetModel(ControlNetModel):
     def embed_metadata(
         self, values: torch.Tensor | None, batch: int, dtype: torch.dtype, device: torch.device
     ) -> torch.Tensor:
-        """Metadata (N, K) -> (N, D), or per-frame (N, K, T) -> (N, T, D); None means all fields unknown."""
+        """Metadata (N, K) -> (N, D), or per-frame (N, K, T) -> (N, T, D); None means all fields unknown.
+
+        Only for a model with metadata (``metadata_embedding`` not None): every caller checks that first.
+        """
+        assert self.metadata_embedding is not None  # invariant: every caller checks it first
         values = metadata_for_batch(values, batch, len(self.metadata_embedding), device)
         return self.metadata_embedding(values, self.time_proj, dtype)
 
@@ -282,22 +309,24 @@ class SatControlNetModel(ControlNetModel):
         return_dict: bool,
     ) -> ControlNetOutput | tuple:
         """Stock output scaling (plain or guess-mode ramp) and optional global pooling."""
-        if guess_mode and not self.config.global_pool_conditions:
+        if guess_mode and not self.config["global_pool_conditions"]:
             scales = torch.logspace(-1, 0, len(down) + 1, device=mid.device) * conditioning_scale
-            down = [d * s for d, s in zip(down, scales)]
+            # scales has one entry more than down: the last one scales mid.
+            down = [d * s for d, s in zip(down, scales, strict=False)]
             mid = mid * scales[-1]
         else:
             down = [d * conditioning_scale for d in down]
             mid = mid * conditioning_scale
-        if self.config.global_pool_conditions:
+        if self.config["global_pool_conditions"]:
             down = [torch.mean(d, dim=(2, 3), keepdim=True) for d in down]
             mid = torch.mean(mid, dim=(2, 3), keepdim=True)
         if not return_dict:
             return (down, mid)
-        return ControlNetOutput(down_block_res_samples=down, mid_block_res_sample=mid)
+        # diffusers annotates down_block_res_samples as a 1-tuple; its own ControlNetModel passes a list too.
+        return ControlNetOutput(down_block_res_samples=down, mid_block_res_sample=mid)  # type: ignore[arg-type]
 
     def _cond_channels_in_order(self, controlnet_cond: torch.Tensor) -> torch.Tensor:
-        order = self.config.controlnet_conditioning_channel_order
+        order = self.config["controlnet_conditioning_channel_order"]
         if order == "bgr":
             return torch.flip(controlnet_cond, dims=[1])
         if order != "rgb":
@@ -359,5 +388,5 @@ class SatControlNetModel(ControlNetModel):
         residuals, mid = self.encode(
             hidden + cond, emb, encoder_hidden_states, attention_mask, cross_attention_kwargs
         )
-        down = [zero_conv(r) for r, zero_conv in zip(residuals, self.controlnet_down_blocks)]
+        down = [zero_conv(r) for r, zero_conv in zip(residuals, self.controlnet_down_blocks, strict=True)]
         return self.finish(down, self.controlnet_mid_block(mid), conditioning_scale, guess_mode, return_dict)

@@ -10,7 +10,8 @@ its checkpoints load key for key.
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,7 @@ class SatConditioningEmbedding3D(nn.Module):
         super().__init__()
         self.conv_in = nn.Conv3d(conditioning_channels, block_out_channels[0], kernel_size=3, padding=1)
         self.blocks = nn.ModuleList()
-        for c_in, c_out in zip(block_out_channels[:-1], block_out_channels[1:]):
+        for c_in, c_out in itertools.pairwise(block_out_channels):
             self.blocks.append(nn.Conv3d(c_in, c_in, kernel_size=3, padding=1))
             self.blocks.append(
                 nn.Conv3d(c_in, c_out, kernel_size=(1, 3, 3), padding=(0, 1, 1), stride=(1, 2, 2))
@@ -75,7 +76,11 @@ def clamp_straight_through(alpha: torch.Tensor) -> torch.Tensor:
 class SatControlNetModel3D(SatControlNetModel):
     """DiffusionSat's 3-D (temporal) ControlNet; loads their ``ControlNetModel3D`` folders key for key."""
 
-    ignore_for_config = [*SatControlNetModel.ignore_for_config, "conditioning_scale"]
+    # diffusers' ConfigMixin declares this class attribute without ClassVar, hence the ignore.
+    ignore_for_config: ClassVar[list[str]] = [  # type: ignore[misc]
+        *SatControlNetModel.ignore_for_config,
+        "conditioning_scale",
+    ]
 
     @register_to_config
     def __init__(
@@ -160,10 +165,11 @@ class SatControlNetModel3D(SatControlNetModel):
 
     def _build_conditioning_embedding(self) -> None:
         cfg = self.config
-        self.controlnet_cond_embedding = SatConditioningEmbedding3D(
-            conditioning_embedding_channels=cfg.block_out_channels[0],
-            conditioning_channels=cfg.conditioning_in_channels,
-            block_out_channels=tuple(cfg.conditioning_embedding_out_channels),
+        # The 3-D encoder is its own nn.Module (same keys as the stock 2-D one, Conv3d layers), not a subclass.
+        self.controlnet_cond_embedding = SatConditioningEmbedding3D(  # type: ignore[assignment]
+            conditioning_embedding_channels=cfg["block_out_channels"][0],
+            conditioning_channels=cfg["conditioning_in_channels"],
+            block_out_channels=tuple(cfg["conditioning_embedding_out_channels"]),
         )
 
     def _mix_temporal(
@@ -256,7 +262,7 @@ class SatControlNetModel3D(SatControlNetModel):
             cross_attention_kwargs,
         )
         down = []
-        for i, (res, zero_conv) in enumerate(zip(residuals, self.controlnet_down_blocks)):
+        for i, (res, zero_conv) in enumerate(zip(residuals, self.controlnet_down_blocks, strict=True)):
             video = zero_conv(frames_to_video(res, num_frames))
             down.append(self._mix_temporal(i, video, cross_attention_kwargs).sum(dim=2))
         mid_out = self.controlnet_mid_block(frames_to_video(mid, num_frames)).sum(dim=2)

@@ -1,49 +1,48 @@
-"""Sketch to scene: land-cover polygons or a class raster -> a georeferenced synthetic image on the same place.
+"""Sketch to scene with the exemplar engine: land-cover polygons or a class raster -> a georeferenced synthetic
+image on the same place, quilted from example image/class-map pairs.
 
-inputs -> class source (mapped to the engine's vocabulary) -> working grid -> tiles -> engine -> streaming mosaic
--> GeoTIFF (RGB + alpha: transparent outside the drawn area) -> optional warp to the CRS asked for.
+inputs -> class source (mapped to the vocabulary) -> working grid -> tiles -> quilting (each tile knowing its
+upper and left neighbours) -> streaming mosaic -> GeoTIFF (RGB + alpha: transparent outside the drawn area)
+-> optional warp to the CRS asked for.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geogen.engines.base import ExemplarSketchEngine
 from geogen.engines.exemplar import QuiltParams, make_bank, synthesize_tiled
-from geogen.engines.registry import resolve_engine
-from geogen.errors import EngineError, GeometryError
+from geogen.errors import GeometryError
 from geogen.io.aoi import centroid_lonlat, check_tile_budget
 from geogen.io.classmap import open_class_source
+from geogen.io.exemplars import load_exemplars, resample_exemplar
 from geogen.io.outputs import RGBA_BANDS, RGBAOutput
+from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
-from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
-from geogen.job.spec import SketchJob
-from geogen.io.exemplars import Exemplar, load_exemplars, resample_exemplar
 from geogen.landcover.mapping import code_lookup
 from geogen.landcover.vocab import get_vocabulary
 from geogen.pipelines.sketch_area import sketch_area, sketch_grid, sketch_output_crs
+from geogen.progress import Reporter
+from geogen.records import OutputRecord, PipelineOutput
+from tiles import Window
 from tiles.plan import count_tiles
+
+if TYPE_CHECKING:
+    from geogen.spec import SketchJob
 
 TILE = 512
 OVERLAP = 32  # the quilting patch step plus its overlap: tile borders are cut like patch seams
-SECONDS_PER_TILE_CPU = 2.0  # exemplar engine, one core, 512 px (bench/results/exemplar.md)
 
 
-def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
-    """Run a sketch job; see the module docstring.
+def run_exemplar_sketch(job: SketchJob, engine: ExemplarSketchEngine, reporter: Reporter) -> PipelineOutput:
+    """Run a sketch job with an exemplar engine; see the module docstring.
 
     Raises:
         EngineError, ClassMappingError, VectorError, RasterError, GeometryError, AreaTooLargeError, OutputError.
     """
-    engine = resolve_engine("sketch", job.engine)
-    if engine.name == "controlnet":
-        from geogen.pipelines.sketch_controlnet import run_sketch_controlnet
-
-        return run_sketch_controlnet(job, reporter)
-    if engine.name != "exemplar":
-        raise EngineError(f"sketch engine {engine.name!r} is not available in this version of geogen")
     vocab = get_vocabulary(job.vocabulary)
     source = open_class_source(
         job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
@@ -54,7 +53,7 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     area = sketch_area(job, source)
     grid = sketch_grid(job, source, area, gsd)
     n_tiles = count_tiles(grid.shape, TILE, OVERLAP)
-    check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE_CPU)
+    check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=engine.seconds_per_window)
     finest = max(exemplars, key=lambda e: e.gsd * min(e.mask.shape))
     max_gsd = finest.gsd * min(finest.mask.shape) / QuiltParams().patch
     if gsd > max_gsd:
@@ -93,13 +92,13 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         progress=lambda done, total: reporter.progress(done, total, "reproject"),
     )
 
-    def sink(window, array: np.ndarray) -> None:
+    def sink(window: Window, array: np.ndarray) -> None:
         valid = source.read(grid[window]) != 0
         writer.write(window, array, valid)
 
     bank = make_bank([(e.image, e.mask) for e in examples], QuiltParams())
 
-    def read_classes(window) -> np.ndarray:
+    def read_classes(window: Window) -> np.ndarray:
         class_map = source.read(grid[window])
         present.update(int(c) for c in np.unique(class_map) if c)
         return class_map
@@ -119,8 +118,6 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         )
         for w in warnings:
             reporter.log(w, "warning")
-    from geogen.io.raster import read_grid
-
     out_grid = read_grid(final)
     names = [vocab.name_of(c) for c in sorted(present)]
     record = OutputRecord.on_grid(
@@ -128,6 +125,6 @@ def run_sketch(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     )
     summary = (
         f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(present)} classes "
-        f"({', '.join(names)}) with the exemplar engine, seed {job.seed}"
+        f"({', '.join(names)}) with the {engine.name} engine, seed {job.seed}"
     )
     return PipelineOutput([record], engine.name, summary, {"classes": names})

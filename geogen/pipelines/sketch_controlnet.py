@@ -12,53 +12,46 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from shapely.geometry import box
 
-from geogen.engines.diffusion.components import select_device
-from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
-from geogen.engines.diffusion.decode import DecodeStats
-from geogen.engines.diffusion.layout import LatentLayout
-from geogen.engines.diffusion.planning import plan_layout
-from geogen.engines.sketch_controlnet import (
-    ControlNetSketchEngine,
-    SketchSettings,
-    check_pair,
-    load_sketch_models,
-    parse_controlnet_options,
-    resolve_models,
-)
-from geogen.io.aoi import Area, centroid_lonlat, check_tile_budget, reproject_geometry
+from geogen.diffusion.components import select_device
+from geogen.diffusion.cost import count_parameters, seconds_per_window
+from geogen.diffusion.decode import DecodeStats
+from geogen.diffusion.layout import LatentLayout
+from geogen.diffusion.planning import plan_layout
+from geogen.engines.sketch_controlnet.contract import ControlNetSketch
+from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings
+from geogen.engines.sketch_controlnet.models import check_pair, load_sketch_models, resolve_models
+from geogen.io.aoi import Area, centroid_lonlat, check_tile_budget
 from geogen.io.classmap import ClassSource, open_class_source
 from geogen.io.outputs import RGBA_BANDS, RGBAOutput
-from geogen.io.rasterize import rasterize_classes
+from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
-from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
-from geogen.job.spec import SketchJob
 from geogen.landcover.mapping import code_lookup
 from geogen.landcover.prompts import scene_prompt
 from geogen.landcover.vocab import get_vocabulary
 from geogen.metadata import Metadata
-from geogen.pipelines.sketch_area import sketch_area, sketch_grid, sketch_output_crs
+from geogen.pipelines.sketch_area import (
+    aoi_polygon,
+    drawn_pixels,
+    sketch_area,
+    sketch_grid,
+    sketch_output_crs,
+)
+from geogen.progress import Reporter
+from geogen.records import OutputRecord, PipelineOutput, stage_seconds
 from geogen.store import DIFFUSIONSAT
 from tiles import Grid, Tile, Window
 
-ENGINE = "controlnet"
+if TYPE_CHECKING:
+    from geogen.spec import SketchJob
+
 DEFAULT_GSD = 0.2  # FLAIR orthophotos, the scale Seg2Sat's ControlNet was trained at
 DEFAULT_STEPS = {"unipc": 20, "ddim": 30}
 MAX_TAGGED_PROMPTS = 64
-
-
-def _valid(codes: np.ndarray, polygon: Any, grid: Grid) -> np.ndarray:
-    """Pixels of ``grid`` with a drawn class and, when an area of interest is given, inside it."""
-    valid = codes != 0
-    if polygon is not None and not polygon.contains(box(*grid.bounds)):
-        valid &= rasterize_classes([(polygon, 1)], grid) == 1
-    return valid
 
 
 @dataclass
@@ -71,15 +64,15 @@ class _Written:
     present: set[int] = field(default_factory=set)
 
 
-def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
-    """Run a sketch job with the ``controlnet`` engine; see the module docstring.
+def run_sketch_controlnet(job: SketchJob, engine: ControlNetSketch, reporter: Reporter) -> PipelineOutput:
+    """Run a sketch job with the ``controlnet`` engine (its options already checked); see the module docstring.
 
     Raises:
-        JobSpecError, ModelError, EngineError, ClassMappingError, VectorError, RasterError, GeometryError,
+        ModelError, EngineError, ClassMappingError, VectorError, RasterError, GeometryError,
         AreaTooLargeError, OutputError.
     """
-    cn_opts, opts = parse_controlnet_options(job.options)
-    base, net = resolve_models(job.model, cn_opts.controlnet)
+    opts = engine.options
+    base, net = resolve_models(job.model, opts.controlnet)
     facts = check_pair(base, net)
     vocab = get_vocabulary(job.vocabulary)
     source = open_class_source(
@@ -96,9 +89,9 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     grid = sketch_grid(job, source, area, gsd)
     layout = plan_layout(grid, base, window=opts.window, overlap=opts.overlap)
     factor = layout.factor
-    scheduler = cn_opts.scheduler or ("ddim" if base.kind == DIFFUSIONSAT else "unipc")
+    scheduler = opts.scheduler or ("ddim" if base.kind == DIFFUSIONSAT else "unipc")
     steps = job.steps or DEFAULT_STEPS[scheduler]
-    guided = cn_opts.guidance_scale > 1
+    guided = opts.guidance_scale > 1
     device = select_device(opts.device)
     params = count_parameters(base.weights_path) + count_parameters(net.weights_path)
     check_tile_budget(
@@ -121,21 +114,21 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         net,
         loras=job.loras,
         device=device,
-        options=opts,
+        options=opts.diffusion,
     )
     reporter.progress(1, 1, "load model")
     settings = SketchSettings(
         steps=steps,
-        guidance_scale=cn_opts.guidance_scale,
-        controlnet_scale=cn_opts.controlnet_scale,
+        guidance_scale=opts.guidance_scale,
+        controlnet_scale=opts.controlnet_scale,
         scheduler=scheduler,
         place=job.place,
         prompt=job.prompt,
         window_batch_size=opts.window_batch_size or (1 if device.type == "cpu" else 4),
         weight_kind=opts.weight_kind,
-        condition_style=cn_opts.condition_style,
+        condition_style=opts.condition_style,
     )
-    engine = ControlNetSketchEngine(models, settings, vocab, channel_order=facts["channel_order"])
+    sketcher = ControlNetSketcher(models, settings, vocab, channel_order=facts["channel_order"])
     t_load = time.perf_counter()
 
     def metadata(tile: Tile) -> np.ndarray:
@@ -148,14 +141,14 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
         f"{layout.n_windows} window(s) of {layout.window * factor} px, {steps} {scheduler} steps, "
         f"guidance {settings.guidance_scale:g}, ControlNet scale {settings.controlnet_scale:g}"
     )
-    area_result = engine.denoise_area(
+    area_result = sketcher.denoise_area(
         layout.latent_shape,
         layout.window,
         layout.overlap,
         lambda win: source.read(layout.canvas[win]),
         job.seed,
         metadata=metadata,
-        cache_bytes=cn_opts.condition_cache_mb * 2**20,
+        cache_bytes=opts.condition_cache_mb * 2**20,
         progress=lambda d, n: reporter.progress(d, n, "denoise"),
     )
     for prompt in area_result.prompts:
@@ -170,7 +163,8 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
     decode_tile = opts.decode_tile // factor if opts.decode_tile else layout.window
     written = _write(
         job,
-        engine,
+        engine.name,
+        sketcher,
         layout,
         area_result.latents,
         area,
@@ -211,26 +205,27 @@ def run_sketch_controlnet(job: SketchJob, reporter: Reporter) -> PipelineOutput:
             "mosaic_peak_bytes": written.decode.peak_buffer_bytes,
         },
     }
-    return PipelineOutput([record], ENGINE, summary, extra)
+    return PipelineOutput([record], engine.name, summary, extra)
 
 
 def _tags(
     job: SketchJob,
-    engine: ControlNetSketchEngine,
+    name: str,
+    sketcher: ControlNetSketcher,
     layout: LatentLayout,
     area: Area,
     prompts: list[str],
     facts: dict[str, Any],
 ) -> dict[str, str]:
-    s = engine.settings
+    s = sketcher.settings
     lon, lat = centroid_lonlat(area)
-    metadata = {
+    metadata: dict[str, Any] = {
         "gsd_m": layout.grid.res[0],
         "lon": round(lon, 6),
         "lat": round(lat, 6),
         "date": job.date.isoformat() if job.date else None,
         "place": job.place,
-        "vocabulary": engine.vocab.name,
+        "vocabulary": sketcher.vocab.name,
         "windows": layout.n_windows,
     }
     if len(prompts) <= MAX_TAGGED_PROMPTS:
@@ -241,17 +236,17 @@ def _tags(
         "controlnet_scale": s.controlnet_scale,
         "scheduler": s.scheduler,
         "condition_style": s.condition_style,
-        "loras": engine.models.loras,
+        "loras": sketcher.models.loras,
         "base_family": facts["base_family"],
         "window_px": layout.window * layout.factor,
         "overlap_px": layout.overlap * layout.factor,
-        "experimental": engine.models.experimental,
-        "dtype": str(engine.models.comps.dtype).removeprefix("torch."),
+        "experimental": sketcher.models.experimental,
+        "dtype": str(sketcher.models.comps.dtype).removeprefix("torch."),
     }
     template = scene_prompt(["<classes present in the window>"], job.place, job.prompt)
     return provenance_tags(
-        engine=ENGINE,
-        model=engine.models.name,
+        engine=name,
+        model=sketcher.models.name,
         prompt=prompts[0] if len(set(prompts)) == 1 else template,
         seed=job.seed,
         metadata=metadata,
@@ -262,7 +257,8 @@ def _tags(
 
 def _write(
     job: SketchJob,
-    engine: ControlNetSketchEngine,
+    name: str,
+    sketcher: ControlNetSketcher,
     layout: LatentLayout,
     latents: torch.Tensor,
     area: Area,
@@ -275,11 +271,11 @@ def _write(
     """Decode (tiles of ``decode_tile`` latent pixels) into the GeoTIFF on the working grid; warp if asked."""
     grid = layout.grid
     final = Path(job.output.dir) / f"{job.output.name}.tif"
-    polygon = reproject_geometry(area.geometry, area.crs, grid.crs) if job.aoi is not None else None
+    polygon = aoi_polygon(job, area, grid)
     output = RGBAOutput(
         final,
         grid,
-        _tags(job, engine, layout, area, prompts, facts),
+        _tags(job, name, sketcher, layout, area, prompts, facts),
         crs=sketch_output_crs(job, source),
         overwrite=job.output.overwrite,
         progress=lambda d, n: reporter.progress(d, n, "reproject"),
@@ -293,18 +289,16 @@ def _write(
             return
         src, dst = part
         codes = source.read(grid[dst])
-        valid = _valid(codes, polygon, grid[dst])
+        valid = drawn_pixels(codes, polygon, grid[dst])
         present.update(int(c) for c in np.unique(codes[valid]))
         writer.write(dst, array[:, src.slices[0], src.slices[1]], valid)
 
     with output as writer:
-        stats = engine.decode(
+        stats = sketcher.decode(
             latents,
             sink,
             tile=decode_tile,
             overlap=decode_tile // 4,
             progress=lambda d, n: reporter.progress(d, n, "decode"),
         )
-    from geogen.io.raster import read_grid
-
     return _Written(final, read_grid(final), stats, present)

@@ -1,6 +1,6 @@
 """Sentinel-2 super-resolution: every chosen band onto the 10 m grid, written as one GeoTIFF.
 
-input stack -> engine (job.engine, default "sharpen") -> output grid (the finest band's grid, cut to the area
+input stack -> a ``SharpenEngine`` (the job's engine, default "sharpen") -> output grid (the finest band's grid, cut to the area
 of interest) -> scene-wide fit -> window by window (each read with the engine's halo) -> uint16 GeoTIFF
 (reflectance x 10000, no offset, 0 = nodata) -> optional warp to ``job.output.crs``.
 """
@@ -9,27 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from geogen.engines.registry import resolve_engine
-from geogen.engines.sharpen import Sharpener, create_sharpener
+from geogen.engines.base import SharpenEngine, SharpenOptions
+from geogen.engines.registry import list_engines
 from geogen.errors import EngineError, JobSpecError
 from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, temp_sibling
 from geogen.io.outputs import warp_output
-from geogen.io.s2bands import normalise_band, sort_bands
 from geogen.io.sentinel2 import S2Stack, open_s2
 from geogen.io.tags import provenance_tags
-from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput
-from geogen.job.spec import SuperresJob
+from geogen.progress import Reporter
+from geogen.records import OutputRecord, PipelineOutput
+from geogen.sensors.sentinel2 import REFLECTANCE_SCALE, normalise_band, sort_bands, to_dn
+from geogen.spec import SuperresJob
 from tiles import Window
 from tiles.plan import count_tiles, plan
-
-TILE = 1024
-REFLECTANCE_SCALE = 10000
-# one 1024 x 1024 window on one core, all 12 bands (bench/results/sharpen.md; the CNN also trains ~2 min once)
-SECONDS_PER_TILE = {"sharpen": 1.0, "bicubic": 0.2, "sharpen-cnn": 20.0}
 
 
 def _bands(job: SuperresJob, stack: S2Stack) -> list[str]:
@@ -62,20 +55,36 @@ def _check_gsd(job: SuperresJob, stack: S2Stack, engine: str) -> None:
         )
 
 
-def _tile_size(job: SuperresJob) -> int:
-    tile = job.options.get("tile", TILE)
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 64:
-        raise JobSpecError(f"options.tile must be an integer of at least 64 pixels, got {tile!r}")
-    return tile
+def _tile_size(engine: SharpenEngine) -> int:
+    """The window side from the engine's options (every sharpening engine's options extend SharpenOptions).
+
+    Raises:
+        EngineError: the engine's options model does not derive from ``SharpenOptions``.
+    """
+    if not isinstance(engine.options, SharpenOptions):
+        raise EngineError(
+            f"superres engine {engine.name!r}: a sharpening engine's options model must derive from "
+            f"SharpenOptions (it has {type(engine.options).__qualname__})"
+        )
+    return engine.options.tile
 
 
-def to_dn(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """uint16 reflectance x 10000; valid pixels are kept >= 1 so that 0 means nodata only."""
-    dn = np.clip(np.rint(reflectance * REFLECTANCE_SCALE), 1, np.iinfo(np.uint16).max)
-    return np.where(valid, dn, 0).astype(np.uint16)
+def _check_one_input(job: SuperresJob, engine: SharpenEngine) -> str:
+    """The job's one input stack.
+
+    Raises:
+        JobSpecError: the job gives ``inputs`` (several dates), which only the other superres engines read.
+    """
+    if job.input is None:
+        others = [e.name for e in list_engines("superres") if not issubclass(e, SharpenEngine)]
+        raise JobSpecError(
+            f"the {engine.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
+            f"is for the {' and '.join(others) or 'diffusion'} engines"
+        )
+    return job.input
 
 
-def _tags(job: SuperresJob, stack: S2Stack, engine: Sharpener, bands: list[str]) -> dict[str, str]:
+def _tags(job: SuperresJob, stack: S2Stack, engine: SharpenEngine, bands: list[str]) -> dict[str, str]:
     extra = {
         "GEOGEN_KIND": "derived",
         "GEOGEN_SOURCE": Path(stack.source).name,
@@ -87,7 +96,7 @@ def _tags(job: SuperresJob, stack: S2Stack, engine: Sharpener, bands: list[str])
     }
     return provenance_tags(
         engine=engine.name,
-        seed=job.seed if engine.name == "sharpen-cnn" else None,
+        seed=job.seed if engine.uses_seed else None,
         synthetic=False,
         task="superres",
         extra=extra,
@@ -97,7 +106,7 @@ def _tags(job: SuperresJob, stack: S2Stack, engine: Sharpener, bands: list[str])
 def _write(
     job: SuperresJob,
     stack: S2Stack,
-    engine: Sharpener,
+    engine: SharpenEngine,
     bands: list[str],
     window: Window,
     target: Path,
@@ -126,42 +135,33 @@ def _write(
             reporter.progress(i + 1, len(tiles), "sharpen")
 
 
-def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
-    """Run a super-resolution job; see the module docstring.
+def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) -> PipelineOutput:
+    """Run a super-resolution job with a sharpening engine; see the module docstring.
+
+    Args:
+        job: the superres job (one ``input``).
+        engine: the job's engine, built from its options (``engine.options.tile`` is the window side).
+        reporter: progress and log sink.
 
     Raises:
         InputFileError, RasterError: the input cannot be read as a Sentinel-2 stack.
-        EngineError: unknown engine or option, or an unsupported target GSD.
+        EngineError: an unsupported target GSD.
         JobSpecError, GeometryError, AreaTooLargeError, OutputError: see the helpers.
     """
-    info = resolve_engine("superres", job.engine)
-    if info.name == "diffusionsat":
-        from geogen.engines.sr_controlnet import run_diffusionsat_sr
-
-        return run_diffusionsat_sr(job, reporter)
-    if info.name == "diffusionsat-3d":
-        from geogen.engines.sr_temporal import run_sr_temporal
-
-        return run_sr_temporal(job, reporter)
-    if job.input is None:
-        raise JobSpecError(
-            f"the {info.name} engine sharpens one stack: give `input`; `inputs` (several dates) "
-            "is for the diffusionsat and diffusionsat-3d engines"
-        )
-    tile = _tile_size(job)
-    engine = create_sharpener(info.name, job.options, seed=job.seed)
+    source = _check_one_input(job, engine)
+    tile = _tile_size(engine)
     out_crs = job.output.crs
     if out_crs is not None:
         parse_crs(out_crs)  # a bad CRS fails now, not after the work
     final = prepare_output(Path(job.output.dir) / f"{job.output.name}.tif", overwrite=job.output.overwrite)
-    with open_s2(job.input) as stack:
+    with open_s2(source) as stack:
         for w in stack.warnings:
             reporter.log(w, "warning")
         bands = _bands(job, stack)
-        _check_gsd(job, stack, info.name)
+        _check_gsd(job, stack, engine.name)
         window = aoi_window(job.aoi, stack.grid)
         n_tiles = count_tiles((window.height, window.width), tile, 0)
-        check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=SECONDS_PER_TILE.get(info.name))
+        check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=engine.seconds_per_window)
         reporter.log(
             f"{Path(stack.source).name}: {len(stack.bands)} bands, {stack.grid.width} x "
             f"{stack.grid.height} px at {stack.grid.res[0]:g} m; radiometry: "
@@ -191,7 +191,7 @@ def run_superres(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
         extra={"gsd_m": gsd, "source": source_name},
     )
     summary = (
-        f"{len(bands)} Sentinel-2 bands of {source_name} sharpened to {gsd:g} m with engine {info.name}: "
+        f"{len(bands)} Sentinel-2 bands of {source_name} sharpened to {gsd:g} m with engine {engine.name}: "
         f"{grid.width} x {grid.height} px in {grid.crs}"
     )
-    return PipelineOutput([record], info.name, summary)
+    return PipelineOutput([record], engine.name, summary)

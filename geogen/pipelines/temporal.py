@@ -18,30 +18,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from geogen.engines.diffusion.components import select_device
-from geogen.engines.diffusion.layout import LatentLayout
-from geogen.engines.registry import resolve_engine
-from geogen.engines.temporal_controlnet import ConditionFrame, TemporalGenerator
-from geogen.errors import EngineError, JobSpecError, ModelError
-from geogen.io.aoi import check_tile_budget
+from geogen.diffusion.components import select_device
+from geogen.diffusion.layout import LatentLayout
+from geogen.engines.temporal_controlnet.contract import DiffusionSat3DEngine
+from geogen.engines.temporal_controlnet.generator import TemporalGenerator
+from geogen.engines.temporal_controlnet.loading import (
+    generation_layout,
+    load_generator,
+    step_metadata,
+    window_seconds,
+)
+from geogen.engines.temporal_controlnet.models import TemporalModels, resolve_models
+from geogen.engines.temporal_controlnet.options import TemporalEngineOptions
+from geogen.errors import JobSpecError, ModelError
+from geogen.io.aoi import area_from_spec, check_tile_budget
 from geogen.io.geotiff import prepare_output
 from geogen.io.tags import provenance_tags
-from geogen.job.progress import Reporter
-from geogen.job.result import PipelineOutput, stage_seconds
-from geogen.job.spec import TemporalJob
 from geogen.metadata import Metadata
-from geogen.temporal.datacube import write_datacube
-from geogen.temporal.dates import DatedFile, check_unique, frame_date
-from geogen.temporal.generation import generation_layout, load_generator, step_metadata, window_seconds
-from geogen.temporal.grid import target_grid
-from geogen.temporal.known import KnownFrame, read_known
-from geogen.temporal.models import TemporalModels, resolve_models
-from geogen.temporal.options import TemporalOptions, parse_temporal_options
-from geogen.temporal.outputs import StackFrame, cube_frame, observed_frame, write_frame
-from geogen.temporal.sequence import Step, plan_sequence
+from geogen.progress import Reporter
+from geogen.records import PipelineOutput, stage_seconds
+from geogen.spec import TemporalJob
+from geogen.timeseries.condition import ConditionFrame
+from geogen.timeseries.datacube import write_datacube
+from geogen.timeseries.dates import DatedFile, check_unique, frame_date
+from geogen.timeseries.grid import target_grid
+from geogen.timeseries.known import KnownFrame, read_known
+from geogen.timeseries.outputs import StackFrame, cube_frame, observed_frame, write_frame
+from geogen.timeseries.sequence import Step, plan_sequence
 from tiles import Grid
 
-ENGINE = "diffusionsat-3d"
 DEFAULT_STEPS = 50
 DEFAULT_PROMPT = "a satellite image"
 
@@ -79,8 +84,8 @@ def _paths(job: TemporalJob, dates: list[dt.date]) -> tuple[dict[dt.date, Path],
     return tifs, prepare_output(folder / f"{stem}.nc", overwrite=job.output.overwrite)
 
 
-def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
-    """Run a temporal job; see the module docstring.
+def run_temporal(job: TemporalJob, engine: DiffusionSat3DEngine, reporter: Reporter) -> PipelineOutput:
+    """Run a temporal job with ``engine`` (its options already checked); see the module docstring.
 
     Raises:
         JobSpecError: missing or duplicate dates, nothing to generate from, all frames too cloudy, bad
@@ -89,10 +94,7 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
         GeometryError: frames that do not overlap the area; InputFileError, RasterError: unreadable frames.
         AreaTooLargeError, OutputError, EngineError: see the helpers.
     """
-    engine = resolve_engine("temporal", job.engine)
-    if engine.name != ENGINE:
-        raise EngineError(f"temporal engine {engine.name!r} is not available in this version of geogen")
-    opts = parse_temporal_options(job.options)
+    opts = engine.options
     steps = job.steps or DEFAULT_STEPS
     inputs, seed = _dated_inputs(job)
     files = [(f, "input") for f in inputs] + ([(seed, "seed")] if seed else [])
@@ -114,7 +116,8 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
             need_controlnet=bool(files) or len(unobserved) > 1,
             base_model=opts.base_model,
         )
-    grid = target_grid(job, reference)
+    area = area_from_spec(job.aoi) if job.aoi is not None else None
+    grid = target_grid(area, job.gsd, job.output.crs, reference)
     layout = generation_layout(models, grid, opts) if models else _stack_layout(grid)
     known, excluded = read_known(files, layout, job.cloud_max, reporter)
     if files and not known:
@@ -150,7 +153,9 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
     t_load = time.perf_counter()
     frames = [observed_frame(k.file, k.role, k.pixels, k.cloud) for k in known]
     if models is not None and plan:
-        generated, per_step = _generate(job, opts, models, generator, plan, known, steps, reporter)
+        generated, per_step = _generate(
+            job, engine.name, opts, models, generator, plan, known, steps, reporter
+        )
     frames = sorted(frames + generated, key=lambda f: f.date)
     t_gen = time.perf_counter()
     reporter.progress(0, len(frames) + 1, "write")
@@ -162,7 +167,7 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
         cube_path,
         layout.grid,
         [cube_frame(f, layout) for f in frames],
-        attrs=_cube_attrs(job, models),
+        attrs=_cube_attrs(job, engine.name, models),
         overwrite=job.output.overwrite,
     )
     reporter.progress(len(frames) + 1, len(frames) + 1, "write")
@@ -187,12 +192,13 @@ def run_temporal(job: TemporalJob, reporter: Reporter) -> PipelineOutput:
             "height": layout.grid.height,
         },
     }
-    return PipelineOutput(records, ENGINE, summary, extra)
+    return PipelineOutput(records, engine.name, summary, extra)
 
 
 def _generate(
     job: TemporalJob,
-    opts: TemporalOptions,
+    engine_name: str,
+    opts: TemporalEngineOptions,
     models: TemporalModels,
     generator: TemporalGenerator,
     plan: list[Step],
@@ -242,7 +248,7 @@ def _generate(
             "dtype": str(comps.dtype).removeprefix("torch."),
         }
         tags = provenance_tags(
-            engine=ENGINE,
+            engine=engine_name,
             model=models.base.name,
             prompt=job.prompt or DEFAULT_PROMPT,
             seed=job.seed,
@@ -268,14 +274,14 @@ def _generate(
     return frames, per_step
 
 
-def _cube_attrs(job: TemporalJob, models: TemporalModels | None) -> dict[str, Any]:
+def _cube_attrs(job: TemporalJob, engine_name: str, models: TemporalModels | None) -> dict[str, Any]:
     import geogen
 
     return {
         "title": f"geogen temporal sequence {job.output.name}",
         "source": f"geogen {geogen.__version__}",
         "comment": "frames with synthetic = 1 are SYNTHETIC images generated by geogen, not observations",
-        "geogen_engine": ENGINE,
+        "geogen_engine": engine_name,
         "geogen_model": models.base.name if models else "none",
         "geogen_controlnet": models.controlnet.name if models and models.controlnet else "none",
         "geogen_seed": job.seed,

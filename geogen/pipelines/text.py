@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from shapely.geometry import box
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_for_layout, select_device
-from geogen.engines.diffusion.cost import count_parameters, seconds_per_window
-from geogen.engines.diffusion.decode import decode_latents
-from geogen.engines.diffusion.latent_tiling import (
+from geogen.diffusion.components import DiffusionComponents, load_for_layout, select_device
+from geogen.diffusion.cost import count_parameters, seconds_per_window
+from geogen.diffusion.decode import decode_latents
+from geogen.diffusion.latent_tiling import (
     DenoiseStats,
     LatentWindow,
     TextConditioning,
@@ -27,11 +27,11 @@ from geogen.engines.diffusion.latent_tiling import (
     initial_noise,
     plan_windows,
 )
-from geogen.engines.diffusion.layout import LatentLayout
-from geogen.engines.diffusion.options import DiffusionOptions, parse_options
-from geogen.engines.diffusion.planning import plan_layout
-from geogen.engines.registry import resolve_engine
-from geogen.errors import EngineError, ModelError
+from geogen.diffusion.layout import LatentLayout
+from geogen.diffusion.options import DiffusionOptions
+from geogen.diffusion.planning import plan_layout
+from geogen.engines.text_diffusionsat.contract import DiffusionSatTextEngine
+from geogen.errors import ModelError
 from geogen.io.aoi import (
     Area,
     area_from_spec,
@@ -43,28 +43,28 @@ from geogen.io.aoi import (
 from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.tags import provenance_tags, window_metadata
-from geogen.job.progress import Reporter
-from geogen.job.result import OutputRecord, PipelineOutput, stage_seconds
-from geogen.job.spec import TextJob
 from geogen.metadata import Metadata
-from geogen.store import DIFFUSIONSAT, ModelEntry, require_kind, resolve
+from geogen.progress import Reporter
+from geogen.records import OutputRecord, PipelineOutput, stage_seconds
+from geogen.spec import TextJob
+from geogen.store import ModelEntry, require_kind, resolve
 from tiles import Grid, Tile, Window
 
 DEFAULT_STEPS = 50  # DiffusionSat's pipeline default
 
 
-def _model(job: TextJob) -> ModelEntry:
+def _model(job: TextJob, engine: DiffusionSatTextEngine) -> ModelEntry:
     """The DiffusionSat model the job names.
 
     Raises:
-        ModelError: no model named, unknown name or path, or a model of another kind.
+        ModelError: no model named, unknown name or path, or a model of a kind the engine does not take.
     """
     if not job.model:
         raise ModelError(
-            "the diffusionsat engine needs a model: pass --model NAME_OR_PATH (a DiffusionSat "
+            f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (a DiffusionSat "
             "pipeline folder, or a name from `geogen models list`)"
         )
-    return require_kind(resolve(job.model), DIFFUSIONSAT)
+    return require_kind(resolve(job.model), engine.model_kinds)
 
 
 def _tile_metadata(layout: LatentLayout, job: TextJob, tile: Tile) -> np.ndarray:
@@ -91,6 +91,7 @@ def _area_polygon(area: Area, crs: str) -> Any:
 
 def _tags(
     job: TextJob,
+    engine_name: str,
     entry: ModelEntry,
     comps: DiffusionComponents,
     layout: LatentLayout,
@@ -112,7 +113,7 @@ def _tags(
         "dtype": str(comps.dtype).removeprefix("torch."),
     }
     return provenance_tags(
-        engine="diffusionsat",
+        engine=engine_name,
         model=entry.name,
         prompt=job.prompt,
         seed=job.seed,
@@ -122,18 +123,15 @@ def _tags(
     )
 
 
-def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
-    """Run a text job; see the module docstring.
+def run_text(job: TextJob, engine: DiffusionSatTextEngine, reporter: Reporter) -> PipelineOutput:
+    """Run a text job with ``engine`` (its options already checked); see the module docstring.
 
     Raises:
         EngineError, ModelError, JobSpecError, GeometryError, VectorError, AreaTooLargeError, OutputError.
     """
-    engine = resolve_engine("text", job.engine)
-    if engine.name != "diffusionsat":
-        raise EngineError(f"text engine {engine.name!r} is not available in this version of geogen")
-    opts = parse_options(job.options)
+    opts = engine.options.diffusion
     steps = job.steps or DEFAULT_STEPS
-    entry = _model(job)
+    entry = _model(job, engine)
     area = area_from_spec(job.aoi)
     grid = working_grid(area, job.gsd)
     layout = plan_layout(grid, entry, window=opts.window, overlap=opts.overlap)
@@ -150,7 +148,7 @@ def run_text(job: TextJob, reporter: Reporter) -> PipelineOutput:
     latents, windows, stats = _generate(job, comps, layout, opts, steps, reporter)
     t_denoise = time.perf_counter()
     per_window = {w.tile.index: w.metadata for w in windows if w.metadata is not None}
-    tags = _tags(job, entry, comps, layout, steps, centre, per_window)
+    tags = _tags(job, engine.name, entry, comps, layout, steps, centre, per_window)
     final, out_grid = _write(job, comps, layout, area, latents, opts, tags, reporter)
     t_end = time.perf_counter()
 

@@ -113,7 +113,8 @@ class _Shapes:
     """Tensor shapes of a folder's weights, read at most once and only when a config leaves a doubt."""
 
     def __init__(self, folder: Path, trust_pickle: bool) -> None:
-        self.folder, self.trust_pickle, self._shapes = folder, trust_pickle, None
+        self.folder, self.trust_pickle = folder, trust_pickle
+        self._shapes: dict[str, tuple[int, ...]] | None = None
 
     def get(self) -> dict[str, tuple[int, ...]]:
         if self._shapes is None:

@@ -38,7 +38,7 @@ def _request(url: str, headers: Mapping[str, str] | None) -> urllib.request.Requ
 def _open(url: str, headers: Mapping[str, str] | None, timeout: float):
     """Raises OfflineError (unreachable) or ModelError (HTTP error)."""
     try:
-        return urllib.request.urlopen(_request(url, headers), timeout=timeout)  # noqa: S310 (http/https only)
+        return urllib.request.urlopen(_request(url, headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
         hint = "; it may need an access token (set HF_TOKEN)" if exc.code in (401, 403) else ""
         raise ModelError(f"download failed: {url} answered HTTP {exc.code} {exc.reason}{hint}") from None
@@ -129,7 +129,8 @@ def download(
         if total is not None and done != total:
             raise ModelError(f"download of {url} is incomplete or wrong: {done} bytes, expected {total}")
         if expected:
-            got = sha.hexdigest() if expected[0] == "sha256" else other.hexdigest()
+            # other is the second hash exactly when the expected checksum is not sha256
+            got = other.hexdigest() if other is not None else sha.hexdigest()
             if got != expected[1]:
                 raise ModelError(f"checksum mismatch for {url}: {expected[0]} {got}, expected {expected[1]}")
         os.replace(part, dest)

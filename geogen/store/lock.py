@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from geogen.errors import ModelError
@@ -32,10 +32,9 @@ def _remove_if_stale(path: Path, stale_after: float) -> None:
     except FileNotFoundError:
         return
     if age > stale_after:
-        try:
+        # OSError: someone else removed or re-took it; the next attempt decides.
+        with suppress(OSError):
             os.remove(path)
-        except OSError:
-            pass  # someone else removed or re-took it; the next attempt decides
 
 
 @contextmanager
@@ -68,7 +67,5 @@ def file_lock(
             os.close(fd)
         yield
     finally:
-        try:
+        with suppress(FileNotFoundError):
             os.remove(path)
-        except FileNotFoundError:
-            pass

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from geogen.errors import ModelError
-from geogen.job.progress import NullReporter, Reporter
+from geogen.progress import NullReporter, Reporter
 from geogen.store import catalog as C
 from geogen.store.download import OfflineError, download, fetch_json
 from geogen.store.entry import ModelEntry

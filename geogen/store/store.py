@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from geogen.errors import ModelError
-from geogen.job.progress import NullReporter, Reporter
+from geogen.progress import NullReporter, Reporter
 from geogen.store import kinds as K
 from geogen.store.checksums import VerifyReport, copy_and_hash, hash_files, verify_files
 from geogen.store.convert import ConvertResult, convert_folder
@@ -209,7 +209,7 @@ class Store:
             extra.setdefault("resolution_source", "catalog")
         if det.kind == K.LORA:
             extra["weights_file"] = src.name if src.is_file() else det.facts["weights_file"]
-        record = dict(
+        record: dict[str, Any] = dict(
             path=base,
             trust_pickle=trust_pickle,
             source=source or f"local:{src}",

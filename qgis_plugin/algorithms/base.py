@@ -75,19 +75,19 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("geogen", text)
 
-    def createInstance(self):  # noqa: N802 (QGIS API)
+    def createInstance(self):
         return type(self)()
 
     def name(self) -> str:
         return self.NAME
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return self.tr(self.DISPLAY_NAME)
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return self.tr(self.HELP) + COMMON_HELP
 
-    def canExecute(self):  # noqa: N802
+    def canExecute(self):
         try:
             find_backend()
         except BackendNotFoundError as exc:
@@ -95,7 +95,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
         return True, ""
 
     # --- parameters -----------------------------------------------------------------------------------------
-    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         self.add_inputs()
         self.add_run_parameters()
         self.addParameter(
@@ -226,7 +226,7 @@ class GeogenAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self,
         parameters: dict[str, Any],
-        context: QgsProcessingContext,  # noqa: N802
+        context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> dict[str, Any]:
         backend = self.backend()

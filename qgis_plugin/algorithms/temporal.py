@@ -13,7 +13,7 @@ from qgis.core import (
 from ..common.compat import SOURCE_RASTER
 from ..common.errors import InputError
 from ..common.job import parse_dates, temporal_job
-from ..runner.info import CONTROLNET_3D, models_for, models_of_kind
+from ..runner.info import kinds_for_field, models_for, models_for_field
 from .base import GeogenAlgorithm
 from .request import JobRequest
 
@@ -61,14 +61,18 @@ class TemporalSequenceAlgorithm(GeogenAlgorithm):
         self.add_prompt()
 
     def add_models(self, info: dict[str, Any] | None) -> None:
-        """The DiffusionSat model (MODEL) and, apart, its 3-D ControlNet (CONTROLNET)."""
+        """The DiffusionSat model (MODEL) and, apart, its 3-D ControlNet (CONTROLNET); which store kinds go
+        where comes from the backend (``geogen info --json``)."""
+        controlnets = kinds_for_field(info, self.TASK, "options.controlnet")
         self.add_model_choice(
             self.MODEL,
             "Model: DiffusionSat (installed in the backend)",
-            models_for(info, self.TASK, exclude_kinds=(CONTROLNET_3D,)),
+            models_for(info, self.TASK, exclude_kinds=controlnets),
         )
         self.add_model_choice(
-            self.CONTROLNET, "3-D (temporal) ControlNet", models_of_kind(info, CONTROLNET_3D)
+            self.CONTROLNET,
+            "3-D (temporal) ControlNet",
+            models_for_field(info, self.TASK, "options.controlnet"),
         )
 
     def build_job(self, request: JobRequest) -> dict[str, Any]:

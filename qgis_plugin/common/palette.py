@@ -1,7 +1,7 @@
 """The FLAIR-1 land-cover classes with their official colours (the codes the sketch engines read).
 
 Plain data on purpose: the plugin cannot import geogen. Source: FLAIR-1 nomenclature, as Seg2Sat was trained
-on it.
+on it. ``tests/landcover/test_palette_parity.py`` keeps it equal to the backend's ``geogen.landcover.vocab``.
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ class ResultLayerPostProcessor(QgsProcessingLayerPostProcessorInterface):
         self.record = record
         self.group_name = group_name
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
+    def postProcessLayer(self, layer, context, feedback):
         if not isinstance(layer, QgsRasterLayer):
             return
         style_layer(layer, self.record)

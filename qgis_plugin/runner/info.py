@@ -1,8 +1,9 @@
 """What the installed backend offers, asked once per backend command and model store.
 
-``geogen info --json`` gives the version, tasks, engines and (newer backends) the installed models with the
-tasks they serve; with older backends ``geogen models list --json`` gives the installed weights and their
-kind says which tasks they serve. The answer depends on the model store the backend sees (``GEOGEN_HOME``),
+``geogen info --json`` gives the version, tasks, engines, the model-kind table (which task and engine accept a
+model of each store kind) and the installed models with the tasks they serve; it is the one source of those
+facts: the plugin keeps no copy. With older backends ``geogen models list --json`` gives the installed weights,
+placed by that kind table. The answer depends on the model store the backend sees (``GEOGEN_HOME``),
 so it is cached per backend command and store.
 """
 
@@ -21,17 +22,6 @@ from .process import backend_environment
 
 _CACHE: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
 STORE_ENV = "GEOGEN_HOME"
-CONTROLNET_3D = "diffusionsat-3d-controlnet"
-
-# Which tasks a model of each store kind serves (kinds from the backend's model store; LoRAs are styles, not
-# models to pick here).
-KIND_TASKS: dict[str, tuple[str, ...]] = {
-    "diffusionsat": ("text", "temporal"),
-    "diffusionsat-sr-controlnet": ("superres",),
-    CONTROLNET_3D: ("temporal",),
-    "controlnet": ("sketch",),
-    "sd-pipeline": ("sketch", "text"),
-}
 
 
 def _run_json(backend: Backend, args: list[str], timeout_ms: int) -> tuple[int, Any, str]:
@@ -108,14 +98,20 @@ def engines_for(info: dict[str, Any] | None, task: str) -> list[str]:
     return [str(e["name"]) for e in engines]
 
 
-def model_tasks(model: dict[str, Any]) -> tuple[str, ...]:
-    """The tasks an installed model serves: its own ``tasks`` (names, or ``{task, engine}`` objects as
-    ``geogen info --json`` lists them) or ``task`` when given, else from its kind."""
-    if model.get("tasks"):
-        return tuple(str(t.get("task", "") if isinstance(t, dict) else t) for t in model["tasks"])
-    if model.get("task"):
-        return (str(model["task"]),)
-    return KIND_TASKS.get(str(model.get("kind", "")), ())
+def _as_model(use: Any) -> bool:
+    """A task entry that offers the model as the job's ``model`` (not as a ControlNet option or a LoRA)."""
+    return not isinstance(use, dict) or use.get("field", "model") == "model"
+
+
+def model_tasks(model: dict[str, Any], info: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The tasks whose ``model`` an installed model can be: its own ``tasks`` (names, or ``{task, engine,
+    field}`` objects as ``geogen info --json`` lists them) or ``task`` when given, else what the backend's
+    ``model_kinds`` table (``geogen info --json``, the one source) says of its kind."""
+    uses = model.get("tasks") or ([model["task"]] if model.get("task") else None)
+    if uses is None:
+        uses = (info or {}).get("model_kinds", {}).get(str(model.get("kind", "")), [])
+    names = (str(u.get("task", "") if isinstance(u, dict) else u) for u in uses if _as_model(u))
+    return tuple(dict.fromkeys(names))
 
 
 def _installed(info: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -131,10 +127,23 @@ def models_for(info: dict[str, Any] | None, task: str, exclude_kinds: tuple[str,
     return [
         str(m["name"])
         for m in _installed(info)
-        if task in model_tasks(m) and str(m.get("kind", "")) not in exclude_kinds
+        if task in model_tasks(m, info) and str(m.get("kind", "")) not in exclude_kinds
     ]
 
 
-def models_of_kind(info: dict[str, Any] | None, kind: str) -> list[str]:
-    """Names of the installed models of store kind ``kind`` (e.g. DiffusionSat's 3-D ControlNet)."""
-    return [str(m["name"]) for m in _installed(info) if str(m.get("kind", "")) == kind]
+def kinds_for_field(info: dict[str, Any] | None, task: str, field: str) -> tuple[str, ...]:
+    """Store kinds the backend accepts in a job field of ``task`` (``model``, ``options.controlnet``, ``loras``),
+    from its ``model_kinds`` table."""
+    table = (info or {}).get("model_kinds", {}) or {}
+    return tuple(
+        kind
+        for kind, uses in table.items()
+        if any(isinstance(u, dict) and u.get("task") == task and u.get("field") == field for u in uses)
+    )
+
+
+def models_for_field(info: dict[str, Any] | None, task: str, field: str) -> list[str]:
+    """Names of the installed models the backend accepts in ``field`` of a ``task`` job (e.g. temporal's
+    ``options.controlnet``: DiffusionSat's 3-D ControlNets)."""
+    kinds = kinds_for_field(info, task, field)
+    return [str(m["name"]) for m in _installed(info) if str(m.get("kind", "")) in kinds]

@@ -10,12 +10,14 @@ partial files are removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qgis.PyQt.QtCore import QProcess, QProcessEnvironment
 
@@ -221,10 +223,8 @@ def run_job(
             proc.kill()
             proc.waitForFinished(5000)
         if cancel_file.exists():
-            try:
+            with contextlib.suppress(OSError):
                 cancel_file.unlink()
-            except OSError:
-                pass
 
     cancelled = killed or (
         cancel_at is not None

@@ -6,8 +6,8 @@ which adds layers and shows messages. Keep a reference to the task until it has 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from qgis.core import QgsTask
 

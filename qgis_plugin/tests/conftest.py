@@ -7,6 +7,7 @@ fake_backend.py run with this Python.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-SHARED_DATA = Path(os.environ.get("GEOGEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+TEST_DATA = REPO / "tests" / "data"  # the backend tests' real, openly licensed data (see its README)
 _REPO_BACKEND = REPO / ".venv" / ("Scripts/geogen.exe" if sys.platform == "win32" else "bin/geogen")
 
 
@@ -43,10 +44,17 @@ def _backend_env(monkeypatch, real_backend_path: str):
 
 
 @pytest.fixture(scope="session")
-def slovenia() -> Path:
-    folder = SHARED_DATA / "s2_l1c_slovenia_eolearn"
-    if not folder.is_dir():
-        pytest.skip(f"real test data not found at {folder} (set GEOGEN_SHARED_DATA)")
+def slovenia(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of tests/data/s2_l1c_slovenia_eolearn (the real Slovenian Sentinel-2 series, land-cover mask and
+    polygons): QGIS writes .aux.xml statistics next to the rasters it opens, and those stay out of the repository."""
+    folder = tmp_path_factory.mktemp("data") / "s2_l1c_slovenia_eolearn"
+    shutil.copytree(TEST_DATA / "s2_l1c_slovenia_eolearn", folder)
+    dates = ("20150711", "20150731", "20150820", "20150830")
+    names = [f"S2L1C_slovenia_{d}_13band_refl.tif" for d in dates]
+    missing = [
+        n for n in [*names, "LULC_mask_10m.tif", "LULC_polygons_MKGP_RABA.gpkg"] if not (folder / n).is_file()
+    ]
+    assert not missing, f"test data missing from {folder}: {missing}"
     return folder
 
 

@@ -33,11 +33,11 @@ class RecordingFeedback(QgsProcessingFeedback):
         self.warnings: list[str] = []
         self.progressChanged.connect(self.progress.append)
 
-    def pushInfo(self, info):  # noqa: N802
+    def pushInfo(self, info):
         self.infos.append(info)
         super().pushInfo(info)
 
-    def pushWarning(self, warning):  # noqa: N802
+    def pushWarning(self, warning):
         self.warnings.append(warning)
         super().pushWarning(warning)
 

@@ -42,9 +42,8 @@ def _is_scoped_enum_violation(node: ast.Attribute, parent: ast.AST | None) -> bo
         return False
     if isinstance(parent, ast.Attribute) and parent.value is node:  # Qt.AlignmentFlag.AlignCenter
         return False
-    if isinstance(parent, ast.Call) and parent.func is node:  # QgsProcessingContext.LayerDetails(...)
-        return False
-    return True
+    # Not a call either: QgsProcessingContext.LayerDetails(...) is a class, not an enum value.
+    return not (isinstance(parent, ast.Call) and parent.func is node)
 
 
 def scan_source(source: str, filename: str = "<string>") -> list[str]:

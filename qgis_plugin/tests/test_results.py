@@ -117,7 +117,7 @@ def test_temporal_outputs_become_a_group_with_fixed_ranges(tmp_path: Path, proje
     assert [lyr.name() for lyr in layers] == [
         f"temporal_{i} {d} (synthetic)" for i, d in sorted(enumerate(dates), key=lambda x: x[1])
     ]
-    for layer, day in zip(layers, sorted(dates)):
+    for layer, day in zip(layers, sorted(dates), strict=True):
         props = layer.temporalProperties()
         assert props.isActive()
         assert props.mode() == RASTER_TEMPORAL_FIXED

@@ -214,39 +214,53 @@ def test_installed_models_are_offered_per_task(real_backend_path: str):
 
     info = backend_info(Backend((real_backend_path,)), refresh=True)
     assert isinstance(info["models"], list)  # from `geogen models list --json`
+    # The kinds' tasks come from the real backend's table (`geogen info --json` model_kinds), never a plugin copy.
     listing = {
+        "model_kinds": info["model_kinds"],
         "models": [
             {"name": "dsat", "kind": "diffusionsat", "installed": True},
             {"name": "seg2sat", "kind": "controlnet", "installed": True},
             {"name": "style", "kind": "lora", "installed": True},
             {"name": "broken", "kind": "controlnet", "installed": False},
             {"name": "sr", "kind": "diffusionsat-sr-controlnet"},
-        ]
+        ],
     }
-    assert models_for(listing, "sketch") == ["seg2sat"]
+    # as the job's `model`: a ControlNet or a LoRA is not a sketch model (they go to options.controlnet, loras)
+    assert models_for(listing, "sketch") == ["dsat"]
     assert models_for(listing, "text") == ["dsat"]
     assert models_for(listing, "temporal") == ["dsat"]
-    assert models_for(listing, "superres") == ["sr"]
+    assert models_for(listing, "superres") == ["dsat", "sr"]
     assert models_for(None, "text") == []
 
 
-def test_models_listed_by_info_with_their_tasks():
-    """`geogen info --json` lists models with {task, engine} objects; the 3-D ControlNet is found by kind."""
-    from qgis_plugin.runner.info import CONTROLNET_3D, model_tasks, models_for, models_of_kind
+def test_models_listed_by_info_with_their_tasks(real_backend_path: str):
+    """`geogen info --json` lists models with {task, engine, field} objects; the 3-D ControlNet is found by the
+    backend's own kind table (the plugin keeps no copy of it)."""
+    from qgis_plugin.runner.info import kinds_for_field, model_tasks, models_for, models_for_field
 
+    table = backend_info(Backend((real_backend_path,)), refresh=True)["model_kinds"]
+    cn3d_kinds = kinds_for_field({"model_kinds": table}, "temporal", "options.controlnet")
+    assert cn3d_kinds == ("diffusionsat-3d-controlnet",)
     info = {
+        "model_kinds": table,
         "models": [
             {
                 "name": "dsat",
                 "kind": "diffusionsat",
                 "tasks": [{"task": "text", "engine": "diffusionsat"}, {"task": "temporal", "engine": "d3"}],
             },
-            {"name": "cn3d", "kind": CONTROLNET_3D, "tasks": [{"task": "temporal", "engine": "d3"}]},
+            {
+                "name": "cn3d",
+                "kind": "diffusionsat-3d-controlnet",
+                "tasks": [{"task": "temporal", "engine": "d3"}],
+            },
             {"name": "old", "kind": "controlnet", "tasks": ["sketch"]},
-        ]
+            {"name": "style", "kind": "lora", "tasks": [{"task": "sketch", "engine": "c", "field": "loras"}]},
+        ],
     }
     assert model_tasks(info["models"][0]) == ("text", "temporal")
     assert models_for(info, "temporal") == ["dsat", "cn3d"]
-    assert models_for(info, "temporal", exclude_kinds=(CONTROLNET_3D,)) == ["dsat"]
-    assert models_for(info, "sketch") == ["old"]
-    assert models_of_kind(info, CONTROLNET_3D) == ["cn3d"] and models_of_kind(None, CONTROLNET_3D) == []
+    assert models_for(info, "temporal", exclude_kinds=cn3d_kinds) == ["dsat"]
+    assert models_for(info, "sketch") == ["old"]  # a LoRA is not a model to pick
+    assert models_for_field(info, "temporal", "options.controlnet") == ["cn3d"]
+    assert models_for_field(None, "temporal", "options.controlnet") == []

@@ -59,8 +59,8 @@ def model_home(real_backend_path: str, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture()
 def series(slovenia: Path, own) -> list[QgsRasterLayer]:
     files = [slovenia / f"S2L1C_slovenia_{d}_13band_refl.tif" for d in SERIES]
-    if not all(f.is_file() for f in files):
-        pytest.skip(f"Slovenian L1C series not found in {slovenia}")
+    missing = [f.name for f in files if not f.is_file()]
+    assert not missing, f"test data missing from {slovenia}: {missing}"
     return [own(QgsRasterLayer(str(f), f.stem)) for f in files]
 
 
@@ -114,7 +114,7 @@ def test_temporal_job_yields_a_group_of_dated_layers(
     assert [layer.name() for layer in layers] == [
         f"temporal_{d}" + (" (synthetic)" if generated else "") for d, generated in EXPECTED
     ]
-    for layer, (iso, generated) in zip(layers, EXPECTED):
+    for layer, (iso, generated) in zip(layers, EXPECTED, strict=True):
         assert layer.isValid() and layer.crs() == QgsCoordinateReferenceSystem("EPSG:32633")
         assert layer.extent() == AOI and (layer.width(), layer.height()) == (16, 16)
         tags = gdal.Info(layer.source(), format="json")["metadata"][""]

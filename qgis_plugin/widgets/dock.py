@@ -167,7 +167,7 @@ class GeogenDock(QgsDockWidget):
         self._fill_engines(None)
 
     # --- backend -----------------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._backend_checked:
             self.refresh_backend()

@@ -75,8 +75,8 @@ def test_wald_on_the_bundled_sample_beats_bicubic():
     assert s["sharpen"]["psnr"] > s["bicubic"]["psnr"] + 5
 
 
-def test_fidelity_of_a_real_image_against_itself_is_perfect(shared_data):
-    d = shared_data / "flair1_aerial_masks"
+def test_fidelity_of_a_real_image_against_itself_is_perfect(test_data):
+    d = test_data / "flair1_aerial_masks"
     img, msk = str(d / "IMG_067998_RGB.tif"), str(d / "MSK_067998.tif")
     r = CliRunner().invoke(
         cli, ["eval", "fidelity", img, msk, "--ref-image", img, "--ref-mask", msk, "--json"]

@@ -23,7 +23,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_components(tiny_model_dir: Path):
     """The tiny model loaded on the CPU in float32 through the store and ``load_components``."""
-    from geogen.engines.diffusion import load_components
+    from geogen.diffusion.components import load_components
     from geogen.store import Store, resolve
 
     entry = resolve(str(tiny_model_dir), store=Store(tiny_model_dir.parent / "unused_store"))

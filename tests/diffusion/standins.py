@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from geogen.engines.diffusion.latent_tiling import UNetCall
+from geogen.diffusion.latent_tiling import UNetCall
 
 
 def positions(call: UNetCall, *, relative: bool = False) -> torch.Tensor:

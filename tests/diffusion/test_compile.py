@@ -19,17 +19,16 @@ import rasterio
 import torch
 
 import geogen.pipelines.text as text_pipeline
-from geogen.engines.diffusion.compiling import COMPILE_MODE
-from geogen.engines.diffusion.components import load_components
-from geogen.engines.diffusion.options import parse_options
-from geogen.engines.sketch_controlnet.options import parse_controlnet_options
-from geogen.engines.sr_controlnet.options import parse_sr_options
-from geogen.errors import JobSpecError
-from geogen.job.progress import NullReporter
-from geogen.job.spec import parse_job
+from geogen.diffusion.compiling import COMPILE_MODE
+from geogen.diffusion.components import load_components
+from geogen.diffusion.options import DiffusionEngineOptions
+from geogen.engines.registry import get_engine, list_engines
+from geogen.engines.text_diffusionsat.contract import DiffusionSatTextEngine
+from geogen.errors import OptionsError
 from geogen.models import SatUNet
+from geogen.progress import NullReporter
+from geogen.spec import parse_job
 from geogen.store import Store, resolve
-from geogen.temporal.options import parse_temporal_options
 
 
 class CompileRecorder:
@@ -73,20 +72,33 @@ def text_job(tmp_path: Path, model: Path, name: str, compile: bool):
 
 
 def text_pixels(tmp_path: Path, model: Path, name: str, compile: bool) -> np.ndarray:
-    out = text_pipeline.run_text(text_job(tmp_path, model, name, compile), NullReporter())
+    job = text_job(tmp_path, model, name, compile)
+    engine = DiffusionSatTextEngine(DiffusionSatTextEngine.parse_options(job.options), seed=job.seed)
+    out = text_pipeline.run_text(job, engine, NullReporter())
     with rasterio.open(out.outputs[0].path) as ds:
         return ds.read().astype(int)
 
 
+# every diffusion engine, with the options it cannot run without
+DIFFUSION_ENGINES = {
+    ("superres", "diffusionsat-sr"): {},
+    ("superres", "diffusionsat-3d"): {},
+    ("sketch", "controlnet"): {"controlnet": "seg2sat"},
+    ("text", "diffusionsat"): {},
+    ("temporal", "diffusionsat-3d"): {},
+}
+
+
 def test_compile_is_a_diffusion_option_of_every_engine() -> None:
-    assert parse_options({}).compile is False
-    assert parse_options({"compile": True}).compile is True
-    assert parse_sr_options({"compile": True}).diffusion.compile is True
-    assert parse_temporal_options({"compile": True}).diffusion.compile is True
-    assert parse_controlnet_options({"controlnet": "seg2sat", "compile": True})[1].compile is True
-    for bad in ("yes", 1, "true"):
-        with pytest.raises(JobSpecError, match=r"options.compile must be true or false, got"):
-            parse_options({"compile": bad})
+    found = {(e.task, e.name) for e in list_engines() if issubclass(e.options_model, DiffusionEngineOptions)}
+    assert found == set(DIFFUSION_ENGINES)
+    for (task, name), needed in DIFFUSION_ENGINES.items():
+        engine = get_engine(task, name)
+        assert engine.parse_options(needed).diffusion.compile is False
+        assert engine.parse_options({**needed, "compile": True}).diffusion.compile is True
+        for bad in ("yes", 1, "true"):
+            with pytest.raises(OptionsError, match=r"options.compile: input should be a valid boolean, got"):
+                engine.parse_options({**needed, "compile": bad})
 
 
 def test_compiled_text_job_gives_the_same_pixels(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from geogen.engines.diffusion.components import load_components, select_device, select_dtype
+from geogen.diffusion.components import load_components, select_device, select_dtype
 from geogen.errors import EngineError, ModelError
 from geogen.models import SatUNet
 from geogen.store import resolve
@@ -54,7 +54,7 @@ def test_truncated_unet_weights_are_refused(tmp_path: Path, tiny_model_dir: Path
     weights = copy / "unet" / "diffusion_pytorch_model.safetensors"
     state = load_file(str(weights))
     save_file({k: v for k, v in state.items() if not k.startswith("metadata_embedding.3.")}, str(weights))
-    with pytest.raises(ModelError, match="metadata_embedding.3"):
+    with pytest.raises(ModelError, match=r"metadata_embedding\.3"):
         load_components(resolve(str(copy)), device="cpu")
 
 

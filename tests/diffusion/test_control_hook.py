@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from geogen.engines.diffusion.control import ControlNetHook
-from geogen.engines.diffusion.latent_tiling import TextConditioning, denoise, initial_noise, plan_windows
+from geogen.diffusion.control import ControlNetHook
+from geogen.diffusion.latent_tiling import TextConditioning, denoise, initial_noise, plan_windows
 from geogen.errors import EngineError
 from geogen.models import SatControlNetModel
 from tests.tiny_models import randomize_

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from geogen.engines.diffusion.decode import decode_latents
+from geogen.diffusion.decode import decode_latents
 from geogen.errors import EngineError
 from tests.diffusion.standins import PointwiseVAE
 from tiles import Window

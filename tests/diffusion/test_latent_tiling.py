@@ -8,7 +8,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from geogen.engines.diffusion.latent_tiling import (
+from geogen.diffusion.latent_tiling import (
     NOISE_BLOCK,
     DenoiseStats,
     TextConditioning,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from affine import Affine
 
-from geogen.engines.diffusion.layout import latent_layout
+from geogen.diffusion.layout import latent_layout
 from geogen.errors import JobSpecError
 from tiles import Grid
 
@@ -31,5 +31,5 @@ def test_large_grid_grows_to_a_multiple_of_the_unet_step() -> None:
 
 @pytest.mark.parametrize(("window", "overlap"), [(500, None), (32, None), (512, 512)])
 def test_bad_window_or_overlap(window: int, overlap: int | None) -> None:
-    with pytest.raises(JobSpecError, match="options.(window|overlap)"):
+    with pytest.raises(JobSpecError, match=r"options\.(window|overlap)"):
         latent_layout(GRID, factor=8, unet_factor=8, window_px=window, overlap_px=overlap)

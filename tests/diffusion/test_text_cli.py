@@ -90,10 +90,12 @@ def test_engine_options_reach_the_engine(tmp_path: Path, tiny_model_dir: Path) -
     out = tmp_path / "x.tif"
     args = ["text", "a farm", "--aoi", AOI, "--gsd", "5", "--model", str(tiny_model_dir), "-o", str(out)]
     bad = invoke(*args, "-O", "compile=maybe", "--progress", "none")
-    assert bad.exit_code == 2 and "options.compile must be true or false, got 'maybe'" in bad.output
+    assert (
+        bad.exit_code == 2 and "options.compile: input should be a valid boolean, got 'maybe'" in bad.output
+    )
     malformed = invoke(*args, "-O", "compile")
     assert malformed.exit_code == 2 and "expected KEY=VALUE, got 'compile'" in malformed.output
     flag_wins = invoke(*args, "-O", "window_batch_size=2", "--window-batch-size", "0", "--progress", "none")
     assert flag_wins.exit_code == 2
-    assert "options.window_batch_size must be positive, got 0" in flag_wins.output
+    assert "options.window_batch_size: input should be greater than or equal to 1, got 0" in flag_wins.output
     assert not out.exists()

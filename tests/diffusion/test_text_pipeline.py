@@ -15,12 +15,13 @@ from safetensors.torch import save_file
 from shapely.geometry import Point, Polygon
 
 import geogen.pipelines.text as text_pipeline
-from geogen.engines.diffusion.layout import latent_layout
+from geogen.diffusion.layout import latent_layout
+from geogen.engines.text_diffusionsat.contract import DiffusionSatTextEngine
 from geogen.errors import AreaTooLargeError, CancelledError, GeometryError, JobSpecError, ModelError
 from geogen.io.aoi import area_from_bounds, working_grid
-from geogen.job.progress import NullReporter
 from geogen.job.runner import run_job
-from geogen.job.spec import TextJob, parse_job
+from geogen.progress import NullReporter, Reporter
+from geogen.spec import TextJob, parse_job
 from geogen.store import Store
 
 BOUNDS = (14.5000, 46.0400, 14.5045, 46.0428)  # lon/lat, Ljubljana: about 350 x 310 m
@@ -46,9 +47,15 @@ def job_dict(tmp_path: Path, model: str | Path | None, **changes) -> dict:
     return job
 
 
+def run_text(job: TextJob, reporter: Reporter):
+    """The text pipeline with the engine the runner would build from the job."""
+    engine = DiffusionSatTextEngine(DiffusionSatTextEngine.parse_options(job.options), seed=job.seed)
+    return text_pipeline.run_text(job, engine, reporter)
+
+
 def run(tmp_path: Path, model, **changes):
     job = parse_job(job_dict(tmp_path, model, **changes))
-    return text_pipeline.run_text(job, NullReporter())
+    return run_text(job, NullReporter())
 
 
 def read(path: str) -> tuple[np.ndarray, rasterio.DatasetReader]:
@@ -94,20 +101,20 @@ def test_geographic_area_gives_a_utm_geotiff_on_the_requested_grid(
     assert ds.count == 4 and ds.dtypes[0] == "uint8"
     # the requested lon/lat box lies inside the grid, within one pixel of its edges
     to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True)
-    l, b, r, t = to_utm.transform_bounds(*BOUNDS, densify_pts=21)
+    x0, y0, x1, y1 = to_utm.transform_bounds(*BOUNDS, densify_pts=21)
     left, bottom, right, top = ds.bounds
     assert (
-        left <= l < left + GSD
-        and right - GSD < r <= right
-        and bottom <= b < bottom + GSD
-        and top - GSD < t <= top
+        left <= x0 < left + GSD
+        and right - GSD < x1 <= right
+        and bottom <= y0 < bottom + GSD
+        and top - GSD < y1 <= top
     )
     # alpha: 255 exactly where the pixel centre falls inside the lon/lat box
     rows, cols = np.mgrid[0 : ds.height, 0 : ds.width]
     x, y = ds.transform @ (cols + 0.5, rows + 0.5)
     lon, lat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True).transform(x, y)
     inside = (lon >= BOUNDS[0]) & (lon <= BOUNDS[2]) & (lat >= BOUNDS[1]) & (lat <= BOUNDS[3])
-    assert 0 < (~inside).sum() and (pixels[3] == np.where(inside, 255, 0)).mean() > 0.998
+    assert (~inside).sum() > 0 and (pixels[3] == np.where(inside, 255, 0)).mean() > 0.998
     assert pixels[:3][:, inside].std() > 5  # an image, not a flat fill
     tags = ds.tags()
     assert tags["GEOGEN_SYNTHETIC"] == "YES" and tags["GEOGEN_ENGINE"] == "diffusionsat"
@@ -219,7 +226,7 @@ def test_cancel_during_denoising_leaves_no_file(tmp_path: Path, tiny_model_dir: 
                 raise CancelledError("job cancelled")
 
     with pytest.raises(CancelledError):
-        text_pipeline.run_text(parse_job(job_dict(tmp_path, tiny_model_dir)), Cancelling())
+        run_text(parse_job(job_dict(tmp_path, tiny_model_dir)), Cancelling())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -278,7 +285,7 @@ def test_gsd_must_be_positive(tmp_path: Path, tiny_model_dir: Path) -> None:
         parse_job(job_dict(tmp_path, tiny_model_dir, gsd=0))
     job = TextJob.model_construct(**{**parse_job(job_dict(tmp_path, tiny_model_dir)).__dict__, "gsd": -5.0})
     with pytest.raises(GeometryError, match="GSD must be a positive"):
-        text_pipeline.run_text(job, NullReporter())
+        run_text(job, NullReporter())
 
 
 def test_area_is_required(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -289,5 +296,5 @@ def test_area_is_required(tmp_path: Path, tiny_model_dir: Path) -> None:
 
 
 def test_unknown_option(tmp_path: Path, tiny_model_dir: Path) -> None:
-    with pytest.raises(JobSpecError, match="unknown key.*windwo"):
+    with pytest.raises(JobSpecError, match=r"options\.windwo: unknown option"):
         run(tmp_path, tiny_model_dir, options={"windwo": 64})

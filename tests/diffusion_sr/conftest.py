@@ -1,5 +1,5 @@
 """Fixtures: a tiny DiffusionSat pipeline plus a tiny SR ControlNet saved as DiffusionSat's code saved it,
-and real Sentinel-2 inputs from ../shared/data. Models are loaded only through geogen's own code."""
+and real Sentinel-2 inputs from tests/data. Models are loaded only through geogen's own code."""
 
 from __future__ import annotations
 
@@ -25,16 +25,14 @@ def sr_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def patch(shared_data: Path) -> Path:
-    folder = shared_data / "bigearthnet_s2_l2a" / PATCH
-    if not folder.is_dir():
-        pytest.skip(f"BigEarthNet patch not found: {folder}")
+def patch(test_data: Path) -> Path:
+    folder = test_data / "bigearthnet_s2_l2a" / PATCH
+    assert folder.is_dir(), f"BigEarthNet patch not found: {folder}"
     return folder
 
 
 @pytest.fixture(scope="session")
 def slovenia_dates(slovenia: Path) -> list[Path]:
     files = sorted(slovenia.glob("S2L1C_slovenia_*_13band_refl.tif"))
-    if len(files) < 2:
-        pytest.skip(f"Slovenian L1C time series not found under {slovenia}")
+    assert len(files) == 4, f"Slovenian L1C time series not found under {slovenia}"
     return files

@@ -1,4 +1,4 @@
-"""`geogen superres --engine diffusionsat` and `geogen eval consistency` through the real CLI."""
+"""`geogen superres --engine diffusionsat-sr` and `geogen eval consistency` through the real CLI."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_superres_diffusionsat_multi_date_and_consistency_eval(sr_models, sloven
             "--date",
             f"{clear[1]}=2015-08-30",
             "--engine",
-            "diffusionsat",
+            "diffusionsat-sr",
             "--model",
             str(cn),
             "--scale",
@@ -52,6 +52,7 @@ def test_superres_diffusionsat_multi_date_and_consistency_eval(sr_models, sloven
     )
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "sr.result.json").read_text())
+    assert record["engine"] == "diffusionsat-sr"  # the name the GeoTIFF tags carry too
     assert [o["date"] for o in record["outputs"]] == ["2015-07-11", "2015-08-30"]
     first = Path(record["outputs"][0]["path"])
     with open_s2(clear[0]) as stack:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geogen.engines import consistency as C
-from geogen.engines import sensor
 from geogen.io.sentinel2 import open_s2
+from geogen.sensors import consistency as C
+from geogen.sensors import mtf
 
 SCALE = 4
 
@@ -23,7 +23,7 @@ def scene(patch: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     with open_s2(patch) as stack:
         hr = np.stack([stack.read(b, stack.grid.full_window)[0] for b in ("B04", "B03", "B02")])
-    lr = sensor.degrade(hr, SCALE)
+    lr = mtf.degrade(hr, SCALE)
     rng = np.random.default_rng(0)
     raw = np.clip(255 * (hr / 0.25) ** (1 / 2.2) + rng.normal(0, 8, hr.shape), 0, 255).astype(np.uint8)
     return hr, lr, raw
@@ -36,7 +36,7 @@ def linear_match(raw: np.ndarray, lr: np.ndarray) -> np.ndarray:
 
 
 def degraded_error(sr: np.ndarray, lr: np.ndarray) -> float:
-    return float(np.mean(np.abs(sensor.degrade(sr, SCALE) - lr)))
+    return float(np.mean(np.abs(mtf.degrade(sr, SCALE) - lr)))
 
 
 def test_histogram_luts_give_the_input_distribution(scene) -> None:
@@ -64,7 +64,7 @@ def test_projection_matches_the_input_exactly_and_keeps_detail(scene) -> None:
     mapped = C.apply_luts(raw, C.histogram_luts(C.level_histogram(raw), C.reflectance_histogram(lr)))
     out = C.project(mapped, lr, SCALE)
     assert degraded_error(out, lr) < 1e-5
-    bicubic = sensor.upsample_cubic(lr, SCALE)
+    bicubic = mtf.upsample_cubic(lr, SCALE)
     assert np.abs(out - hr).mean() < 0.7 * np.abs(bicubic - hr).mean()  # the detail is the generated one
 
 

@@ -1,4 +1,4 @@
-"""The diffusionsat SR engine end to end: tiny random models loaded from disk, real Sentinel-2 inputs."""
+"""The diffusionsat-sr engine end to end: tiny random models loaded from disk, real Sentinel-2 inputs."""
 
 from __future__ import annotations
 
@@ -13,17 +13,24 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 
-from geogen.engines import sensor
-from geogen.engines.sr_controlnet import run_diffusionsat_sr
 from geogen.errors import JobSpecError, ModelError
 from geogen.io.raster import read_grid
 from geogen.io.sentinel2 import open_s2
-from geogen.job.progress import NullReporter
-from geogen.job.spec import DatedInput, SuperresJob, parse_job
+from geogen.job.runner import build_engine
+from geogen.pipelines.superres_diffusion import run_diffusionsat_sr as run_pipeline
+from geogen.progress import NullReporter, Reporter
+from geogen.records import PipelineOutput
+from geogen.sensors import mtf
+from geogen.spec import DatedInput, SuperresJob, parse_job
 from tests.tiny_models import build_sr_controlnet
 
 # A 16 x 12 px (160 m x 120 m) area inside the BigEarthNet patch: 64 x 48 px at 2.5 m.
 AOI = [404600.0, 5341500.0, 404760.0, 5341620.0]
+
+
+def run_diffusionsat_sr(job: SuperresJob, reporter: Reporter) -> PipelineOutput:
+    """The job's engine built from its options (as the runner builds it), then the diffusion SR pipeline."""
+    return run_pipeline(job, build_engine(job), reporter)  # type: ignore[arg-type]
 
 
 def make_job(
@@ -43,7 +50,7 @@ def make_job(
     spec = {
         "task": "superres",
         "input": str(inp),
-        "engine": "diffusionsat",
+        "engine": "diffusionsat-sr",
         "model": str(model),
         "steps": 2,
         "seed": seed,
@@ -79,7 +86,7 @@ def test_output_is_on_the_zoomed_input_grid_with_its_provenance(sr_models, patch
     assert record.bounds == pytest.approx(expected.bounds) and record.synthetic and record.kind == "generated"
     pixels, tags, profile = read(record.path)
     assert profile["dtype"] == "uint16" and profile["nodata"] == 0 and pixels.shape == (3, 48, 64)
-    assert tags["GEOGEN_SYNTHETIC"] == "YES" and tags["GEOGEN_ENGINE"] == "diffusionsat-sr"
+    assert tags["GEOGEN_SYNTHETIC"] == "YES" and tags["GEOGEN_ENGINE"] == "diffusionsat-sr" == result.engine
     assert (
         tags["GEOGEN_MODEL"] == "tiny-sr-controlnet"
         and tags["GEOGEN_SEED"] == "1"
@@ -148,13 +155,13 @@ def test_consistency_step_tightens_the_match_with_the_input(sr_models, patch, tm
         np.float32
     )  # without the step, in reflectance units: each band's mean and spread matched
     matched = np.stack([(x[b] - x[b].mean()) / x[b].std() * lr[b].std() + lr[b].mean() for b in range(3)])
-    error_off = np.abs(sensor.degrade(matched, 4) - lr).mean()
+    error_off = np.abs(mtf.degrade(matched, 4) - lr).mean()
     for method, bound in (("project", 0.1), ("lowpass", 0.3)):
         on = run_diffusionsat_sr(
             make_job(patch, tmp_path / method, cn, base, consistency=method), NullReporter()
         )
         sr = read(on.outputs[0].path)[0].astype(np.float32) / 10000
-        error_on = np.abs(sensor.degrade(sr, 4) - lr).mean()
+        error_on = np.abs(mtf.degrade(sr, 4) - lr).mean()
         assert error_on < bound * error_off, (method, error_on, error_off)
 
 
@@ -162,8 +169,10 @@ def test_multi_date_writes_one_co_registered_file_per_date(sr_models, slovenia_d
     base, cn = sr_models
     clear = [p for p in slovenia_dates if "20150711" in p.name or "20150830" in p.name]
     aoi = [465300.0, 5079500.0, 465440.0, 5079620.0]
-    job = make_job(clear[0], tmp_path, cn, base, aoi=aoi)
-    result = run_diffusionsat_sr(job, NullReporter(), inputs=[DatedInput(path=str(p)) for p in clear])
+    job = make_job(clear[0], tmp_path, cn, base, aoi=aoi).model_copy(
+        update={"input": None, "inputs": [DatedInput(path=str(p)) for p in clear]}
+    )
+    result = run_diffusionsat_sr(job, NullReporter())
     assert [r.date.isoformat() for r in result.outputs] == ["2015-07-11", "2015-08-30"]
     assert [Path(r.path).name for r in result.outputs] == ["sr_2015-07-11.tif", "sr_2015-08-30.tif"]
     grids = [read_grid(r.path) for r in result.outputs]
@@ -195,7 +204,7 @@ def test_models_of_the_wrong_kind_or_shape_are_refused(sr_models, patch, tmp_pat
     rgb_cn = build_sr_controlnet(base, tmp_path / "rgb-controlnet", channels=3)
     with pytest.raises(ModelError, match="reads 3 condition channels"):
         run_diffusionsat_sr(make_job(patch, tmp_path, rgb_cn, base), NullReporter())
-    job = parse_job(
+    job = parse_job(  # the former name "diffusionsat" is still accepted on input
         {"task": "superres", "input": str(patch), "engine": "diffusionsat", "output": {"dir": str(tmp_path)}}
     )
     with pytest.raises(ModelError, match="needs a model"):
@@ -204,9 +213,9 @@ def test_models_of_the_wrong_kind_or_shape_are_refused(sr_models, patch, tmp_pat
 
 def test_bad_options_are_refused_before_any_work(sr_models, patch, tmp_path) -> None:
     base, cn = sr_models
-    with pytest.raises(JobSpecError, match="options.consistency"):
+    with pytest.raises(JobSpecError, match=r"options.consistency: must be true, false or one of histogram"):
         run_diffusionsat_sr(make_job(patch, tmp_path, cn, base, consistency="sharpen"), NullReporter())
-    with pytest.raises(JobSpecError, match="unknown key"):
+    with pytest.raises(JobSpecError, match=r"options.strength: unknown option"):
         run_diffusionsat_sr(make_job(patch, tmp_path, cn, base, strength=2), NullReporter())
     job = make_job(patch, tmp_path, cn, base).model_copy(update={"target_gsd": 3.0})
     with pytest.raises(JobSpecError, match="target_gsd 3 m"):

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from geogen.engines import sensor
-from geogen.engines.sharpen import ClassicalSharpener, create_sharpener, expand_window
-from geogen.errors import EngineError
+from geogen.engines.sharpen.classical import ClassicalSharpener
+from geogen.engines.sharpen.contract import build_sharpener
+from geogen.engines.sharpen.scene import expand_window
+from geogen.errors import EngineError, OptionsError
 from geogen.eval.wald import wald
 from geogen.io.sentinel2 import S2Stack, open_s2
+from geogen.sensors import mtf
 from tests.eval.s2_data import bigearthnet_patches, dsen2_arrays, dsen2_grid, dsen2_stack
 from tiles import Grid, Window
 from tiles.plan import plan
@@ -22,8 +24,8 @@ COARSE_20 = ["B05", "B06", "B07", "B8A", "B11", "B12"]
 
 
 @pytest.fixture(scope="module")
-def patches(shared_data: Path) -> list[Path]:
-    return bigearthnet_patches(shared_data)
+def patches(test_data: Path) -> list[Path]:
+    return bigearthnet_patches(test_data)
 
 
 def _arrays(stack: S2Stack) -> dict[str, np.ndarray]:
@@ -41,7 +43,7 @@ def austria_arrays(patches: list[Path]) -> tuple[dict[str, np.ndarray], Grid]:
 
 @pytest.mark.parametrize("factor", [2, 6])
 def test_mtf_gain_is_0_3_at_the_coarse_nyquist(factor: int) -> None:
-    k = sensor.gaussian_kernel(factor)
+    k = mtf.gaussian_kernel(factor)
     n = np.arange(len(k)) - len(k) // 2
     gain = float((k * np.cos(2 * math.pi * n / (2 * factor))).sum())
     assert gain == pytest.approx(0.3, abs=0.005)
@@ -50,13 +52,13 @@ def test_mtf_gain_is_0_3_at_the_coarse_nyquist(factor: int) -> None:
 @pytest.mark.parametrize("factor", [2, 6])
 def test_degrade_and_upsample_keep_constants_and_corner_alignment(factor: int) -> None:
     const = np.full((36, 24), 0.25, np.float32)
-    np.testing.assert_allclose(sensor.degrade(const, factor), 0.25, rtol=1e-6)
-    np.testing.assert_allclose(sensor.upsample_cubic(const[::factor, ::factor], factor), 0.25, rtol=1e-6)
+    np.testing.assert_allclose(mtf.degrade(const, factor), 0.25, rtol=1e-6)
+    np.testing.assert_allclose(mtf.upsample_cubic(const[::factor, ::factor], factor), 0.25, rtol=1e-6)
     # a ramp along columns: coarse pixel j holds the mean of fine columns factor*j .. factor*j+factor-1
     ramp = np.tile(np.arange(24, dtype=np.float32), (36, 1))
-    block = sensor.block_mean(ramp, factor)
+    block = mtf.block_mean(ramp, factor)
     np.testing.assert_allclose(block[0], factor * np.arange(24 // factor) + (factor - 1) / 2)
-    up = sensor.upsample_cubic(block, factor)  # cubic reproduces a linear ramp away from the edges
+    up = mtf.upsample_cubic(block, factor)  # cubic reproduces a linear ramp away from the edges
     np.testing.assert_allclose(up[:, 2 * factor : -2 * factor], ramp[:, 2 * factor : -2 * factor], atol=1e-4)
 
 
@@ -64,10 +66,10 @@ def test_degrade_and_upsample_keep_constants_and_corner_alignment(factor: int) -
 def test_projection_makes_any_image_consistent(factor: int, austria_arrays) -> None:
     arrays, _ = austria_arrays
     fine = arrays["B08"]
-    coarse = sensor.degrade(arrays["B04"], factor)  # deliberately another band: a large residual to remove
-    assert np.abs(sensor.degrade(fine, factor) - coarse).max() > 0.05
-    out = sensor.project_consistent(fine, coarse, factor)
-    assert np.abs(sensor.degrade(out, factor) - coarse).max() < 1e-4  # under 1 DN
+    coarse = mtf.degrade(arrays["B04"], factor)  # deliberately another band: a large residual to remove
+    assert np.abs(mtf.degrade(fine, factor) - coarse).max() > 0.05
+    out = mtf.project_consistent(fine, coarse, factor)
+    assert np.abs(mtf.degrade(out, factor) - coarse).max() < 1e-4  # under 1 DN
 
 
 def test_expand_window_snaps_and_clips() -> None:
@@ -88,12 +90,12 @@ def test_sharpen_beats_bicubic_on_every_bigearthnet_patch(patches: list[Path]) -
         assert all(s.per_band[x]["psnr"] > b.per_band[x]["psnr"] for x in report.bands), patch.name
 
 
-def test_dsen2_crop_20m_bands_gain_over_7_db(shared_data: Path) -> None:
+def test_dsen2_crop_20m_bands_gain_over_7_db(test_data: Path) -> None:
     report = wald(
-        dsen2_stack(shared_data), ["sharpen", "bicubic"], factor=2, options={"sharpen": {"method": "glp"}}
+        dsen2_stack(test_data), ["sharpen", "bicubic"], factor=2, options={"sharpen": {"method": "glp"}}
     )
     glp = report.scores["sharpen"].psnr
-    default = wald(dsen2_stack(shared_data), "sharpen", factor=2).scores
+    default = wald(dsen2_stack(test_data), "sharpen", factor=2).scores
     assert default["sharpen"].psnr - default["bicubic"].psnr >= 7.0
     assert default["sharpen"].psnr == pytest.approx(43.9, abs=0.3)  # bench/results/sharpen.md
     assert default["bicubic"].psnr == pytest.approx(33.9, abs=0.3)
@@ -101,14 +103,14 @@ def test_dsen2_crop_20m_bands_gain_over_7_db(shared_data: Path) -> None:
     assert glp >= default["bicubic"].psnr + 7.0
 
 
-def test_dsen2_crop_60m_bands_factor_6(shared_data: Path) -> None:
-    report = wald(dsen2_stack(shared_data), "sharpen", factor=6)
+def test_dsen2_crop_60m_bands_factor_6(test_data: Path) -> None:
+    report = wald(dsen2_stack(test_data), "sharpen", factor=6)
     assert report.fine_shape == (96, 96) and report.bands == ["B01", "B09"]
     assert report.scores["sharpen"].psnr > report.scores["bicubic"].psnr + 7
 
 
-def test_consistency_step_improves_wald_scores(shared_data: Path) -> None:
-    stack = dsen2_stack(shared_data)
+def test_consistency_step_improves_wald_scores(test_data: Path) -> None:
+    stack = dsen2_stack(test_data)
     rmse = {
         name: wald(stack, "sharpen", options={"sharpen": opts}).scores["sharpen"].rmse
         for name, opts in (("off", {"consistency": False}), ("soft", {}), ("exact", {"consistency_reg": 0.0}))
@@ -131,7 +133,7 @@ def test_output_degrades_back_to_the_input(austria_arrays) -> None:
         assert valid.all() and out.shape == (4, 120, 120)
         residual[name] = np.array(
             [
-                np.abs(sensor.degrade(out[i], stack.factor(b)) - arrays[b])
+                np.abs(mtf.degrade(out[i], stack.factor(b)) - arrays[b])
                 for i, b in enumerate(bands)
                 if stack.factor(b) == 2
             ]
@@ -141,16 +143,16 @@ def test_output_degrades_back_to_the_input(austria_arrays) -> None:
     assert residual["off"].max() > 0.01
 
 
-def test_tiled_equals_untiled_on_a_non_square_scene(shared_data: Path) -> None:
-    arrays = dsen2_arrays(shared_data)
+def test_tiled_equals_untiled_on_a_non_square_scene(test_data: Path) -> None:
+    arrays = dsen2_arrays(test_data)
     rows, cols = 312, 438  # multiples of 6, not of any tile size below
     cut = {b: a[: rows * a.shape[0] // 600, : cols * a.shape[1] // 600] for b, a in arrays.items()}
     grid = Grid(cols, rows, dsen2_grid().transform, dsen2_grid().crs)
     stack = S2Stack.from_arrays(cut, grid)
     bands = ["B01", "B04", "B05", "B8A", "B12", "B09"]
-    engine = create_sharpener("sharpen")
+    engine = build_sharpener("sharpen")
     engine.fit(stack, bands)
-    whole, whole_valid = engine.sharpen(stack, grid.full_window, bands)
+    whole, _ = engine.sharpen(stack, grid.full_window, bands)
     tiled = np.full_like(whole, np.nan)
     for t in plan(grid.shape, (97, 131), 0):
         out, valid = engine.sharpen(stack, t.window, bands)
@@ -171,7 +173,7 @@ def test_nodata_never_leaks_into_neighbours(austria_arrays) -> None:
     bands = ["B01", "B05", "B11"]
 
     def run(stack: S2Stack) -> tuple[np.ndarray, np.ndarray]:
-        engine = create_sharpener("sharpen")
+        engine = build_sharpener("sharpen")
         engine.fit(stack, bands)
         return engine.sharpen(stack, grid.full_window, bands)
 
@@ -191,10 +193,10 @@ def test_nodata_never_leaks_into_neighbours(austria_arrays) -> None:
         assert ours_err < 0.01 and ours_err < naive_err / 3, b
 
 
-def test_single_grid_stack_passes_through(shared_data: Path) -> None:
-    path = shared_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150711_13band_refl.tif"
+def test_single_grid_stack_passes_through(test_data: Path) -> None:
+    path = test_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150711_13band_refl.tif"
     with open_s2(path) as stack:
-        engine = create_sharpener("sharpen")
+        engine = build_sharpener("sharpen")
         engine.fit(stack, ["B05", "B12"])
         out, valid = engine.sharpen(stack, Window(0, 0, 50, 40), ["B05", "B12"])
         np.testing.assert_array_equal(out[1], stack.read("B12", Window(0, 0, 50, 40))[0])
@@ -206,11 +208,32 @@ def test_single_grid_stack_passes_through(shared_data: Path) -> None:
 
 def test_unknown_engine_lists_the_known_ones() -> None:
     with pytest.raises(EngineError, match="known: sharpen, sharpen-cnn, bicubic"):
-        create_sharpener("esrgan")
+        build_sharpener("esrgan")
+    with pytest.raises(EngineError, match="'diffusionsat-sr' is not a sharpening engine"):
+        build_sharpener("diffusionsat")  # a superres engine of another family (here by its former name)
 
 
 def test_unknown_option_and_method() -> None:
-    with pytest.raises(EngineError, match="no option 'sigma'.*method, consistency"):
-        create_sharpener("sharpen", {"sigma": 2})
-    with pytest.raises(EngineError, match="unknown sharpening method 'brovey'"):
-        create_sharpener("sharpen", {"method": "brovey"})
+    with pytest.raises(
+        OptionsError, match=r"options.sigma: unknown option.*consistency, consistency_reg, method"
+    ):
+        build_sharpener("sharpen", {"sigma": 2})
+    with pytest.raises(OptionsError, match=r"options.method: .*'brovey'"):
+        build_sharpener("sharpen", {"method": "brovey"})
+    with pytest.raises(OptionsError, match=r"options.consistency_reg: .*11"):
+        build_sharpener("sharpen", {"consistency_reg": 11})
+    with pytest.raises(OptionsError, match=r"options.consistency: .*'yes'"):
+        build_sharpener("sharpen", {"consistency": "yes"})
+    with pytest.raises(OptionsError, match=r"options.method: unknown option"):
+        build_sharpener("bicubic", {"method": "hpm"})
+
+
+def test_engines_carry_their_options_and_metadata() -> None:
+    engine = build_sharpener("sharpen", {"tile": 256, "consistency_reg": 0})
+    assert engine.options.tile == 256 and engine.options.consistency_reg == 0.0
+    assert engine.sharpener.consistency_reg == 0.0 and engine.sharpener.method == "hpm"
+    bicubic = build_sharpener("bicubic")
+    assert bicubic.sharpener.method == "bicubic" and bicubic.sharpener.consistency is False
+    assert bicubic.halo(2) < engine.halo(2)
+    assert (type(engine).uses_seed, type(bicubic).uses_seed) == (False, False)
+    assert type(engine).default and type(engine).seconds_per_window == 1.0

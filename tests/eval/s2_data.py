@@ -1,5 +1,5 @@
-"""Real Sentinel-2 test inputs from ../shared/data, and small products built from them (no synthetic
-pixels)."""
+"""Real Sentinel-2 test inputs from the repository's tests/data, and small products built from them (no
+synthetic pixels)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
@@ -29,11 +28,10 @@ DSEN2_CRS = "EPSG:32633"
 S2_ORDER_L2A = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 
 
-def bigearthnet_patches(shared_data: Path) -> list[Path]:
-    folder = shared_data / "bigearthnet_s2_l2a"
-    patches = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    if len(patches) < 4:
-        pytest.skip(f"BigEarthNet patches not found under {folder}")
+def bigearthnet_patches(test_data: Path) -> list[Path]:
+    folder = test_data / "bigearthnet_s2_l2a"
+    patches = sorted(p for p in folder.iterdir() if p.is_dir())
+    assert len(patches) == 4, f"expected the 4 BigEarthNet patches under {folder}"
     return patches
 
 
@@ -41,11 +39,9 @@ def band_file(patch: Path, band: str) -> Path:
     return next(patch.glob(f"*_{band}.tif"))
 
 
-def dsen2_arrays(shared_data: Path) -> dict[str, np.ndarray]:
+def dsen2_arrays(test_data: Path) -> dict[str, np.ndarray]:
     """The DSen2 crop as reflectance arrays keyed by band (600 / 300 / 100 px)."""
-    folder = shared_data / DSEN2
-    if not folder.is_dir():
-        pytest.skip(f"DSen2 crop not found under {folder}")
+    folder = test_data / DSEN2
     out = {}
     for res, bands in DSEN2_FILES.items():
         with warnings.catch_warnings():
@@ -60,19 +56,19 @@ def dsen2_grid(size: int = 600) -> Grid:
     return Grid(size, size, Affine(10.0, 0, DSEN2_ORIGIN[0], 0, -10.0, DSEN2_ORIGIN[1]), DSEN2_CRS)
 
 
-def dsen2_stack(shared_data: Path, crop: int | None = None) -> S2Stack:
+def dsen2_stack(test_data: Path, crop: int | None = None) -> S2Stack:
     """The DSen2 crop on its nominal grid, or its top-left ``crop`` x ``crop`` 10 m pixels (crop % 6 == 0)."""
-    arrays = dsen2_arrays(shared_data)
+    arrays = dsen2_arrays(test_data)
     size = crop or 600
     cut = {b: a[: size * a.shape[0] // 600, : size * a.shape[1] // 600] for b, a in arrays.items()}
     return S2Stack.from_arrays(cut, dsen2_grid(size), source="DSen2 T33UUB crop (nominal grid)")
 
 
-def write_nominal_dsen2(shared_data: Path, folder: Path) -> Path:
+def write_nominal_dsen2(test_data: Path, folder: Path) -> Path:
     """Georeferenced copies of the three DSen2 files (band descriptions kept) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for res_name in DSEN2_FILES:
-        src = next((shared_data / DSEN2).glob(f"*_{res_name}.tif"))
+        src = next((test_data / DSEN2).glob(f"*_{res_name}.tif"))
         res = float(res_name[:-1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)

@@ -15,8 +15,8 @@ IDS = ("067998", "073879", "076201")
 
 
 @pytest.fixture(scope="module")
-def pairs(shared_data):
-    folder = shared_data / "flair1_aerial_masks"
+def pairs(test_data):
+    folder = test_data / "flair1_aerial_masks"
     out = {}
     for i in IDS:
         with rasterio.open(folder / f"IMG_{i}_RGB.tif") as src:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geogen.errors import AreaTooLargeError, GeometryError, InputFileError, VectorError
+from geogen.errors import AreaTooLargeError, GeometryError, InputFileError, RasterError, VectorError
 from geogen.io.aoi import (
     area_from_bounds,
     area_from_vector,
@@ -16,7 +16,6 @@ from geogen.io.aoi import (
 from geogen.io.raster import read_grid
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.vector import read_vector
-from geogen.errors import RasterError
 
 
 def test_slovenian_polygons_reproduce_the_lulc_mask(slovenia):
@@ -114,7 +113,7 @@ def test_vector_errors(tmp_path):
             }
         )
     )
-    with pytest.raises(VectorError, match="feature 0 .* invalid geometry: Self-intersection"):
+    with pytest.raises(VectorError, match=r"feature 0 .* invalid geometry: Self-intersection"):
         read_vector(bowtie)
     line = tmp_path / "line.geojson"
     line.write_text(

@@ -72,19 +72,17 @@ def test_refuses_existing_output_and_unwritable_folder(tmp_path):
 
 def test_exception_leaves_nothing(tmp_path):
     out = tmp_path / "e.tif"
-    with pytest.raises(RuntimeError):
-        with GeoTIFFWriter(out, GRID, 1, "uint8") as w:
-            w.write(Window(0, 0, 10, 10), np.ones((1, 10, 10)))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), GeoTIFFWriter(out, GRID, 1, "uint8") as w:
+        w.write(Window(0, 0, 10, 10), np.ones((1, 10, 10)))
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_overwrite_keeps_old_file_until_commit(tmp_path):
     out = tmp_path / "o.tif"
     out.write_bytes(b"previous result")
-    with pytest.raises(RuntimeError):
-        with GeoTIFFWriter(out, GRID, 1, "uint8", overwrite=True) as w:
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), GeoTIFFWriter(out, GRID, 1, "uint8", overwrite=True):
+        raise RuntimeError("boom")
     assert out.read_bytes() == b"previous result"
 
 
@@ -137,8 +135,10 @@ def test_final_file_that_cannot_be_replaced_is_a_clear_error(tmp_path, monkeypat
         raise PermissionError(13, "The process cannot access the file")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(OutputError, match="in use or read-only"):
-        with GeoTIFFWriter(out, GRID, 1, "uint8", overwrite=True) as w:
-            w.write(GRID.full_window, np.ones((1, 200, 300)))
+    with (
+        pytest.raises(OutputError, match="in use or read-only"),
+        GeoTIFFWriter(out, GRID, 1, "uint8", overwrite=True) as w,
+    ):
+        w.write(GRID.full_window, np.ones((1, 200, 300)))
     assert out.read_bytes() == b"open in QGIS"
     assert [p.name for p in tmp_path.iterdir()] == ["busy.tif"]

@@ -11,16 +11,16 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geogen.errors import InputFileError, RasterError
-from geogen.io.s2bands import find_band, normalise_band
 from geogen.io.safe import baseline_at_least, parse_metadata
 from geogen.io.sentinel2 import open_s2
+from geogen.sensors.sentinel2 import find_band, normalise_band
 from tests.eval.s2_data import S2_ORDER_L2A, band_file, bigearthnet_patches, make_safe, write_nominal_dsen2
 from tiles import Window
 
 
 @pytest.fixture(scope="module")
-def patches(shared_data: Path) -> list[Path]:
-    return bigearthnet_patches(shared_data)
+def patches(test_data: Path) -> list[Path]:
+    return bigearthnet_patches(test_data)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +136,8 @@ def test_l2a_image_folder_with_resolution_subfolders(austria: Path, tmp_path: Pa
 # --- (b) multi-band GeoTIFFs -------------------------------------------------------------------------------
 
 
-def test_slovenia_multiband_loads_and_skips_cloud_layer(shared_data: Path) -> None:
-    path = shared_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150711_13band_refl.tif"
+def test_slovenia_multiband_loads_and_skips_cloud_layer(test_data: Path) -> None:
+    path = test_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150711_13band_refl.tif"
     with rasterio.open(path) as ds:
         assert ds.count == 14 and "CLP" in ds.descriptions[13]
         raw = ds.read(4)
@@ -151,8 +151,8 @@ def test_slovenia_multiband_loads_and_skips_cloud_layer(shared_data: Path) -> No
         assert stack.notes["B04"] == "float reflectance"
 
 
-def test_dsen2_multiband_files_in_a_folder(shared_data: Path, tmp_path: Path) -> None:
-    folder = write_nominal_dsen2(shared_data, tmp_path / "dsen2")
+def test_dsen2_multiband_files_in_a_folder(test_data: Path, tmp_path: Path) -> None:
+    folder = write_nominal_dsen2(test_data, tmp_path / "dsen2")
     with open_s2(folder) as stack:
         assert stack.bands == (
             "B01",
@@ -224,7 +224,7 @@ def test_safe_without_metadata_fails_clearly(austria: Path, tmp_path: Path) -> N
     product = make_safe(austria, tmp_path, baseline="02.05", offset=0)
     (product / "MTD_MSIL2A.xml").unlink()
     (product / "marker.SAFE").mkdir()
-    with pytest.raises(InputFileError, match="no MTD_MSIL1C.xml or MTD_MSIL2A.xml"):
+    with pytest.raises(InputFileError, match=r"no MTD_MSIL1C\.xml or MTD_MSIL2A\.xml"):
         open_s2(product)
 
 
@@ -271,13 +271,13 @@ def test_band_without_crs(austria: Path, tmp_path: Path) -> None:
     band_file(folder, "B05").unlink()
     with rasterio.open(folder / "x_B05.tif", "w", **profile) as dst:
         dst.write(data)
-    with pytest.raises(RasterError, match="band B05 .* has no CRS"):
+    with pytest.raises(RasterError, match=r"band B05 .* has no CRS"):
         open_s2(folder)
 
 
-def test_dsen2_without_georeference_is_refused(shared_data: Path) -> None:
+def test_dsen2_without_georeference_is_refused(test_data: Path) -> None:
     with pytest.raises(RasterError, match="has no CRS"):
-        open_s2(shared_data / "dsen2_s2_l1c_native")
+        open_s2(test_data / "dsen2_s2_l1c_native")
 
 
 def test_8bit_rendering_is_refused(austria: Path, tmp_path: Path) -> None:

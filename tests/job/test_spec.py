@@ -4,8 +4,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from geogen.errors import InputFileError, JobSpecError
-from geogen.job.spec import (
+from geogen.errors import EngineError, InputFileError, JobSpecError
+from geogen.spec import (
     SketchJob,
     SuperresJob,
     TemporalJob,
@@ -97,9 +97,9 @@ def test_relative_paths_resolve_against_job_folder(tmp_path):
 
 
 def test_committed_schema_is_current():
-    committed = json.loads((REPO / "geogen" / "schemas" / "job-v1.schema.json").read_text())
+    committed = json.loads((REPO / "geogen" / "schemas" / "job-v2.schema.json").read_text())
     assert committed == json_schema(), (
-        "regenerate with: geogen job-schema > geogen/schemas/job-v1.schema.json"
+        "regenerate with: geogen job-schema > geogen/schemas/job-v2.schema.json"
     )
 
 
@@ -145,10 +145,15 @@ def test_committed_schema_is_current():
             "duplicate",
         ),
         ({"task": "superres", "input": "a", "output": {"dir": "x", "name": "../evil"}}, "output.name"),
+        ({"task": "superres", "input": "a", "output": {"dir": "x"}, "options": {"tile": 8}}, "options.tile"),
+        (
+            {"task": "superres", "input": "a", "output": {"dir": "x"}, "engine": "nope"},
+            "unknown engine 'nope'",
+        ),
     ],
 )
 def test_invalid_jobs_name_the_problem(data, fragment):
-    with pytest.raises(JobSpecError) as err:
+    with pytest.raises((JobSpecError, EngineError)) as err:
         parse_job(data)
     assert fragment in str(err.value)
 
@@ -176,6 +181,7 @@ def test_only_real_path_fields_are_resolved(tmp_path):
         json.dumps(
             {
                 "task": "sketch",
+                "engine": "controlnet",
                 "landcover": "s.gpkg",
                 "class_field": "c",
                 "mapping": {"forest": "deciduous"},

@@ -80,7 +80,7 @@ def test_mapping_files(tmp_path):
     assert load_mapping("m.json", base=tmp_path).map_value("a") == 1
     assert load_mapping({"x": 5}).map_value("x") == 5
     assert load_mapping(None) is None
-    with pytest.raises(InputFileError, match="missing.json"):
+    with pytest.raises(InputFileError, match=r"missing\.json"):
         load_mapping(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")

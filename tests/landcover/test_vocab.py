@@ -23,8 +23,8 @@ def _read(path):
 
 
 @pytest.fixture(scope="module")
-def flair(shared_data):
-    folder = shared_data / "flair1_aerial_masks"
+def flair(test_data):
+    folder = test_data / "flair1_aerial_masks"
     return {i: _read(folder / f"MSK_{i}.tif")[0] for i in FLAIR_IDS}
 
 
@@ -42,7 +42,7 @@ def test_class_lookup_by_name_or_code():
     assert FLAIR19.code("Herbaceous_Vegetation") == 10
     assert FLAIR19.code(" swimming-pool ") == 13
     assert FLAIR19.code("7") == 7 and FLAIR19.code(16) == 16
-    with pytest.raises(ClassMappingError, match="'forest'.*1=building"):
+    with pytest.raises(ClassMappingError, match=r"'forest'.*1=building"):
         FLAIR19.code("forest")
     with pytest.raises(ClassMappingError, match="20"):
         FLAIR19.code(20)
@@ -76,8 +76,8 @@ def test_real_flair_masks_round_trip(flair, flair_id):
     np.testing.assert_array_equal(classes_from_condition(rgb), mask)
 
 
-def test_rendering_matches_seg2sat_colour_png_exactly(flair, shared_data):
-    seg2sat = _read(shared_data / "flair1_aerial_masks" / "original_png" / "MSK_067998_colour.png")
+def test_rendering_matches_seg2sat_colour_png_exactly(flair, test_data):
+    seg2sat = _read(test_data / "flair1_aerial_masks" / "original_png" / "MSK_067998_colour.png")
     np.testing.assert_array_equal(render_condition(flair["067998"]), seg2sat[:3])
 
 
@@ -85,7 +85,7 @@ def test_inverting_unknown_colours_lists_them():
     rgb = np.zeros((3, 2, 2), dtype=np.uint8)
     rgb[:, 0, 0] = (1, 2, 3)
     rgb[:, 1, 1] = (0xDB, 0x0E, 0x9A)
-    with pytest.raises(ClassMappingError, match="1 condition pixels.*#010203"):
+    with pytest.raises(ClassMappingError, match=r"1 condition pixels.*#010203"):
         classes_from_condition(rgb)
 
 

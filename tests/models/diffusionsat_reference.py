@@ -14,22 +14,55 @@ import torch.nn.functional as F
 
 # Config keys DiffusionSat's own classes (diffusers 0.17) write to config.json.
 UNET_017_KEYS = [
-    *"sample_size in_channels out_channels center_input_sample flip_sin_to_cos freq_shift".split(),
-    *"down_block_types mid_block_type up_block_types only_cross_attention block_out_channels".split(),
-    *"layers_per_block downsample_padding mid_block_scale_factor act_fn norm_num_groups norm_eps".split(),
-    *"cross_attention_dim attention_head_dim dual_cross_attention use_linear_projection".split(),
-    *"class_embed_type num_class_embeds upcast_attention resnet_time_scale_shift time_embedding_type".split(),
-    *"timestep_post_act time_cond_proj_dim conv_in_kernel conv_out_kernel use_metadata num_metadata".split(),
+    *["sample_size", "in_channels", "out_channels", "center_input_sample", "flip_sin_to_cos", "freq_shift"],
+    *["down_block_types", "mid_block_type", "up_block_types", "only_cross_attention", "block_out_channels"],
+    *[
+        "layers_per_block",
+        "downsample_padding",
+        "mid_block_scale_factor",
+        "act_fn",
+        "norm_num_groups",
+        "norm_eps",
+    ],
+    *["cross_attention_dim", "attention_head_dim", "dual_cross_attention", "use_linear_projection"],
+    *[
+        "class_embed_type",
+        "num_class_embeds",
+        "upcast_attention",
+        "resnet_time_scale_shift",
+        "time_embedding_type",
+    ],
+    *[
+        "timestep_post_act",
+        "time_cond_proj_dim",
+        "conv_in_kernel",
+        "conv_out_kernel",
+        "use_metadata",
+        "num_metadata",
+    ],
 ]
 _CONTROLNET_017_COMMON = [
-    *"in_channels flip_sin_to_cos freq_shift down_block_types only_cross_attention".split(),
+    *["in_channels", "flip_sin_to_cos", "freq_shift", "down_block_types", "only_cross_attention"],
     "block_out_channels",
-    *"layers_per_block downsample_padding mid_block_scale_factor act_fn norm_num_groups norm_eps".split(),
-    *"cross_attention_dim attention_head_dim use_linear_projection class_embed_type num_class_embeds".split(),
-    *"upcast_attention resnet_time_scale_shift projection_class_embeddings_input_dim".split(),
-    *"controlnet_conditioning_channel_order conditioning_embedding_out_channels".split(),
+    *[
+        "layers_per_block",
+        "downsample_padding",
+        "mid_block_scale_factor",
+        "act_fn",
+        "norm_num_groups",
+        "norm_eps",
+    ],
+    *[
+        "cross_attention_dim",
+        "attention_head_dim",
+        "use_linear_projection",
+        "class_embed_type",
+        "num_class_embeds",
+    ],
+    *["upcast_attention", "resnet_time_scale_shift", "projection_class_embeddings_input_dim"],
+    *["controlnet_conditioning_channel_order", "conditioning_embedding_out_channels"],
     "global_pool_conditions",
-    *"conditioning_in_channels use_metadata num_metadata".split(),
+    *["conditioning_in_channels", "use_metadata", "num_metadata"],
 ]
 CONTROLNET_017_KEYS = [*_CONTROLNET_017_COMMON, "conditioning_scale"]
 CONTROLNET3D_017_KEYS = [*_CONTROLNET_017_COMMON, "use_temporal_transformer"]

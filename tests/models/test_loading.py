@@ -122,7 +122,7 @@ def test_missing_weight_is_an_error_not_a_random_init(sat_unet, tmp_path):
 
 
 def test_folder_without_config_or_weights_is_refused(sat_unet, tmp_path):
-    with pytest.raises(ModelError, match="config.json"):
+    with pytest.raises(ModelError, match=r"config\.json"):
         load_unet(tmp_path)
     folder = write_diffusionsat_folder(sat_unet, tmp_path / "unet", "SatUNet", UNET_017_KEYS)
     (folder / WEIGHTS_BIN).unlink()
@@ -142,7 +142,9 @@ def test_diffusionsat_2d_controlnet_folder(sat_controlnet, inputs, tmp_path):
     assert all(
         torch.equal(a, b)
         for a, b in zip(
-            controlnet_out(loaded, inputs, **cond), controlnet_out(sat_controlnet, inputs, **cond)
+            controlnet_out(loaded, inputs, **cond),
+            controlnet_out(sat_controlnet, inputs, **cond),
+            strict=True,
         )
     )
     with pytest.raises(ModelError, match="DiffusionSat"):
@@ -167,6 +169,8 @@ def test_diffusionsat_3d_controlnet_folder(sat_controlnet_3d, inputs, tmp_path):
     assert all(
         torch.equal(a, b)
         for a, b in zip(
-            controlnet_out(loaded, inputs, **cond), controlnet_out(sat_controlnet_3d, inputs, **cond)
+            controlnet_out(loaded, inputs, **cond),
+            controlnet_out(sat_controlnet_3d, inputs, **cond),
+            strict=True,
         )
     )

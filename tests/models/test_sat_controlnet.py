@@ -24,7 +24,7 @@ def assert_outputs_close(
     a: tuple[list, torch.Tensor], b: tuple[list, torch.Tensor], atol: float = 1e-5
 ) -> None:
     assert len(a[0]) == len(b[0])
-    for x, y in zip([*a[0], a[1]], [*b[0], b[1]]):
+    for x, y in zip([*a[0], a[1]], [*b[0], b[1]], strict=True):
         assert x.shape == y.shape
         assert torch.allclose(x, y, atol=atol, rtol=0), (x - y).abs().max()
 

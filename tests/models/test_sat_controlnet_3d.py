@@ -53,12 +53,12 @@ def test_alpha_zero_equals_sum_over_frames_of_the_2d_computation(sat_controlnet_
         run(twin, inputs, controlnet_cond=embedded[:, :, t], cond_metadata=extra["cond_metadata"][:, :, t])
         for t in range(FRAMES)
     ]
-    expected = [sum(outs) for outs in zip(*per_frame)]
+    expected = [sum(outs) for outs in zip(*per_frame, strict=True)]
 
     actual = run(sat_controlnet_3d, inputs, **extra)
 
     assert len(actual) == len(expected) == 5
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.shape == e.shape
         assert torch.allclose(a, e, atol=1e-5, rtol=0), (a - e).abs().max()
 
@@ -73,7 +73,7 @@ def test_each_frame_metadata_matters(sat_controlnet_3d, inputs):
         run(sat_controlnet_3d, inputs, **{**extra, "cond_metadata": changed}),
     )
 
-    assert max((a - b).abs().max() for a, b in zip(base, moved)) > 1e-4
+    assert max((a - b).abs().max() for a, b in zip(base, moved, strict=True)) > 1e-4
 
 
 def test_mixing_weight_is_clamped_to_one(sat_controlnet_3d, inputs):
@@ -87,8 +87,10 @@ def test_mixing_weight_is_clamped_to_one(sat_controlnet_3d, inputs):
     beyond = run(sat_controlnet_3d, inputs, **extra)
 
     assert (full[0] - base[0]).abs().max() > 1e-4  # the stem's temporal attention now contributes
-    assert all(torch.equal(a, b) for a, b in zip(full[1:], base[1:]))  # other indices are untouched
-    assert all(torch.equal(a, b) for a, b in zip(beyond, full))
+    assert all(
+        torch.equal(a, b) for a, b in zip(full[1:], base[1:], strict=True)
+    )  # other indices are untouched
+    assert all(torch.equal(a, b) for a, b in zip(beyond, full, strict=True))
 
 
 def test_batch_items_stay_separate_through_temporal_attention(sat_controlnet_3d, inputs):
@@ -104,7 +106,7 @@ def test_batch_items_stay_separate_through_temporal_attention(sat_controlnet_3d,
             {k: (v[i : i + 1] if v.ndim > 1 or k == "timestep" else v) for k, v in inputs.items()},
             **{k: v[i : i + 1] for k, v in extra.items()},
         )
-        for a, b in zip(alone, both):
+        for a, b in zip(alone, both, strict=True):
             assert torch.allclose(a[0], b[i], atol=1e-5, rtol=0), (a[0] - b[i]).abs().max()
 
 

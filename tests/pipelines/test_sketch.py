@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 import rasterio
 
+from geogen.engines.registry import get_engine
 from geogen.errors import ClassMappingError, GeometryError, RasterError, VectorError
 from geogen.io.aoi import area_from_bounds, working_grid
 from geogen.io.rasterize import rasterize_classes
 from geogen.io.vector import read_vector
-from geogen.job.progress import NullReporter
-from geogen.job.spec import parse_job
-from geogen.pipelines.sketch import run_sketch
+from geogen.pipelines import run_task
+from geogen.progress import NullReporter, Reporter
+from geogen.records import PipelineOutput
+from geogen.spec import parse_job
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPING = REPO / "geogen" / "data" / "mappings" / "slovenia_lulc_to_flair.json"
@@ -24,6 +26,12 @@ MAPPING = REPO / "geogen" / "data" / "mappings" / "slovenia_lulc_to_flair.json"
 def sketch_job(tmp_path: Path, **fields) -> object:
     data = {"task": "sketch", "output": {"dir": str(tmp_path), "name": "scene"}, **fields}
     return parse_job(data)
+
+
+def run_sketch(job, reporter: Reporter) -> PipelineOutput:
+    """The job's engine (the exemplar engine by default) built from its options, run through its pipeline."""
+    cls = get_engine("sketch", job.engine)
+    return run_task(job, cls(cls.parse_options(job.options), seed=job.seed), reporter)
 
 
 def test_polygons_to_scene_on_the_requested_grid(slovenia, tmp_path):
@@ -61,8 +69,8 @@ def test_polygons_to_scene_on_the_requested_grid(slovenia, tmp_path):
     assert record.synthetic and record.kind == "generated" and record.extra["classes"]
 
 
-def test_class_raster_keeps_its_grid_and_follows_classes(shared_data, tmp_path):
-    mask_path = shared_data / "flair1_aerial_masks" / "MSK_076201.tif"
+def test_class_raster_keeps_its_grid_and_follows_classes(test_data, tmp_path):
+    mask_path = test_data / "flair1_aerial_masks" / "MSK_076201.tif"
     job = sketch_job(tmp_path, landcover=str(mask_path), seed=1)
     rec = run_sketch(job, NullReporter()).outputs[0]
     with rasterio.open(mask_path) as m, rasterio.open(rec.path) as ds:
@@ -75,12 +83,16 @@ def test_class_raster_keeps_its_grid_and_follows_classes(shared_data, tmp_path):
     assert veg[1] - veg[0] > imp[1] - imp[0]
 
 
-def test_same_seed_same_pixels_other_seed_differs(shared_data, tmp_path):
-    mask = shared_data / "flair1_aerial_masks" / "MSK_067998.tif"
+def test_same_seed_same_pixels_other_seed_differs(test_data, tmp_path):
+    mask = test_data / "flair1_aerial_masks" / "MSK_067998.tif"
     a = run_sketch(sketch_job(tmp_path / "a", landcover=str(mask), seed=3), NullReporter()).outputs[0]
     b = run_sketch(sketch_job(tmp_path / "b", landcover=str(mask), seed=3), NullReporter()).outputs[0]
     c = run_sketch(sketch_job(tmp_path / "c", landcover=str(mask), seed=4), NullReporter()).outputs[0]
-    read = lambda r: rasterio.open(r.path).read()
+
+    def read(record) -> np.ndarray:
+        with rasterio.open(record.path) as ds:
+            return ds.read()
+
     np.testing.assert_array_equal(read(a), read(b))
     assert not np.array_equal(read(a), read(c))
 
@@ -163,11 +175,11 @@ def test_gsd_too_coarse_for_the_exemplars_says_what_works(slovenia, tmp_path):
 RPG_GRASS = {"PPH", "PTR", "PRL", "PPR", "J5M", "J6P", "J6S", "LU5", "LUZ", "FLA"}
 
 
-def test_many_small_parcels_from_a_shapefile(shared_data, tmp_path):
+def test_many_small_parcels_from_a_shapefile(test_data, tmp_path):
     """193 real French RPG parcels, rewritten as an ESRI Shapefile, mapped by crop code and rendered at 1 m."""
     import fiona
 
-    src = shared_data / "rpg_france_parcels" / "RPG_parcels_east_of_Lyon_EPSG2154.gpkg"
+    src = test_data / "rpg_france_parcels" / "RPG_parcels_east_of_Lyon_EPSG2154.gpkg"
     shp = tmp_path / "parcels.shp"
     with (
         fiona.open(src) as s,
@@ -256,3 +268,14 @@ def test_existing_output_is_refused_before_any_work_even_with_a_warp(slovenia, t
     with pytest.raises(OutputError, match="output exists"):
         run_sketch(job, Recorder())
     assert events == [] and (tmp_path / "scene.tif").read_bytes() == b"keep me"
+
+
+def test_the_exemplar_engine_takes_no_options(test_data, tmp_path):
+    from geogen.errors import OptionsError
+
+    mask = test_data / "flair1_aerial_masks" / "MSK_067998.tif"
+    with pytest.raises(
+        OptionsError, match=r"options\.patch: unknown option; valid options of sketch engine 'exemplar': none"
+    ):
+        run_sketch(sketch_job(tmp_path, landcover=str(mask), options={"patch": 16}), NullReporter())
+    assert not list(Path(tmp_path).glob("scene*"))

@@ -11,10 +11,12 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from geogen.engines.sensor import degrade
 from geogen.errors import EngineError, GeometryError, InputFileError, JobSpecError, OutputError
-from geogen.job.spec import parse_job
-from geogen.pipelines.superres import run_superres
+from geogen.job.runner import build_engine
+from geogen.pipelines import run_task
+from geogen.records import PipelineOutput
+from geogen.sensors.mtf import degrade
+from geogen.spec import SuperresJob, parse_job
 from tests.eval.s2_data import S2_ORDER_L2A, band_file, make_safe
 
 SAMPLE = (
@@ -38,6 +40,11 @@ class RecordingReporter:
 
     def event(self, payload: dict[str, Any]) -> None:
         pass
+
+
+def run_superres(job: SuperresJob, reporter: RecordingReporter) -> PipelineOutput:
+    """The job's engine built from its options and run through its family's pipeline, as the runner does."""
+    return run_task(job, build_engine(job), reporter)  # type: ignore[arg-type]
 
 
 def _job(tmp_path: Path, name: str = "sharp", **fields: Any):
@@ -168,7 +175,7 @@ def test_other_engines(tmp_path: Path, engine: str) -> None:
         (
             {"engine": "esrgan"},
             EngineError,
-            "known: sharpen, sharpen-cnn, diffusionsat, diffusionsat-3d, bicubic",
+            "known: sharpen, sharpen-cnn, bicubic, diffusionsat-sr, diffusionsat-3d",
         ),
         ({"target_gsd": 5.0}, EngineError, "target_gsd 5 m is not supported"),
         ({"bands": ["B10"]}, JobSpecError, "B10 is not in the input"),
@@ -178,7 +185,8 @@ def test_other_engines(tmp_path: Path, engine: str) -> None:
             GeometryError,
             "does not overlap the scene",
         ),
-        ({"options": {"tile": 8}}, JobSpecError, "options.tile"),
+        ({"options": {"tile": 8}}, JobSpecError, "options.tile: input should be greater than or equal to 64"),
+        ({"options": {"method": "glp"}, "engine": "bicubic"}, JobSpecError, "options.method: unknown option"),
         ({"input": "/nonexistent/scene"}, InputFileError, "not found"),
         ({"output": {"crs": "EPSG:999999"}}, GeometryError, "not a valid CRS"),
     ],
@@ -198,10 +206,36 @@ def test_existing_output_needs_overwrite(default_run, tmp_path: Path) -> None:
         assert ds.count == 1
 
 
-def test_float_reflectance_stack_on_one_grid(shared_data: Path, tmp_path: Path) -> None:
+def test_float_reflectance_stack_on_one_grid(test_data: Path, tmp_path: Path) -> None:
     """Slovenian L1C: 13 bands already resampled to ~10 m, float reflectance: scaled, not sharpened."""
-    path = shared_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150830_13band_refl.tif"
+    path = test_data / "s2_l1c_slovenia_eolearn" / "S2L1C_slovenia_20150830_13band_refl.tif"
     out = run_superres(_job(tmp_path, input=path, bands=["B04", "B10"]), RecordingReporter())
     with rasterio.open(path) as src, rasterio.open(out.outputs[0].path) as ds:
         assert ds.transform == src.transform and ds.descriptions == ("B04", "B10")
         np.testing.assert_array_equal(ds.read(1), np.rint(src.read(4) * 10000).clip(1))
+
+
+def test_several_dated_inputs_need_another_engine(tmp_path: Path) -> None:
+    job = parse_job(
+        {
+            "task": "superres",
+            "inputs": [{"path": str(SAMPLE)}, {"path": str(SAMPLE), "date": "2017-06-14"}],
+            "output": {"dir": str(tmp_path), "name": "sharp"},
+        }
+    )
+    with pytest.raises(
+        JobSpecError, match=r"sharpens one stack: give `input`.*diffusionsat-sr and diffusionsat-3d"
+    ):
+        run_superres(job, RecordingReporter())
+    assert not (tmp_path / "sharp.tif").exists()
+
+
+def test_seed_is_tagged_only_for_an_engine_that_uses_one(tmp_path: Path) -> None:
+    options = {"iterations": 2, "blocks": 1, "channels": 4}
+    cnn = run_superres(
+        _job(tmp_path, name="cnn", engine="sharpen-cnn", bands=["B05"], options=options, seed=7),
+        RecordingReporter(),
+    )
+    plain = run_superres(_job(tmp_path, name="plain", bands=["B05"], seed=7), RecordingReporter())
+    with rasterio.open(cnn.outputs[0].path) as a, rasterio.open(plain.outputs[0].path) as b:
+        assert a.tags()["GEOGEN_SEED"] == "7" and "GEOGEN_SEED" not in b.tags()

@@ -75,10 +75,10 @@ def peft_lora(models_root: Path, lora_pairs) -> Path:
 
 
 @pytest.fixture(scope="session")
-def flair_crop(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def flair_crop(test_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """64 x 64 px of a real FLAIR-1 mask at 0.2 m (EPSG:2154), with a 12 px nodata corner."""
     out = tmp_path_factory.mktemp("flair") / "msk_crop.tif"
-    with rasterio.open(shared_data / FLAIR_MASK) as src:
+    with rasterio.open(test_data / FLAIR_MASK) as src:
         data = src.read(1, window=CROP)
         profile = {
             **src.profile,
@@ -122,8 +122,8 @@ def crop_codes(flair_crop: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def sd_models(sd_dir: Path, controlnet_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Tiny SD + ControlNet loaded on the CPU in float32 through the store and ``load_sketch_models``."""
-    from geogen.engines.diffusion.options import DiffusionOptions
-    from geogen.engines.sketch_controlnet import load_sketch_models
+    from geogen.diffusion.options import DiffusionOptions
+    from geogen.engines.sketch_controlnet.models import load_sketch_models
     from geogen.store import Store, resolve
 
     store = Store(tmp_path_factory.mktemp("unused_store"))

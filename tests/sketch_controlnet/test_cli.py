@@ -43,11 +43,15 @@ def test_cli_controlnet_with_lora(sd_dir, controlnet_dir, kohya_lora, flair_crop
         assert not np.array_equal(a.read(), b.read())
 
 
-def test_cli_controlnet_needs_a_model(flair_crop, tmp_path) -> None:
-    r = CliRunner().invoke(
-        cli, ["sketch", str(flair_crop), "--engine", "controlnet", "-o", str(tmp_path / "x.tif")]
-    )
+def test_cli_controlnet_needs_a_model_and_a_controlnet(flair_crop, tmp_path) -> None:
+    base = ["sketch", str(flair_crop), "--engine", "controlnet", "-o", str(tmp_path / "x.tif")]
+    r = CliRunner().invoke(cli, [*base, "--controlnet", "seg2sat"])
     assert r.exit_code == 2 and r.stderr.startswith("geogen: error: the controlnet engine needs a model")
+    r = CliRunner().invoke(cli, base)  # the options are checked first, when the job is read
+    assert r.exit_code == 2 and r.stderr.startswith(
+        "geogen: error: options.controlnet: the controlnet engine needs a ControlNet: pass --controlnet NAME_OR_PATH"
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_osm_condition_style_renders_carto_fills(sd_dir, controlnet_dir, flair_crop, tmp_path) -> None:
@@ -102,4 +106,6 @@ def test_cli_engine_options_reach_the_engine(sd_dir, controlnet_dir, flair_crop,
             "none",
         ],
     )
-    assert r.exit_code == 2 and "options.compile must be true or false, got 'sometimes'" in r.stderr
+    assert (
+        r.exit_code == 2 and "options.compile: input should be a valid boolean, got 'sometimes'" in r.stderr
+    )

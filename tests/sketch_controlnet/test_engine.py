@@ -9,8 +9,8 @@ import pytest
 import rasterio
 import torch
 
-from geogen.engines.diffusion.latent_tiling import initial_noise
-from geogen.engines.sketch_controlnet import ControlNetSketchEngine, SketchSettings, make_scheduler
+from geogen.diffusion.latent_tiling import initial_noise
+from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings, make_scheduler
 from geogen.errors import EngineError
 from geogen.landcover.vocab import FLAIR19, classes_from_condition, render_condition
 from tests.sketch_controlnet.conftest import crop_codes
@@ -18,9 +18,9 @@ from tests.sketch_controlnet.conftest import crop_codes
 PALETTE = {tuple(c.colour) for c in FLAIR19.classes}
 
 
-def _engine(models, **kw) -> ControlNetSketchEngine:
+def _engine(models, **kw) -> ControlNetSketcher:
     settings = SketchSettings(**{"steps": 3, "scheduler": "ddim", "guidance_scale": 7.5, **kw})
-    return ControlNetSketchEngine(models, settings)
+    return ControlNetSketcher(models, settings)
 
 
 @pytest.mark.parametrize("scheduler", ["ddim", "unipc"])

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from geogen.engines.lora import apply_loras, merge_lora, read_lora
+from geogen.diffusion.lora import apply_loras, merge_lora, read_lora
 from geogen.errors import ModelError
-from geogen.job.spec import LoraRef
+from geogen.spec import LoraRef
 from tests.sketch_controlnet.lora_files import TE_LINEAR, UNET_CONV, UNET_LINEAR, write_kohya_lora
 
 RANK, ALPHA = 4, 2.0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from geogen.engines.sketch_controlnet import check_pair, parse_controlnet_options, resolve_models
-from geogen.errors import JobSpecError, ModelError
+from geogen.engines.sketch_controlnet.contract import ConditionStyle, ControlNetSketch
+from geogen.engines.sketch_controlnet.models import check_pair, resolve_models
+from geogen.errors import ModelError, OptionsError
+from geogen.landcover.renderers import RENDERERS
 from geogen.store import Store
 
 
@@ -34,7 +37,7 @@ def test_controlnet_for_another_text_width_refused(sd_dir: Path, wide_controlnet
 
 def test_condition_scale_must_match_the_vae(sd_dir: Path, coarse_controlnet_dir: Path) -> None:
     base, net = resolve_models(str(sd_dir), str(coarse_controlnet_dir))
-    with pytest.raises(ModelError, match="shrinks its condition image 8x .* 2 pixels"):
+    with pytest.raises(ModelError, match=r"shrinks its condition image 8x .* 2 pixels"):
         check_pair(base, net)
 
 
@@ -64,15 +67,38 @@ def test_unknown_or_wrong_kind_refused(
         resolve_models(paths.get(model, model), paths.get(controlnet, controlnet))
 
 
-def test_options_split_and_checked() -> None:
-    mine, rest = parse_controlnet_options(
-        {"controlnet": "seg2sat", "guidance_scale": 5, "scheduler": "DDIM", "window": 512, "device": "cpu"}
+def test_options_typed_and_checked() -> None:
+    opts = ControlNetSketch.parse_options(
+        {"controlnet": " seg2sat ", "guidance_scale": 5, "scheduler": "DDIM", "window": 512, "device": "cpu"}
     )
-    assert (mine.controlnet, mine.guidance_scale, mine.scheduler) == ("seg2sat", 5.0, "ddim")
-    assert (rest.window, rest.device) == (512, "cpu")
-    with pytest.raises(JobSpecError, match="needs a ControlNet"):
-        parse_controlnet_options({})
-    with pytest.raises(JobSpecError, match="scheduler must be one of unipc, ddim"):
-        parse_controlnet_options({"controlnet": "x", "scheduler": "euler"})
-    with pytest.raises(JobSpecError, match="unknown key"):
-        parse_controlnet_options({"controlnet": "x", "strenght": 1})
+    assert (opts.controlnet, opts.guidance_scale, opts.scheduler) == ("seg2sat", 5.0, "ddim")
+    assert (opts.diffusion.window, opts.diffusion.device) == (512, "cpu")
+    assert (opts.controlnet_scale, opts.condition_cache_mb, opts.condition_style) == (1.0, 256, "legend")
+    nulls = ControlNetSketch.parse_options({"controlnet": "x", "guidance_scale": None, "scheduler": None})
+    assert (nulls.guidance_scale, nulls.scheduler) == (7.5, None)  # null has always meant "the default"
+    for missing in ({}, {"controlnet": None}, {"controlnet": "  "}):
+        with pytest.raises(
+            OptionsError, match=r"options\.controlnet: .*needs a ControlNet: pass --controlnet"
+        ):
+            ControlNetSketch.parse_options(missing)
+    with pytest.raises(
+        OptionsError, match=r"options\.scheduler: input should be 'unipc' or 'ddim', got 'euler'"
+    ):
+        ControlNetSketch.parse_options({"controlnet": "x", "scheduler": "euler"})
+    with pytest.raises(
+        OptionsError, match=r"options\.strenght: unknown option; valid options of .*controlnet_scale"
+    ):
+        ControlNetSketch.parse_options({"controlnet": "x", "strenght": 1})
+    with pytest.raises(OptionsError, match=r"options\.guidance_scale: .*got True"):
+        ControlNetSketch.parse_options({"controlnet": "x", "guidance_scale": True})
+    with pytest.raises(
+        OptionsError, match=r"options\.condition_cache_mb: input should be greater than or equal to 0, got -1"
+    ):
+        ControlNetSketch.parse_options({"controlnet": "x", "condition_cache_mb": -1})
+    with pytest.raises(OptionsError, match=r"options\.condition_style: input should be 'legend' or 'osm'"):
+        ControlNetSketch.parse_options({"controlnet": "x", "condition_style": "topo"})
+    assert ControlNetSketch.options_schema()["required"] == ["controlnet"]
+
+
+def test_condition_styles_are_the_renderers() -> None:
+    assert set(get_args(ConditionStyle)) == set(RENDERERS)

@@ -17,10 +17,12 @@ from rasterio.features import rasterize
 from rasterio.windows import Window as RioWindow
 from shapely.geometry import box
 
+from geogen.engines.sketch_controlnet.contract import ControlNetSketch
 from geogen.errors import ModelError
-from geogen.job.progress import NullReporter
-from geogen.job.spec import parse_job
 from geogen.pipelines.sketch_controlnet import run_sketch_controlnet
+from geogen.progress import NullReporter, Reporter
+from geogen.records import PipelineOutput
+from geogen.spec import parse_job
 from tests.sketch_controlnet.conftest import FLAIR_MASK, HOLE, crop_codes
 
 
@@ -39,6 +41,12 @@ def _job(model: Path, controlnet: Path, landcover: Path, out: Path, **kw: Any):
     return parse_job({**data, **kw})
 
 
+def _run(job, reporter: Reporter) -> PipelineOutput:
+    """The job run by the ControlNet sketch pipeline with the engine built from its options."""
+    engine = ControlNetSketch(ControlNetSketch.parse_options(job.options), seed=job.seed)
+    return run_sketch_controlnet(job, engine, reporter)
+
+
 def _read(path: str) -> tuple[np.ndarray, dict[str, Any], dict[str, str]]:
     with rasterio.open(path) as ds:
         return ds.read(), ds.profile, ds.tags()
@@ -46,7 +54,7 @@ def _read(path: str) -> tuple[np.ndarray, dict[str, Any], dict[str, str]]:
 
 def test_flair_mask_to_geotiff_on_the_mask_grid(sd_dir, controlnet_dir, flair_crop, tmp_path) -> None:
     job = _job(sd_dir, controlnet_dir, flair_crop, tmp_path, place="Lannion", prompt="summer")
-    out = run_sketch_controlnet(job, NullReporter())
+    out = _run(job, NullReporter())
     pixels, profile, tags = _read(out.outputs[0].path)
     with rasterio.open(flair_crop) as src:
         assert (profile["width"], profile["height"]) == (src.width, src.height) == (64, 64)
@@ -87,11 +95,11 @@ def test_polygons_on_the_snapped_area_grid_transparent_outside(
         gsd=0.5,
         aoi={"bounds": bounds, "crs": "EPSG:2154"},
     )
-    out = run_sketch_controlnet(job, NullReporter())
+    out = _run(job, NullReporter())
     pixels, profile, _ = _read(out.outputs[0].path)
     left, top = np.floor(bounds[0] / 0.5) * 0.5, np.ceil(bounds[3] / 0.5) * 0.5
-    width = int(round((np.ceil(bounds[2] / 0.5) * 0.5 - left) / 0.5))
-    height = int(round((top - np.floor(bounds[1] / 0.5) * 0.5) / 0.5))
+    width = int(np.rint((np.ceil(bounds[2] / 0.5) * 0.5 - left) / 0.5))
+    height = int(np.rint((top - np.floor(bounds[1] / 0.5) * 0.5) / 0.5))
     assert profile["transform"] == Affine(0.5, 0, left, 0, -0.5, top)
     assert (profile["width"], profile["height"]) == (width, height) == (56, 40)
     assert profile["crs"].to_epsg() == 2154
@@ -133,9 +141,7 @@ def test_lora_strength_zero_equals_no_lora_and_one_differs(
         ("one", [{"name": str(kohya_lora), "strength": 1.0}]),
         ("peft", [{"name": str(peft_lora), "strength": 0.5}]),
     ]:
-        out = run_sketch_controlnet(
-            _lora_job(sd_dir, controlnet_dir, flair_crop, tmp_path, name, loras), NullReporter()
-        )
+        out = _run(_lora_job(sd_dir, controlnet_dir, flair_crop, tmp_path, name, loras), NullReporter())
         runs[name] = _read(out.outputs[0].path)
         assert out.extra["loras"] == [
             {
@@ -158,8 +164,9 @@ def test_lora_strength_zero_equals_no_lora_and_one_differs(
 def test_diffusionsat_base_gets_each_windows_metadata(
     diffusionsat_dir, controlnet_dir, flair_crop, tmp_path
 ) -> None:
-    from geogen.engines.diffusion.options import DiffusionOptions
-    from geogen.engines.sketch_controlnet import ControlNetSketchEngine, SketchSettings, load_sketch_models
+    from geogen.diffusion.options import DiffusionOptions
+    from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings
+    from geogen.engines.sketch_controlnet.models import load_sketch_models
     from geogen.metadata import Metadata
     from geogen.store import resolve
     from tiles import Grid
@@ -177,7 +184,7 @@ def test_diffusionsat_base_gets_each_windows_metadata(
         canvas = Grid(ds.width, ds.height, ds.transform, "EPSG:2154")
     codes = crop_codes(flair_crop)
     day = dt.date(2021, 6, 1)
-    engine = ControlNetSketchEngine(models, SketchSettings(steps=1, scheduler="ddim"))
+    engine = ControlNetSketcher(models, SketchSettings(steps=1, scheduler="ddim"))
     try:
         result = engine.denoise_area(
             (32, 32),
@@ -197,11 +204,11 @@ def test_diffusionsat_base_gets_each_windows_metadata(
     assert len(lons) == 3  # three window columns, three centre longitudes
 
     fast = {"steps": 1, "options": {"guidance_scale": 1.0}}
-    summer = run_sketch_controlnet(
+    summer = _run(
         _job(diffusionsat_dir, controlnet_dir, flair_crop, tmp_path, name="june", date="2021-06-01", **fast),
         NullReporter(),
     )
-    winter = run_sketch_controlnet(
+    winter = _run(
         _job(diffusionsat_dir, controlnet_dir, flair_crop, tmp_path, name="jan", date="2021-01-15", **fast),
         NullReporter(),
     )
@@ -215,17 +222,15 @@ def test_mismatched_controlnet_and_unknown_model_refused_before_work(
     sd_dir, wide_controlnet_dir, flair_crop, tmp_path
 ) -> None:
     with pytest.raises(ModelError, match="width 48"):
-        run_sketch_controlnet(_job(sd_dir, wide_controlnet_dir, flair_crop, tmp_path), NullReporter())
+        _run(_job(sd_dir, wide_controlnet_dir, flair_crop, tmp_path), NullReporter())
     with pytest.raises(ModelError, match="no-such-model"):
-        run_sketch_controlnet(
-            _job(Path("no-such-model"), wide_controlnet_dir, flair_crop, tmp_path), NullReporter()
-        )
+        _run(_job(Path("no-such-model"), wide_controlnet_dir, flair_crop, tmp_path), NullReporter())
     assert not list(tmp_path.glob("*.tif"))
 
 
-def test_memory_does_not_grow_with_area(sd_dir, controlnet_dir, shared_data, tmp_path) -> None:
+def test_memory_does_not_grow_with_area(sd_dir, controlnet_dir, test_data, tmp_path) -> None:
     """A 3 x 3-window area and a 4 x 3-window one hold the same buffers; only the latent canvas grows."""
-    with rasterio.open(shared_data / FLAIR_MASK) as src:
+    with rasterio.open(test_data / FLAIR_MASK) as src:
 
         def crop(name: str, window: RioWindow) -> Path:
             path = tmp_path / name
@@ -258,7 +263,7 @@ def test_memory_does_not_grow_with_area(sd_dir, controlnet_dir, shared_data, tmp
         if traced:
             tracemalloc.start()
         try:
-            out = run_sketch_controlnet(job, NullReporter())
+            out = _run(job, NullReporter())
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -34,8 +34,7 @@ def series(slovenia: Path) -> dict[dt.date, Path]:
         for d in SLOVENIA_DATES
     }
     missing = [f for f in files.values() if not f.is_file()]
-    if missing:
-        pytest.skip(f"Slovenian L1C series not found: {missing[0]}")
+    assert not missing, f"Slovenian L1C series not found: {missing[0]}"
     return files
 
 
@@ -67,7 +66,7 @@ class ControlNetCalls(list):
 
 def spy_controlnet(monkeypatch: pytest.MonkeyPatch) -> ControlNetCalls:
     """Record the calls of the real 3-D ControlNet the pipeline loads (a forward pre-hook, no stand-in)."""
-    import geogen.temporal.generation as generation
+    import geogen.engines.temporal_controlnet.loading as generation
 
     calls = ControlNetCalls()
     real = generation.load_controlnet_3d

@@ -85,7 +85,7 @@ def test_superres_3d_errors_are_one_line(
     common = ["superres", target, "--engine", "diffusionsat-3d", "-o", out, "--progress", "none"]
     models = ["--model", str(cn), "-O", f"base_model={base}"]
     for extra, message in [
-        ([*models, "--scale", "1"], "options.scale must be an integer of at least 2, got 1"),
+        ([*models, "--scale", "1"], "options.scale: input should be greater than or equal to 2, got 1"),
         ([*models, "--target-gsd", "3"], "is not the input's"),
         (["--model", str(base)], "is a DiffusionSat single-image model"),
     ]:

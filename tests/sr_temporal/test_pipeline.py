@@ -15,16 +15,17 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geogen.engines.diffusion.latent_tiling import plan_windows
-from geogen.engines.diffusion.layout import latent_layout
-from geogen.engines.registry import resolve_engine
-from geogen.engines.temporal_controlnet import ConditionFrame, filled
+from geogen.diffusion.latent_tiling import plan_windows
+from geogen.diffusion.layout import latent_layout
+from geogen.engines.base import TemporalSREngine
+from geogen.engines.registry import get_engine
+from geogen.engines.temporal_controlnet.generator import ConditionFrame, filled
 from geogen.errors import GeometryError, JobSpecError, ModelError
-from geogen.job.progress import NullReporter
 from geogen.job.runner import run_job
-from geogen.job.spec import parse_job
 from geogen.metadata import Metadata
-from geogen.temporal.coregister import coregister
+from geogen.progress import NullReporter
+from geogen.spec import parse_job
+from geogen.timeseries.coregister import coregister
 from tests.sr_temporal.conftest import ControlNetCalls, spy_controlnet
 from tiles import Grid
 
@@ -98,7 +99,7 @@ def test_controlnet_receives_the_nearest_frames_oldest_first(
     assert list(clouds) == [d.isoformat() for d in ORDER]
     assert clouds["2015-07-11"] == 0.0 and clouds["2015-07-31"] > 0.5  # measured from the CLP band
     frames = [ConditionFrame(d, *_coregistered(series[d], grid)) for d in ORDER]
-    for call, window in zip(calls, windows + windows):
+    for call, window in zip(calls, windows + windows, strict=True):
         px = window.tile.scaled(2).window
         cond = call["controlnet_cond"]
         assert cond.shape == (1, 3, 3, px.height, px.width)  # (B, C, T, H, W)
@@ -194,8 +195,8 @@ def test_output_crs_warps_the_image(
 
 
 def test_engine_is_registered_for_superres() -> None:
-    info = resolve_engine("superres", "diffusionsat-3d")
-    assert info.needs_weights and not info.default
+    cls = get_engine("superres", "diffusionsat-3d")
+    assert issubclass(cls, TemporalSREngine) and cls.needs_weights() and not cls.default
 
 
 # --- one clear error per bad job, before any model is loaded ----------------------------------------------
@@ -206,11 +207,19 @@ def test_engine_is_registered_for_superres() -> None:
     [
         ({"model": None}, ModelError, "diffusionsat-3d engine needs a model: pass --model"),
         ({"model": "BASE"}, ModelError, "is a DiffusionSat single-image model.*3-D"),
-        ({"options": {"scale": 1}}, JobSpecError, "options.scale must be an integer of at least 2, got 1"),
+        (
+            {"options": {"scale": 1}},
+            JobSpecError,
+            "options.scale: input should be greater than or equal to 2, got 1",
+        ),
         ({"target_gsd": 3.0}, JobSpecError, "target_gsd 3 m is not the input's"),
         ({"target_gsd": 2.5, "options": {"scale": 2}}, JobSpecError, "means scale 4, but options.scale is 2"),
         ({"options": {"consistency": True}}, JobSpecError, "no consistency step"),
-        ({"options": {"frames": 0}}, JobSpecError, "options.frames must be an integer"),
+        (
+            {"options": {"frames": 0}},
+            JobSpecError,
+            "options.frames: input should be greater than or equal to 1, got 0",
+        ),
         ({"bands": ["B08"]}, JobSpecError, "writes one RGB image"),
         ({"aoi": {"bounds": [500000, 5000000, 500100, 5000100], "crs": CRS}}, GeometryError, "not overlap"),
         ({"inputs": "DUPLICATE"}, JobSpecError, "two frames have the date 2015-07-31"),

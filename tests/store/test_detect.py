@@ -161,7 +161,7 @@ def test_refusals_say_what_was_expected(make, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("hello")
-    with pytest.raises(ModelError, match="matches no model kind.*SatUNet.*model_index.json.*LoRA"):
+    with pytest.raises(ModelError, match=r"matches no model kind.*SatUNet.*model_index\.json.*LoRA"):
         detect(empty)
     with pytest.raises(ModelError, match="no such file or folder"):
         detect(tmp_path / "missing")
@@ -172,7 +172,7 @@ def test_refusals_say_what_was_expected(make, tmp_path):
     bad = tmp_path / "broken"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    with pytest.raises(ModelError, match="cannot read .*config.json as JSON"):
+    with pytest.raises(ModelError, match=r"cannot read .*config\.json as JSON"):
         detect(bad)
 
 

@@ -138,9 +138,11 @@ def test_lock_is_exclusive_and_stale_locks_expire(tmp_path):
     lock = tmp_path / ".lock"
     with file_lock(lock):
         assert lock.exists()
-        with pytest.raises(ModelError, match="locked by another geogen process"):
-            with file_lock(lock, timeout=0.2):
-                pass
+        with (
+            pytest.raises(ModelError, match="locked by another geogen process"),
+            file_lock(lock, timeout=0.2),
+        ):
+            pass
     assert not lock.exists()
     lock.write_text("12345 0")
     old = time.time() - 3600
@@ -168,5 +170,5 @@ def test_concurrent_manifest_updates_lose_nothing(tmp_path):
 
 def test_damaged_manifest_is_reported(tmp_path):
     (tmp_path / "manifest.json").write_text("{oops")
-    with pytest.raises(ModelError, match="manifest .* is damaged"):
+    with pytest.raises(ModelError, match=r"manifest .* is damaged"):
         Store(tmp_path).entries()

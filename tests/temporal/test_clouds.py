@@ -9,8 +9,8 @@ import pytest
 import rasterio
 
 from geogen.io.raster import read_grid
-from geogen.temporal.clouds import cloud_fraction, cloudiness, find_cloud_band, too_cloudy
-from geogen.temporal.coregister import coregister
+from geogen.timeseries.clouds import cloud_fraction, cloudiness, find_cloud_band, too_cloudy
+from geogen.timeseries.coregister import coregister
 
 
 def test_the_slovenian_cloud_probability_band_is_found(slovenia_series: list[Path]) -> None:

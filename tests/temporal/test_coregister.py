@@ -11,8 +11,8 @@ from affine import Affine
 
 from geogen.errors import GeometryError
 from geogen.io.raster import read_grid
-from geogen.temporal.coregister import coregister, same_pixel_grid
-from geogen.temporal.render import S2_GAIN
+from geogen.timeseries.coregister import coregister, same_pixel_grid
+from geogen.timeseries.render import S2_GAIN
 from tiles import Grid
 
 

@@ -13,7 +13,7 @@ from affine import Affine
 from pyproj import CRS
 
 from geogen.errors import OutputError
-from geogen.temporal.datacube import CubeFrame, write_datacube
+from geogen.timeseries.datacube import CubeFrame, write_datacube
 from tiles import Grid
 
 GRID = Grid(5, 4, Affine(10, 0, 465400, 0, -10, 5080000), "EPSG:32633")

@@ -12,7 +12,8 @@ import rasterio
 from affine import Affine
 
 from geogen.errors import JobSpecError
-from geogen.temporal.dates import DatedFile, check_unique, dates_in_name, frame_date
+from geogen.io.dates import DatedFile, dates_in_name
+from geogen.timeseries.dates import check_unique, frame_date
 
 
 def _tif(path: Path, tags: dict[str, str] | None = None) -> Path:

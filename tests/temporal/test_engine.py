@@ -12,19 +12,20 @@ import pytest
 import torch
 from affine import Affine
 
-from geogen.engines.diffusion import TextConditioning, load_components
-from geogen.engines.diffusion.layout import latent_layout
-from geogen.engines.temporal_controlnet import (
+from geogen.diffusion.components import load_components
+from geogen.diffusion.latent_tiling import TextConditioning
+from geogen.diffusion.layout import latent_layout
+from geogen.engines.temporal_controlnet.generator import (
     ConditionFrame,
     FrameStack,
     TemporalGenerator,
     check_pair,
     filled,
 )
+from geogen.engines.temporal_controlnet.models import load_controlnet_3d
 from geogen.errors import EngineError, ModelError
 from geogen.metadata import Metadata
 from geogen.store import Store, resolve
-from geogen.temporal.models import load_controlnet_3d
 from tiles import Grid
 
 GRID = Grid(40, 36, Affine(10, 0, 465400, 0, -10, 5080000), "EPSG:32633")  # 4 latent windows of 32 px
@@ -74,7 +75,7 @@ class _Capture:
     def _record(self, module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
         self.calls.append({k: v.detach().clone() if torch.is_tensor(v) else v for k, v in kwargs.items()})
 
-    def __enter__(self) -> "_Capture":
+    def __enter__(self) -> _Capture:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -90,7 +91,7 @@ def test_controlnet_receives_frames_in_order_and_their_metadata(loaded: tuple[An
     windows = result.windows
     assert len(windows) == 4 and len(cap.calls) == 2 * len(windows)  # 2 steps, one window per call
     canvas = gen.layout.canvas
-    for call, window in zip(cap.calls, windows + windows):
+    for call, window in zip(cap.calls, windows + windows, strict=True):
         cond = call["controlnet_cond"]
         px = window.tile.scaled(2).window
         assert cond.shape == (1, 3, 3, px.height, px.width)  # (B, C, T, H, W)

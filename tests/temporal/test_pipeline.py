@@ -18,10 +18,10 @@ from pyproj import CRS
 from rasterio.warp import Resampling, reproject
 
 from geogen.errors import GeometryError, JobSpecError, ModelError
-from geogen.job.progress import NullReporter
 from geogen.job.runner import run_job
-from geogen.job.spec import parse_job
-from geogen.temporal.render import S2_GAIN
+from geogen.progress import NullReporter
+from geogen.spec import parse_job
+from geogen.timeseries.render import S2_GAIN
 from tests.temporal.conftest import CLEAR
 
 D = dt.date
@@ -173,7 +173,7 @@ def test_rerun_with_the_same_seed_is_identical(
 ) -> None:
     first, _ = slovenia_run
     again, _ = _run(_job(tmp_path, temporal_models, **_slovenian(slovenia_series)))
-    for a, b in zip(first["outputs"], again["outputs"]):
+    for a, b in zip(first["outputs"], again["outputs"], strict=True):
         np.testing.assert_array_equal(_pixels(a["path"]), _pixels(b["path"]))
     with xr.open_dataset(first["extra"]["datacube"]) as x, xr.open_dataset(again["extra"]["datacube"]) as y:
         np.testing.assert_array_equal(x.red.values, y.red.values)
@@ -335,6 +335,7 @@ def test_error_single_frame_without_model(
     tmp_path: Path, slovenia_series: list[Path], temporal_models: tuple[Path, Path]
 ) -> None:
     """One observed frame and a date to generate, but no model: the pipeline says what to pass."""
+    from geogen.engines.temporal_controlnet.contract import DiffusionSat3DEngine
     from geogen.pipelines.temporal import run_temporal
 
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
@@ -342,7 +343,7 @@ def test_error_single_frame_without_model(
     with pytest.raises(
         ModelError, match=r"needs a DiffusionSat model: pass --model .* and the 3-D ControlNet"
     ):
-        run_temporal(parse_job({**job, "options": {}}), NullReporter())
+        run_temporal(parse_job({**job, "options": {}}), DiffusionSat3DEngine(), NullReporter())
     job = _job(tmp_path, temporal_models, **_slovenian(slovenia_series[:1]), target_dates=["2015-07-20"])
     job["options"] = {}
     _fails(job, ModelError, r"3-D \(temporal\) ControlNet: pass --controlnet")
@@ -404,6 +405,6 @@ def test_outputs_of_a_run_feed_the_next(
         ("2015-07-11", "observed", False),
     ]
     assert result["outputs"][0]["extra"]["date_source"] == "tag GEOGEN_DATE"
-    for before, after in zip(earlier, result["outputs"][::2]):
+    for before, after in zip(earlier, result["outputs"][::2], strict=True):
         np.testing.assert_array_equal(_pixels(after["path"]), _pixels(before["path"]))
         assert after["extra"]["resampling"] == "exact copy"

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from geogen.errors import JobSpecError
-from geogen.temporal.sequence import Step, conditioning_set, plan_sequence
+from geogen.timeseries.sequence import Step, conditioning_set, plan_sequence
 
 D = dt.date
 

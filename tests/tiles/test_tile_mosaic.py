@@ -181,7 +181,7 @@ def test_integer_output_is_rounded_and_clipped():
     sink = Collect(shape, 1)
     with StreamingMosaic(shape, 1, tiles, sink, dtype=np.uint8) as mosaic:
         mosaic.add(0, np.array([[-3.0, 0.4, 0.6, 2.5, 254.7, 300.0, 7, 7, 7, 7]] * 10)[None])
-    ((window, out),) = sink.calls
+    ((_window, out),) = sink.calls
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out[0, 0], [0, 0, 1, 2, 255, 255, 7, 7, 7, 7])
 
@@ -215,10 +215,12 @@ def test_close_with_missing_tiles_raises_naming_them():
 
 def test_context_exit_on_error_does_not_mask_it():
     tiles = plan((20, 20), 10, 2)
-    with pytest.raises(KeyError, match="boom"):
-        with StreamingMosaic((20, 20), 1, tiles, lambda w, a: None) as mosaic:
-            mosaic.add(0, np.ones((1, 10, 10)))
-            raise KeyError("boom")
+    with (
+        pytest.raises(KeyError, match="boom"),
+        StreamingMosaic((20, 20), 1, tiles, lambda w, a: None) as mosaic,
+    ):
+        mosaic.add(0, np.ones((1, 10, 10)))
+        raise KeyError("boom")
     assert mosaic.buffered_rows == 0
 
 

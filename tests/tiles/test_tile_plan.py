@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from affine import Affine
@@ -128,12 +130,12 @@ def test_windows_lie_inside_cover_every_pixel_and_are_full_size(args):
     cover = np.zeros(shape, dtype=int)
     for t in tiles:
         w = t.window
-        assert 0 <= w.row_off and w.row_end <= shape[0] and 0 <= w.col_off and w.col_end <= shape[1]
+        assert w.row_off >= 0 and w.row_end <= shape[0] and w.col_off >= 0 and w.col_end <= shape[1]
         assert w.height == min(tile[0], shape[0]) and w.width == min(tile[1], shape[1])
         cover[w.slices] += 1
     assert cover.min() >= 1
     rows, cols = offsets(tiles)
     # Neighbours overlap by at least the requested overlap (where there is room for two tiles).
     for offs, t, n in ((rows, tile[0], shape[0]), (cols, tile[1], shape[1])):
-        assert all(b - a <= t - overlap for a, b in zip(offs, offs[1:], strict=False))
+        assert all(b - a <= t - overlap for a, b in itertools.pairwise(offs))
         assert offs[-1] == max(0, n - t)

@@ -144,8 +144,8 @@ class ExemplarBank:
         for e, mask in enumerate(masks):
             ys = np.arange(0, mask.shape[0] - patch + 1, stride)
             xs = np.arange(0, mask.shape[1] - patch + 1, stride)
-            gy, gx = np.meshgrid(ys, xs, indexing="ij")
-            gy, gx = gy.ravel(), gx.ravel()
+            grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+            gy, gx = grid_y.ravel(), grid_x.ravel()
             counts = np.stack([_box_counts(mask == c, patch)[gy, gx] for c in codes], axis=1)
             nod = _box_counts(mask == NODATA, patch)[gy, gx]
             coarse = sliding_window_view(majority(mask, CELL, codes), (g, g))[gy // CELL, gx // CELL]

@@ -56,8 +56,8 @@ def _positions(n: int, lead: int, p: QuiltParams) -> list[int]:
 
 def _lead(known: np.ndarray, axis: int) -> int:
     """Number of leading rows (axis 1: all columns known) or columns (axis 0) entirely known."""
-    full = known.all(axis=axis)
-    return int(np.argmin(full)) if not full.all() else len(full)
+    full = np.asarray(known.all(axis=axis))
+    return int(np.argmin(full)) if not full.all() else int(full.size)
 
 
 def new_canvas(
@@ -112,9 +112,9 @@ class Quilter:
                 label = f"{self.vocab.label(code)} ({b.class_pixels.get(code, 0)} px)"
                 sub = similar_available(code, b.class_pixels, self.vocab, min_pixels=2 * p.patch**2)
                 extra = b.pure_positions(sub, p.purity) if sub is not None else pool[:0]
-                if len(extra):
+                if sub is not None and len(extra):
                     pool = np.concatenate([pool, extra])
-                    accepted.add(int(sub))
+                    accepted.add(sub)
                     self.warnings.append(
                         f"the exemplars hold little {label} for this map: mixing in {self.vocab.label(sub)} "
                         "to avoid visible repetition; add an exemplar with more of it"

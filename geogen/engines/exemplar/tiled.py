@@ -89,8 +89,8 @@ def synthesize_tiled(
             sink(Window(0, top, cols, until - top), np.ascontiguousarray(buf[:, : until - top]))
             buf, have, top = buf[:, until - top :], have[until - top :], until
 
-    for _, row_tiles in groupby(tiles, key=lambda t: t.index[0]):
-        row_tiles = list(row_tiles)
+    for _, row_group in groupby(tiles, key=lambda t: t.index[0]):
+        row_tiles = list(row_group)
         first = row_tiles[0].window
         emit(first.row_off)
         grow = first.row_end - (top + buf.shape[1])

@@ -1,7 +1,7 @@
 """Sketch to scene with a land-cover ControlNet: whole areas denoised as one latent canvas, or single windows.
 
 Whole area (what seamless output needs): the latent canvas is cut into overlapping windows
-(``geogen.engines.diffusion.latent_tiling``); every window gets its own prompt (the classes present under it,
+(``geogen.diffusion.latent_tiling``); every window gets its own prompt (the classes present under it,
 ``geogen.landcover.prompts``), its own condition crop through the ControlNet hook, and on a DiffusionSat base
 its own metadata (centre lon/lat, GSD, date); the windows' predictions are blended at every step, so
 neighbouring windows agree. Single window (``synthesize_window``): one tile alone, for tile-by-tile executors
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from geogen.engines.diffusion.decode import DecodeStats, decode_latents
-from geogen.engines.diffusion.latent_tiling import (
+from geogen.diffusion.decode import DecodeStats, decode_latents
+from geogen.diffusion.latent_tiling import (
     DenoiseStats,
     LatentWindow,
     TextConditioning,
@@ -36,7 +36,7 @@ from geogen.engines.sketch_controlnet.models import SketchModels
 from geogen.errors import EngineError
 from geogen.landcover.prompts import window_prompt
 from geogen.landcover.vocab import FLAIR19, Vocabulary
-from tiles import Sink, Tile, Window
+from tiles import Sink, Tile, WeightKind, Window
 
 Progress = Callable[[int, int], None]
 MetadataFn = Callable[[Tile], np.ndarray]
@@ -67,7 +67,7 @@ class SketchSettings:
     place: str | None = None
     prompt: str | None = None
     window_batch_size: int = 1
-    weight_kind: str = "cosine"
+    weight_kind: WeightKind = "cosine"
     condition_style: str = "legend"
 
 
@@ -83,8 +83,8 @@ class AreaResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class ControlNetSketchEngine:
-    """A loaded ControlNet sketch engine (base + ControlNet + merged LoRAs) and its sampling settings."""
+class ControlNetSketcher:
+    """A loaded land-cover ControlNet generator (base + ControlNet + merged LoRAs) and its sampling settings."""
 
     def __init__(
         self,
@@ -176,7 +176,7 @@ class ControlNetSketchEngine:
                     steps=s.steps,
                     guidance_scale=s.guidance_scale,
                     window_batch_size=s.window_batch_size,
-                    weight_kind=s.weight_kind,  # type: ignore[arg-type]
+                    weight_kind=s.weight_kind,
                     hook=hook,
                     progress=progress,
                     device=comps.device,

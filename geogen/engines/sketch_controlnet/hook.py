@@ -5,7 +5,7 @@ UNet, plus each window's own condition crop (palette rendering in [0, 1], as dif
 feed it); its down-block and mid-block residuals, scaled by ``scale``, go to the UNet as extra arguments.
 With classifier-free guidance both halves get the condition (diffusers' behaviour without guess mode).
 
-Unlike ``geogen.engines.diffusion.ControlNetHook``, which crops one condition tensor covering the whole
+Unlike ``geogen.diffusion.ControlNetHook``, which crops one condition tensor covering the whole
 canvas (3 floats per output pixel: 1.2 GB for 10 000 x 10 000 px), this hook renders each window's condition
 from its class map when the window is evaluated, so memory stays bounded by the window batch and the budget
 of ``WindowConditions``.
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from geogen.engines.diffusion.latent_tiling import UNetCall
+from geogen.diffusion.latent_tiling import UNetCall
 from geogen.engines.sketch_controlnet.conditions import WindowConditions
 
 

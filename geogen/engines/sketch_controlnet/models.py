@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from geogen.engines.diffusion.components import DiffusionComponents, load_with_options
-from geogen.engines.diffusion.options import DiffusionOptions
+from geogen.diffusion.components import DiffusionComponents, load_with_options
+from geogen.diffusion.options import DiffusionOptions
 from geogen.errors import ModelError
 from geogen.models.loading import read_config
 from geogen.store import CONTROLNET, DIFFUSIONSAT, SD_PIPELINE, ModelEntry, require_kind, resolve
@@ -147,13 +147,15 @@ def load_sketch_models(
         ModelError: see :func:`check_pair`, ``load_components``, ``load_controlnet`` and ``apply_loras``.
         EngineError: an unavailable device or unsupported dtype.
     """
-    from geogen.engines.lora import apply_loras
+    from geogen.diffusion.lora import apply_loras
     from geogen.models.loading import load_controlnet
 
     opts = options or DiffusionOptions()
     facts = check_pair(base, net)
     comps = load_with_options(base, opts, device)
-    controlnet = load_controlnet(net.weights_path, trust_pickle=net.trust_pickle, torch_dtype=comps.dtype)
+    controlnet: Any = load_controlnet(  # a diffusers ControlNetModel (checked below)
+        net.weights_path, trust_pickle=net.trust_pickle, torch_dtype=comps.dtype
+    )
     if controlnet.__class__.__name__ != "ControlNetModel":
         raise ModelError(
             f"{net.name!r} is a {controlnet.__class__.__name__}; the controlnet engine takes a stock "

@@ -9,9 +9,9 @@ enlarging), and overlapping windows see the same values where their crop pixels 
 
 from __future__ import annotations
 
-from affine import Affine
 import numpy as np
 import torch
+from affine import Affine
 
 from geogen.engines.sr_controlnet.condition import Normalisation, read_condition
 from geogen.io.sentinel2 import S2Stack
@@ -43,7 +43,7 @@ def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np
 class ConditionCanvas:
     """The condition image of a whole canvas, (C, H / cond_scale, W / cond_scale), computed crop by crop.
 
-    Behaves like the condition tensor ``geogen.engines.diffusion.control.ControlNetHook`` expects (``ndim``,
+    Behaves like the condition tensor ``geogen.diffusion.control.ControlNetHook`` expects (``ndim``,
     ``shape`` and ``[..., rows, cols]`` slicing give float32 torch tensors in [0, 1]) without ever holding it
     whole: only the prepared 10 m channels (uint8) are kept, plus recently used crops.
 
@@ -81,7 +81,7 @@ class ConditionCanvas:
     @classmethod
     def from_stack(
         cls, stack: S2Stack, canvas: Grid, norm: Normalisation, cond_scale: int
-    ) -> "ConditionCanvas":
+    ) -> ConditionCanvas:
         """Prepare the channels of the 10 m pixels under ``canvas`` (plus one pixel around) from ``stack``."""
         to_10m = ~stack.grid.transform @ canvas.transform
         x0, y0 = to_10m @ (0, 0)

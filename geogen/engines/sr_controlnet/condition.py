@@ -28,11 +28,11 @@ import numpy as np
 
 from geogen.errors import InputFileError
 from geogen.io.sentinel2 import S2Stack
+from geogen.sensors.sentinel2 import REFLECTANCE_SCALE
 from tiles import Window
 
 CONDITION_BANDS: tuple[str, ...] = ("B04", "B03", "B02", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 """The 10 condition channels, in the order the released SR ControlNet reads them."""
-DN_PER_REFLECTANCE = 10000.0
 
 # DiffusionSat data_util.SentinelNormalize (fMoW-Sentinel, L1C DN), bands B01..B08, B8A, B09, B10, B11, B12.
 _FMOW_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
@@ -54,6 +54,7 @@ FMOW_MEAN: dict[str, float] = dict(
             1732.16362238,
             1247.91870117,
         ),
+        strict=True,
     )
 )
 FMOW_STD: dict[str, float] = dict(
@@ -74,6 +75,7 @@ FMOW_STD: dict[str, float] = dict(
             1310.36996126,
             1087.6020813,
         ),
+        strict=True,
     )
 )
 NEUTRAL = 127
@@ -142,7 +144,7 @@ def scene_normalisation(
         for r0 in range(0, native.height, rows_per_read):
             h = min(rows_per_read, native.height - r0)
             values, valid = stack.read(band, Window(0, r0 * f, native.width * f, h * f))
-            v = values[valid].astype(np.float64) * DN_PER_REFLECTANCE
+            v = values[valid].astype(np.float64) * float(REFLECTANCE_SCALE)
             if v.size == 0:
                 continue
             vm = float(v.mean())
@@ -190,7 +192,7 @@ def read_condition(stack: S2Stack, window: Window, norm: Normalisation) -> tuple
     ok = np.ones((scene.height, scene.width), bool)
     for i, band in enumerate(CONDITION_BANDS):
         values, band_valid = read_band_10m(stack, band, scene)
-        channel = norm.to_uint8(band, values * DN_PER_REFLECTANCE)
+        channel = norm.to_uint8(band, values * float(REFLECTANCE_SCALE))
         out[i][inner.slices] = np.where(band_valid, channel, NEUTRAL)
         ok &= band_valid
     valid[inner.slices] = ok

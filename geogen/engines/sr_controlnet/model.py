@@ -6,11 +6,13 @@ single-image model, whose pipeline folder supplies the tokenizer, text encoder, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 
-from geogen.engines.diffusion.sat_controlnets import (
+from geogen.diffusion.sat_controlnets import (
     check_same_family,
     condition_downsampling,
     load_sat_controlnet,
@@ -32,7 +34,7 @@ def sr_model(name: str | None) -> ModelEntry:
     """
     if not name:
         raise ModelError(
-            "the diffusionsat super-resolution engine needs a model: pass --model NAME_OR_PATH (the "
+            "the diffusionsat-sr engine needs a model: pass --model NAME_OR_PATH (the "
             "DiffusionSat SR ControlNet folder, or its name in `geogen models list`, e.g. "
             "diffusionsat-sr)"
         )
@@ -75,7 +77,7 @@ def check_pair(name: str, controlnet: torch.nn.Module, unet: torch.nn.Module, va
             that does not land on the VAE's latent grid.
     """
     check_same_family(controlnet, unet, f"the SR ControlNet {name!r}", "its base UNet")
-    cn = controlnet.config
+    cn = cast("Mapping[str, Any]", controlnet.config)
     if int(cn.get("conditioning_in_channels", 0)) != CONDITION_CHANNELS:
         raise ModelError(
             f"the SR ControlNet {name!r} reads {cn.get('conditioning_in_channels')} condition channels; "

@@ -2,7 +2,7 @@
 
 The VAE's 8-bit RGB is decoded (tile by tile, blended) into a memory-mapped scratch array on the output grid.
 With the consistency step on, a second pass maps it to the input's reflectance (scene-wide histogram lookup
-tables), corrects each block with a mirrored halo (``geogen.engines.consistency.tiled``) and writes uint16
+tables), corrects each block with a mirrored halo (``geogen.sensors.consistency.tiled``) and writes uint16
 reflectance x 10000 (0 = nodata); with it off, the 8-bit RGB is written as it is, with an alpha band.
 Memory is one decode tile band plus one block with its halo; the scratch array lives on disk.
 """
@@ -19,13 +19,12 @@ import numpy as np
 import torch
 from rasterio.enums import ColorInterp
 
-from geogen.engines import consistency
-from geogen.engines.diffusion.decode import decode_latents
-from geogen.engines.diffusion.layout import LatentLayout
-from geogen.engines.sr_controlnet.condition import DN_PER_REFLECTANCE
-from geogen.io.s2bands import RGB_BANDS
+from geogen.diffusion.decode import decode_latents
+from geogen.diffusion.layout import LatentLayout
 from geogen.io.geotiff import GeoTIFFWriter
 from geogen.io.sentinel2 import S2Stack
+from geogen.sensors import consistency
+from geogen.sensors.sentinel2 import RGB_BANDS, to_dn
 from tiles import Window
 
 Progress = Callable[[int, int], None]
@@ -142,12 +141,6 @@ def histogram_luts(raw: np.ndarray, low: LowRes, scale: int) -> np.ndarray:
         counts += consistency.level_histogram(raw[:, w.slices[0], w.slices[1]], valid)
     target, _ = low.histogram()
     return consistency.histogram_luts(counts, target)
-
-
-def to_dn(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """uint16 reflectance x 10000; valid pixels stay >= 1 so that 0 means nodata only."""
-    dn = np.clip(np.rint(reflectance * DN_PER_REFLECTANCE), 1, np.iinfo(np.uint16).max)
-    return np.where(valid[None], dn, 0).astype(np.uint16)
 
 
 def write_raw(
