@@ -30,6 +30,7 @@ from affine import Affine
 
 from geogen.engines.base import SharpenEngine
 from geogen.engines.registry import get_engine, list_engines
+from geogen.engines.sharpen.scene import expand_window
 from geogen.errors import EngineError, JobSpecError
 from geogen.io.memory_stack import ArrayBand, array_stack
 from geogen.io.sentinel2 import Radiometry, S2Stack
@@ -123,22 +124,6 @@ def _halo(engine: SharpenEngine, stack: S2Stack) -> int:
     return max((int(engine.halo(f)) for f in factors), default=0)
 
 
-def _context(window: Window, shape: tuple[int, int], halo: int, align: int) -> Window:
-    """``window`` grown by ``halo``, snapped outwards to multiples of ``align``, clipped to ``shape``.
-
-    An engine that sharpens a window from the window grown by ``halo(factor)`` (at most ``halo``) and snapped
-    to ``align`` reads nothing outside this region, so a stack cut to the region (its origin on the
-    ``align`` lattice, its edges the scene's or beyond the engine's reach) gives the engine the same pixels
-    as the whole scene.
-    """
-    rows, cols = shape
-    c0 = max(0, (window.col_off - halo) // align * align)
-    r0 = max(0, (window.row_off - halo) // align * align)
-    c1 = min(cols, -(-(window.col_end + halo) // align) * align)
-    r1 = min(rows, -(-(window.row_end + halo) // align) * align)
-    return Window(c0, r0, c1 - c0, r1 - r0)
-
-
 @dataclass(frozen=True)
 class _RegionTask:
     """What one dask task needs besides the engine and the pixels: where its window and region are.
@@ -218,7 +203,9 @@ def _sharpen_dask(
     for i, ((r_off, r_size), (r0, r1)) in enumerate(zip(row_spans, row_owned, strict=True)):
         for j, ((c_off, c_size), (c0, c1)) in enumerate(zip(col_spans, col_owned, strict=True)):
             window = Window(c_off, r_off, c_size, r_size)
-            region = _context(window, (rows, cols), halo, align)
+            # The engine reads nothing outside this region (see ``expand_window``), so a stack cut to it
+            # gives the engine the same pixels as the whole scene.
+            region = expand_window(window, (rows, cols), halo, align)
             keys, crops = [], []
             for arr, f, (row_edges, col_edges) in zip(lazy, factors, edges, strict=True):
                 band_rows, r_in = _covering(row_edges, region.row_off // f, region.row_end // f)

@@ -43,6 +43,10 @@ max_tiles_option = click.option(
     help="refuse areas needing more windows",
 )
 aoi_crs_option = click.option("--aoi-crs", default=None, help="CRS of --aoi bounds (default EPSG:4326)")
+date_option = click.option(
+    "--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="scene date YYYY-MM-DD"
+)
+out_crs_option = click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
 
 
 def parse_aoi(aoi: str | None) -> tuple[float, float, float, float] | Path | None:

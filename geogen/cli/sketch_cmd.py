@@ -13,10 +13,12 @@ from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
+    date_option,
     engine_option,
     engine_options_option,
     max_tiles_option,
     merge_engine_options,
+    out_crs_option,
     output_option,
     overwrite_option,
     parse_aoi,
@@ -42,7 +44,7 @@ from geogen.progress import Reporter
 @click.option(
     "--gsd", type=float, default=None, help="output pixel size in metres (default: engine's native)"
 )
-@click.option("--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="scene date YYYY-MM-DD")
+@date_option
 @click.option("--place", default=None, help="place name for prompts (diffusion engines)")
 @click.option("--prompt", default=None, help="extra prompt text (diffusion engines)")
 @click.option(
@@ -85,7 +87,7 @@ from geogen.progress import Reporter
     help="condition colours (controlnet engine): legend palette (Seg2Sat) or OSM-Carto fills (GeoSynth-OSM)",
 )
 @engine_options_option
-@click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
+@out_crs_option
 @max_tiles_option
 @aoi_option
 @aoi_crs_option

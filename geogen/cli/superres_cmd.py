@@ -16,6 +16,7 @@ from geogen.cli.options import (
     engine_options_option,
     max_tiles_option,
     merge_engine_options,
+    out_crs_option,
     output_option,
     overwrite_option,
     parse_aoi,
@@ -61,7 +62,7 @@ from geogen.progress import Reporter
 )
 @aoi_option
 @aoi_crs_option
-@click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
+@out_crs_option
 @max_tiles_option
 @engine_options_option
 @seed_option

@@ -14,6 +14,7 @@ from geogen.cli.execute import execute
 from geogen.cli.options import (
     aoi_crs_option,
     aoi_option,
+    date_option,
     engine_option,
     engine_options_option,
     merge_engine_options,
@@ -33,7 +34,7 @@ from geogen.progress import Reporter
 @click.option(
     "--gsd", type=float, required=True, help="output pixel size in metres (also the model's GSD input)"
 )
-@click.option("--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="scene date YYYY-MM-DD")
+@date_option
 @click.option("--cloud-cover", type=float, default=None, help="cloud fraction 0..1 (default: unknown)")
 @click.option(
     "--model", default=None, help="DiffusionSat model: a name from `geogen models list`, or a folder"

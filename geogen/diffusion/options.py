@@ -9,7 +9,7 @@ is the pydantic model every diffusion engine's options model derives from (addin
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -53,6 +53,20 @@ WeightKindName = Literal["cosine", "linear", "constant"]
 assert set(get_args(WeightKindName)) == set(WEIGHT_KINDS), (
     "keep WeightKindName in step with tiles.WEIGHT_KINDS"
 )
+
+
+GuidanceScale = Annotated[
+    float, Field(ge=0.0, le=100.0, description="classifier-free guidance; above 1 doubles the work")
+]
+"""The classifier-free guidance option of DiffusionSat's ControlNet engines (give the default beside it)."""
+
+ControlNetScale = Annotated[
+    float, Field(ge=0.0, le=10.0, description="multiplier of the ControlNet residuals")
+]
+"""The ControlNet residual multiplier option of DiffusionSat's ControlNet engines (give the default beside it)."""
+
+CloudCover = Annotated[float | None, Field(ge=0.0, le=1.0)]
+"""The cloud fraction an engine writes into DiffusionSat's metadata (give the default and description beside it)."""
 
 
 class DiffusionEngineOptions(EngineOptions):

@@ -23,7 +23,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from geogen.errors import RasterError
-from geogen.io.sentinel2 import _MAX_PLAUSIBLE_REFLECTANCE, Radiometry, S2Stack, _to_reflectance
+from geogen.io.sentinel2 import (
+    Radiometry,
+    S2Stack,
+    float_radiometry,
+    integer_radiometry,
+    read_reflectance,
+)
 from geogen.sensors.sentinel2 import REFLECTANCE_SCALE
 from tiles import Grid, Window
 
@@ -60,15 +66,9 @@ class _ArrayReader:
         self.grid = band.grid
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        out = np.zeros((window.height, window.width), np.float32)
-        valid = np.zeros((window.height, window.width), bool)
-        inner = window.intersection(self.grid.full_window)
-        if inner is None:
-            return out, valid
-        rel = inner.relative_to(window)
-        raw = np.asarray(self.band.data[inner.slices])
-        out[rel.slices], valid[rel.slices] = _to_reflectance(raw, self.band.radiometry)
-        return out, valid
+        return read_reflectance(
+            self.grid, window, self.band.radiometry, lambda inner: np.asarray(self.band.data[inner.slices])
+        )
 
     def close(self) -> None:
         pass
@@ -123,23 +123,13 @@ def array_radiometry(
             f"give reflectance floats or DN integers (reflectance x {REFLECTANCE_SCALE})"
         )
     if dtype.kind in "iu":
-        return Radiometry(
-            1 / REFLECTANCE_SCALE, 0.0, nodata, f"DN = reflectance x {REFLECTANCE_SCALE} (no offset)"
-        )
+        return integer_radiometry(nodata)
     if dtype.kind != "f":
         raise RasterError(f"band {what} has values of type {dtype}; expected floats or integers")
     sample = _sample(data)
-    sample = sample[np.isfinite(sample) & (sample != 0)]
     if nodata is not None and math.isfinite(nodata):
         sample = sample[sample != nodata]
-    if sample.size and np.percentile(sample, 99) > _MAX_PLAUSIBLE_REFLECTANCE:
-        if warnings is not None:
-            warnings.append(
-                f"band {what}: float values up to {sample.max():g} are too large for reflectance; "
-                f"reading them as reflectance x {REFLECTANCE_SCALE}"
-            )
-        return Radiometry(1 / REFLECTANCE_SCALE, 0.0, nodata, f"float DN = reflectance x {REFLECTANCE_SCALE}")
-    return Radiometry(1.0, 0.0, nodata, "float reflectance")
+    return float_radiometry(sample, nodata, f"band {what}", warnings)
 
 
 def array_stack(

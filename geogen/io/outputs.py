@@ -8,6 +8,7 @@ first and warped onto it at the end (bilinear), the intermediate file removed wh
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -89,3 +90,48 @@ class RGBAOutput:
         self.writer.__exit__(exc_type, exc, tb)
         if exc_type is None and self.crs:
             warp_output(self.path, self.final, self.crs, overwrite=self.overwrite, progress=self.progress)
+
+
+@dataclass(frozen=True)
+class NativeOutput:
+    """Where a pipeline writes an image on its native grid so that it ends up at ``final`` in the job's CRS.
+
+    Without a warp ``path`` is ``final``; with one it is a temporary sibling, written even over a stale one
+    (``write_overwrite``) and warped onto ``final`` by ``finish``. Made by ``native_output``.
+    """
+
+    final: Path
+    path: Path
+    crs: str | None  # the CRS ``finish`` warps to; None: the native grid's CRS is the output's
+    overwrite: bool  # whether an existing ``final`` may be replaced (the job's output.overwrite)
+
+    @property
+    def warp(self) -> bool:
+        """Whether the image is warped onto another CRS at the end."""
+        return self.crs is not None
+
+    @property
+    def write_overwrite(self) -> bool:
+        """Whether writing ``path`` may replace a file there (always, for the temporary sibling of a warp)."""
+        return self.overwrite or self.warp
+
+    def finish(self, progress: Progress) -> Grid | None:
+        """Warp the written ``path`` onto ``final`` and return ``final``'s grid; None when there is no warp.
+
+        Raises:
+            OutputError: see ``warp_output``.
+        """
+        if self.crs is None:
+            return None
+        return warp_output(self.path, self.final, self.crs, overwrite=self.overwrite, progress=progress)
+
+
+def native_output(final: Path, crs: str | None, native_crs: str, *, overwrite: bool) -> NativeOutput:
+    """How to write ``final`` from an image on a grid in ``native_crs`` when the job asks for ``crs``.
+
+    A warp is needed when ``crs`` is given and is not ``native_crs``.
+    """
+    warp = crs is not None and parse_crs(crs) != parse_crs(native_crs)
+    return NativeOutput(
+        final, temp_sibling(final, "native") if warp else final, crs if warp else None, overwrite
+    )

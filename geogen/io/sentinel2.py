@@ -20,7 +20,7 @@ Conventions made explicit here, because they are where users' SR runs usually go
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -73,13 +73,60 @@ class _BandReader(Protocol):
     def close(self) -> None: ...
 
 
-def _to_reflectance(dn: np.ndarray, radiometry: Radiometry) -> tuple[np.ndarray, np.ndarray]:
+def to_reflectance(dn: np.ndarray, radiometry: Radiometry) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values as float32 reflectance (0 where invalid) and the valid mask: 0, NaN and nodata are invalid."""
     data = dn.astype(np.float32)
     valid = np.isfinite(data) & (data != 0)
     if radiometry.nodata is not None and math.isfinite(radiometry.nodata):
         valid &= data != radiometry.nodata
     refl = data * np.float32(radiometry.gain) + np.float32(radiometry.bias)
     return np.where(valid, refl, 0).astype(np.float32), valid
+
+
+def read_reflectance(
+    grid: Grid, window: Window, radiometry: Radiometry, read_raw: Callable[[Window], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reflectance and valid mask over ``window`` of a band on ``grid`` (the parts outside it invalid).
+
+    ``read_raw`` reads the band's raw values over a window inside ``grid``; it is not called when ``window``
+    misses the grid. Every band reader (file or array) reads through this, so they agree bit for bit.
+    """
+    out = np.zeros((window.height, window.width), np.float32)
+    valid = np.zeros((window.height, window.width), bool)
+    inner = window.intersection(grid.full_window)
+    if inner is None:
+        return out, valid
+    raw = read_raw(inner)
+    rel = inner.relative_to(window)
+    out[rel.slices], valid[rel.slices] = to_reflectance(raw, radiometry)
+    return out, valid
+
+
+def integer_radiometry(nodata: float | None) -> Radiometry:
+    """The radiometry of integer data without a scale/offset: DN = reflectance x ``REFLECTANCE_SCALE``."""
+    return Radiometry(
+        1 / REFLECTANCE_SCALE, 0.0, nodata, f"DN = reflectance x {REFLECTANCE_SCALE} (no offset)"
+    )
+
+
+def float_radiometry(
+    sample: np.ndarray, nodata: float | None, what: str, warnings: list[str] | None
+) -> Radiometry:
+    """The radiometry of float data without a scale/offset, decided on a ``sample`` of its values.
+
+    Reflectance, unless the sample's 99th percentile (0 and NaN left out) is too large for reflectance: then
+    the values are DN x ``REFLECTANCE_SCALE`` and ``warnings`` (when given) receives a message that starts
+    with ``what``.
+    """
+    sample = sample[np.isfinite(sample) & (sample != 0)]
+    if sample.size and np.percentile(sample, 99) > _MAX_PLAUSIBLE_REFLECTANCE:
+        if warnings is not None:
+            warnings.append(
+                f"{what}: float values up to {sample.max():g} are too large for reflectance; "
+                f"reading them as reflectance x {REFLECTANCE_SCALE}"
+            )
+        return Radiometry(1 / REFLECTANCE_SCALE, 0.0, nodata, f"float DN = reflectance x {REFLECTANCE_SCALE}")
+    return Radiometry(1.0, 0.0, nodata, "float reflectance")
 
 
 class _FileBand:
@@ -91,22 +138,17 @@ class _FileBand:
         self._ds: rasterio.io.DatasetReader | None = None
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        out = np.zeros((window.height, window.width), np.float32)
-        valid = np.zeros((window.height, window.width), bool)
-        inner = window.intersection(self.grid.full_window)
-        if inner is None:
-            return out, valid
+        return read_reflectance(self.grid, window, self.source.radiometry, self._read_dn)
+
+    def _read_dn(self, inner: Window) -> np.ndarray:
         if self._ds is None:
             self._ds = _open(self.source.path, self.source.name)
         try:
-            dn = self._ds.read(self.source.index, window=inner.to_rasterio())
+            return self._ds.read(self.source.index, window=inner.to_rasterio())
         except RasterioIOError as exc:
             raise RasterError(
                 f"cannot read band {self.source.name} from {self.source.path}: {str(exc).splitlines()[0]}"
             ) from None
-        rel = inner.relative_to(window)
-        out[rel.slices], valid[rel.slices] = _to_reflectance(dn, self.source.radiometry)
-        return out, valid
 
     def close(self) -> None:
         if self._ds is not None:
@@ -301,21 +343,12 @@ def _file_radiometry(ds: rasterio.io.DatasetReader, index: int, path: str, warni
             "use the product's uint16 bands (reflectance x 10000) or float reflectance"
         )
     if dtype.kind in "iu":
-        return Radiometry(
-            1 / REFLECTANCE_SCALE, 0.0, nodata, f"DN = reflectance x {REFLECTANCE_SCALE} (no offset)"
-        )
+        return integer_radiometry(nodata)
     step = max(1, max(ds.width, ds.height) // 256)
     sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step))).astype(
         np.float64
     )
-    sample = sample[np.isfinite(sample) & (sample != 0)]
-    if sample.size and np.percentile(sample, 99) > _MAX_PLAUSIBLE_REFLECTANCE:
-        warnings.append(
-            f"{Path(path).name}: float values up to {sample.max():g} are too large for reflectance; "
-            f"reading them as reflectance x {REFLECTANCE_SCALE}"
-        )
-        return Radiometry(1 / REFLECTANCE_SCALE, 0.0, nodata, f"float DN = reflectance x {REFLECTANCE_SCALE}")
-    return Radiometry(1.0, 0.0, nodata, "float reflectance")
+    return float_radiometry(sample, nodata, Path(path).name, warnings)
 
 
 def _file_bands(path: Path, warnings: list[str]) -> list[BandSource]:

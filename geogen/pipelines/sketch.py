@@ -8,7 +8,6 @@ upper and left neighbours) -> streaming mosaic -> GeoTIFF (RGB + alpha: transpar
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,17 +15,14 @@ import numpy as np
 from geogen.engines.base import ExemplarSketchEngine
 from geogen.engines.exemplar import QuiltParams, make_bank, synthesize_tiled
 from geogen.errors import GeometryError
-from geogen.io.aoi import centroid_lonlat, check_tile_budget
-from geogen.io.classmap import open_class_source
+from geogen.io.aoi import check_tile_budget
 from geogen.io.exemplars import load_exemplars, resample_exemplar
-from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
-from geogen.landcover.mapping import code_lookup
-from geogen.landcover.vocab import get_vocabulary
-from geogen.pipelines.sketch_area import sketch_area, sketch_grid, sketch_output_crs
+from geogen.pipelines.sketch_area import sketch_area, sketch_grid
+from geogen.pipelines.sketch_common import open_sketch_source, sketch_metadata, sketch_output, sketch_record
 from geogen.progress import Reporter
-from geogen.records import OutputRecord, PipelineOutput
+from geogen.records import PipelineOutput
 from tiles import Window
 from tiles.plan import count_tiles
 
@@ -43,10 +39,7 @@ def run_exemplar_sketch(job: SketchJob, engine: ExemplarSketchEngine, reporter: 
     Raises:
         EngineError, ClassMappingError, VectorError, RasterError, GeometryError, AreaTooLargeError, OutputError.
     """
-    vocab = get_vocabulary(job.vocabulary)
-    source = open_class_source(
-        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
-    )
+    vocab, source = open_sketch_source(job)
     exemplars = load_exemplars(job.exemplar.image, job.exemplar.mask) if job.exemplar else load_exemplars()
     gsd = job.gsd or source.native_res or exemplars[0].gsd
 
@@ -63,21 +56,13 @@ def run_exemplar_sketch(job: SketchJob, engine: ExemplarSketchEngine, reporter: 
         )
     examples = [resample_exemplar(e, gsd) for e in exemplars]
 
-    lon, lat = centroid_lonlat(area)
-    metadata = {
-        "gsd_m": gsd,
-        "lon": round(lon, 6),
-        "lat": round(lat, 6),
-        "date": job.date.isoformat() if job.date else None,
-        "place": job.place,
-        "vocabulary": vocab.name,
-        "exemplars": [e.name for e in exemplars],
-    }
-    final = Path(job.output.dir) / f"{job.output.name}.tif"
+    metadata = sketch_metadata(job, area, gsd, vocab.name)
+    metadata["exemplars"] = [e.name for e in exemplars]
     present: set[int] = set()
 
-    output = RGBAOutput(
-        final,
+    output = sketch_output(
+        job,
+        source,
         grid,
         provenance_tags(
             engine=engine.name,
@@ -87,9 +72,7 @@ def run_exemplar_sketch(job: SketchJob, engine: ExemplarSketchEngine, reporter: 
             metadata=metadata,
             task="sketch",
         ),
-        crs=sketch_output_crs(job, source),
-        overwrite=job.output.overwrite,
-        progress=lambda done, total: reporter.progress(done, total, "reproject"),
+        reporter,
     )
 
     def sink(window: Window, array: np.ndarray) -> None:
@@ -118,11 +101,8 @@ def run_exemplar_sketch(job: SketchJob, engine: ExemplarSketchEngine, reporter: 
         )
         for w in warnings:
             reporter.log(w, "warning")
-    out_grid = read_grid(final)
     names = [vocab.name_of(c) for c in sorted(present)]
-    record = OutputRecord.on_grid(
-        final, out_grid, RGBA_BANDS, date=job.date, extra={"classes": names, "gsd_m": gsd}
-    )
+    record = sketch_record(job, output.final, read_grid(output.final), names, gsd)
     summary = (
         f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(present)} classes "
         f"({', '.join(names)}) with the {engine.name} engine, seed {job.seed}"

@@ -25,24 +25,22 @@ from geogen.diffusion.planning import plan_layout
 from geogen.engines.sketch_controlnet.contract import ControlNetSketch
 from geogen.engines.sketch_controlnet.engine import ControlNetSketcher, SketchSettings
 from geogen.engines.sketch_controlnet.models import check_pair, load_sketch_models, resolve_models
-from geogen.io.aoi import Area, centroid_lonlat, check_tile_budget
-from geogen.io.classmap import ClassSource, open_class_source
-from geogen.io.outputs import RGBA_BANDS, RGBAOutput
+from geogen.io.aoi import Area, check_tile_budget
+from geogen.io.classmap import ClassSource
 from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
-from geogen.landcover.mapping import code_lookup
 from geogen.landcover.prompts import scene_prompt
-from geogen.landcover.vocab import get_vocabulary
 from geogen.metadata import Metadata
-from geogen.pipelines.sketch_area import (
-    aoi_polygon,
-    drawn_pixels,
-    sketch_area,
-    sketch_grid,
-    sketch_output_crs,
+from geogen.pipelines.sketch_area import aoi_polygon, sketch_area, sketch_grid
+from geogen.pipelines.sketch_common import (
+    open_sketch_source,
+    read_drawn,
+    sketch_metadata,
+    sketch_output,
+    sketch_record,
 )
 from geogen.progress import Reporter
-from geogen.records import OutputRecord, PipelineOutput, stage_seconds
+from geogen.records import PipelineOutput, stage_seconds
 from geogen.store import DIFFUSIONSAT
 from tiles import Grid, Tile, Window
 
@@ -74,10 +72,7 @@ def run_sketch_controlnet(job: SketchJob, engine: ControlNetSketch, reporter: Re
     opts = engine.options
     base, net = resolve_models(job.model, opts.controlnet)
     facts = check_pair(base, net)
-    vocab = get_vocabulary(job.vocabulary)
-    source = open_class_source(
-        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
-    )
+    vocab, source = open_sketch_source(job)
     gsd = job.gsd or source.native_res or DEFAULT_GSD
     if not (job.gsd or source.native_res):
         reporter.log(
@@ -177,13 +172,13 @@ def run_sketch_controlnet(job: SketchJob, engine: ControlNetSketch, reporter: Re
     t_end = time.perf_counter()
 
     names = [vocab[c].name for c in sorted(written.present)]
-    out_grid = written.grid
-    record = OutputRecord.on_grid(
+    record = sketch_record(
+        job,
         written.path,
-        out_grid,
-        RGBA_BANDS,
-        date=job.date,
-        extra={"classes": names, "gsd_m": gsd, "model": models.name, "windows": len(area_result.windows)},
+        written.grid,
+        names,
+        gsd,
+        extra={"model": models.name, "windows": len(area_result.windows)},
     )
     summary = (
         f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(names)} classes with "
@@ -218,16 +213,8 @@ def _tags(
     facts: dict[str, Any],
 ) -> dict[str, str]:
     s = sketcher.settings
-    lon, lat = centroid_lonlat(area)
-    metadata: dict[str, Any] = {
-        "gsd_m": layout.grid.res[0],
-        "lon": round(lon, 6),
-        "lat": round(lat, 6),
-        "date": job.date.isoformat() if job.date else None,
-        "place": job.place,
-        "vocabulary": sketcher.vocab.name,
-        "windows": layout.n_windows,
-    }
+    metadata = sketch_metadata(job, area, layout.grid.res[0], sketcher.vocab.name)
+    metadata["windows"] = layout.n_windows
     if len(prompts) <= MAX_TAGGED_PROMPTS:
         metadata["window_prompts"] = prompts
     extra = {
@@ -270,15 +257,9 @@ def _write(
 ) -> _Written:
     """Decode (tiles of ``decode_tile`` latent pixels) into the GeoTIFF on the working grid; warp if asked."""
     grid = layout.grid
-    final = Path(job.output.dir) / f"{job.output.name}.tif"
     polygon = aoi_polygon(job, area, grid)
-    output = RGBAOutput(
-        final,
-        grid,
-        _tags(job, name, sketcher, layout, area, prompts, facts),
-        crs=sketch_output_crs(job, source),
-        overwrite=job.output.overwrite,
-        progress=lambda d, n: reporter.progress(d, n, "reproject"),
+    output = sketch_output(
+        job, source, grid, _tags(job, name, sketcher, layout, area, prompts, facts), reporter
     )
 
     present: set[int] = set()
@@ -288,9 +269,7 @@ def _write(
         if part is None:
             return
         src, dst = part
-        codes = source.read(grid[dst])
-        valid = drawn_pixels(codes, polygon, grid[dst])
-        present.update(int(c) for c in np.unique(codes[valid]))
+        valid = read_drawn(source, grid[dst], polygon, present)
         writer.write(dst, array[:, src.slices[0], src.slices[1]], valid)
 
     with output as writer:
@@ -301,4 +280,4 @@ def _write(
             overlap=decode_tile // 4,
             progress=lambda d, n: reporter.progress(d, n, "decode"),
         )
-    return _Written(final, read_grid(final), stats, present)
+    return _Written(output.final, read_grid(output.final), stats, present)

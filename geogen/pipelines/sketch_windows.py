@@ -11,30 +11,26 @@ RGB; reading polygons or rasters, grids, blending, tags and reprojection are don
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geogen.engines.base import ClassRenderEngine, ClassWindow
 from geogen.errors import EngineError, GeometryError
-from geogen.io.aoi import centroid_lonlat, check_tile_budget
-from geogen.io.classmap import open_class_source
-from geogen.io.outputs import RGBA_BANDS, RGBAOutput
+from geogen.io.aoi import check_tile_budget
 from geogen.io.raster import read_grid
 from geogen.io.tags import provenance_tags
-from geogen.landcover.mapping import code_lookup
-from geogen.landcover.vocab import get_vocabulary
-from geogen.pipelines.sketch_area import (
-    aoi_polygon,
-    drawn_pixels,
-    sketch_area,
-    sketch_grid,
-    sketch_output_crs,
+from geogen.pipelines.sketch_area import aoi_polygon, drawn_pixels, sketch_area, sketch_grid
+from geogen.pipelines.sketch_common import (
+    open_sketch_source,
+    read_drawn,
+    sketch_metadata,
+    sketch_output,
+    sketch_record,
 )
 from geogen.progress import Reporter
-from geogen.records import OutputRecord, PipelineOutput
-from tiles import Grid, StreamingMosaic, Tile, Window, plan, stream_order
+from geogen.records import PipelineOutput
+from tiles import StreamingMosaic, Tile, Window, plan, stream_order
 
 if TYPE_CHECKING:
     from geogen.spec import SketchJob
@@ -48,10 +44,7 @@ def run_class_render(job: SketchJob, engine: ClassRenderEngine, reporter: Report
         GeometryError: no GSD for polygons, or an area that does not overlap the land-cover input.
         ClassMappingError, VectorError, RasterError, AreaTooLargeError, OutputError: see their sources.
     """
-    vocab = get_vocabulary(job.vocabulary)
-    source = open_class_source(
-        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
-    )
+    vocab, source = open_sketch_source(job)
     gsd = job.gsd or source.native_res
     if not gsd:
         raise GeometryError(
@@ -66,17 +59,8 @@ def run_class_render(job: SketchJob, engine: ClassRenderEngine, reporter: Report
     check_tile_budget(len(windows), job.max_tiles, seconds_per_tile=engine.seconds_per_window, what="windows")
     polygon = aoi_polygon(job, area, grid)
     colours = {c.code: c.colour for c in vocab.classes}
-    final = Path(job.output.dir) / f"{job.output.name}.tif"
-    lon, lat = centroid_lonlat(area)
-    metadata = {
-        "gsd_m": gsd,
-        "lon": round(lon, 6),
-        "lat": round(lat, 6),
-        "date": job.date.isoformat() if job.date else None,
-        "place": job.place,
-        "vocabulary": vocab.name,
-        "windows": len(windows),
-    }
+    metadata = sketch_metadata(job, area, gsd, vocab.name)
+    metadata["windows"] = len(windows)
     tags = provenance_tags(
         engine=engine.name,
         model=job.model,
@@ -86,20 +70,11 @@ def run_class_render(job: SketchJob, engine: ClassRenderEngine, reporter: Report
         task="sketch",
         extra={"options": engine.options.model_dump(mode="json")},
     )
-    output = RGBAOutput(
-        final,
-        grid,
-        tags,
-        crs=sketch_output_crs(job, source),
-        overwrite=job.output.overwrite,
-        progress=lambda done, total: reporter.progress(done, total, "reproject"),
-    )
+    output = sketch_output(job, source, grid, tags, reporter)
     present: set[int] = set()
 
     def sink(window: Window, rgb: np.ndarray) -> None:
-        codes = source.read(grid[window])
-        valid = drawn_pixels(codes, polygon, grid[window])
-        present.update(int(c) for c in np.unique(codes[valid]))
+        valid = read_drawn(source, grid[window], polygon, present)
         writer.write(window, np.where(valid[None], rgb, 0).astype(np.uint8), valid)
 
     def render(tile: Tile) -> np.ndarray:
@@ -122,11 +97,8 @@ def run_class_render(job: SketchJob, engine: ClassRenderEngine, reporter: Report
             mosaic.add(tile, render(tile))
             reporter.progress(done, len(windows), "render")
 
-    out_grid: Grid = read_grid(final)
     names = [vocab.name_of(c) for c in sorted(present)]
-    record = OutputRecord.on_grid(
-        final, out_grid, RGBA_BANDS, date=job.date, extra={"classes": names, "gsd_m": gsd}
-    )
+    record = sketch_record(job, output.final, read_grid(output.final), names, gsd)
     summary = (
         f"synthetic {grid.width} x {grid.height} px scene at {gsd:g} m from {len(names)} classes "
         f"({', '.join(names)}) with the {engine.name} engine, {len(windows)} window(s), seed {job.seed}"

@@ -13,10 +13,11 @@ from geogen.engines.base import SharpenEngine, SharpenOptions
 from geogen.engines.registry import list_engines
 from geogen.errors import EngineError, JobSpecError
 from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
-from geogen.io.geotiff import GeoTIFFWriter, prepare_output, temp_sibling
-from geogen.io.outputs import warp_output
+from geogen.io.geotiff import GeoTIFFWriter, prepare_output
+from geogen.io.outputs import native_output
 from geogen.io.sentinel2 import S2Stack, open_s2
 from geogen.io.tags import provenance_tags
+from geogen.pipelines.typed_options import options_as
 from geogen.progress import Reporter
 from geogen.records import OutputRecord, PipelineOutput
 from geogen.sensors.sentinel2 import REFLECTANCE_SCALE, normalise_band, sort_bands, to_dn
@@ -61,12 +62,10 @@ def _tile_size(engine: SharpenEngine) -> int:
     Raises:
         EngineError: the engine's options model does not derive from ``SharpenOptions``.
     """
-    if not isinstance(engine.options, SharpenOptions):
-        raise EngineError(
-            f"superres engine {engine.name!r}: a sharpening engine's options model must derive from "
-            f"SharpenOptions (it has {type(engine.options).__qualname__})"
-        )
-    return engine.options.tile
+    options = options_as(
+        engine, SharpenOptions, "a sharpening engine's options model must derive from SharpenOptions"
+    )
+    return options.tile
 
 
 def _check_one_input(job: SuperresJob, engine: SharpenEngine) -> str:
@@ -170,18 +169,10 @@ def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) 
         engine.fit(stack, bands, progress=lambda d, t: reporter.progress(d, t, "fit"))
         grid = stack.grid[window]
         gsd = grid.res[0]
-        warp = out_crs is not None and parse_crs(out_crs) != parse_crs(grid.crs)
-        target = temp_sibling(final, "native") if warp else final
-        _write(job, stack, engine, bands, window, target, tile, reporter, job.output.overwrite or warp)
+        out = native_output(final, out_crs, grid.crs, overwrite=job.output.overwrite)
+        _write(job, stack, engine, bands, window, out.path, tile, reporter, out.write_overwrite)
         source_name = Path(stack.source).name
-    if warp:
-        grid = warp_output(
-            target,
-            final,
-            out_crs,  # type: ignore[arg-type]
-            overwrite=job.output.overwrite,
-            progress=lambda d, n: reporter.progress(d, n, "reproject"),
-        )
+    grid = out.finish(lambda d, n: reporter.progress(d, n, "reproject")) or grid
     record = OutputRecord.on_grid(
         final,
         grid,

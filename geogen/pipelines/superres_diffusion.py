@@ -47,14 +47,13 @@ from geogen.engines.sr_controlnet.condition import (
 from geogen.engines.sr_controlnet.level import level_warning, source_level
 from geogen.engines.sr_controlnet.options import SROptions, resolve_scale
 from geogen.engines.sr_controlnet.output import LowRes, decode_to, scratch_rgb, write_consistent, write_raw
-from geogen.errors import EngineError
 from geogen.io.aoi import check_tile_budget, parse_crs
-from geogen.io.geotiff import temp_sibling
-from geogen.io.outputs import warp_output
+from geogen.io.outputs import native_output
 from geogen.io.sentinel2 import open_s2
 from geogen.io.tags import provenance_tags, window_metadata
 from geogen.metadata import FIELDS, Metadata
 from geogen.pipelines.superres_inputs import SRInput, check_bands_option, job_inputs, plan_inputs
+from geogen.pipelines.typed_options import options_as
 from geogen.progress import Reporter
 from geogen.records import OutputRecord, PipelineOutput
 from geogen.spec import SuperresJob
@@ -152,12 +151,7 @@ def _options(engine: DiffusionSREngine) -> SROptions:
     Raises:
         EngineError: the engine's options model does not derive from ``SROptions``.
     """
-    if not isinstance(engine.options, SROptions):
-        raise EngineError(
-            f"superres engine {engine.name!r}: the diffusion SR pipeline reads options derived from SROptions "
-            f"(it has {type(engine.options).__qualname__})"
-        )
-    return engine.options
+    return options_as(engine, SROptions, "the diffusion SR pipeline reads options derived from SROptions")
 
 
 def run_diffusionsat_sr(job: SuperresJob, engine: DiffusionSREngine, reporter: Reporter) -> PipelineOutput:
@@ -360,9 +354,8 @@ def _write(run: _Run, latents: torch.Tensor, item: SRInput, tags: dict[str, str]
     """Decode, apply the consistency step and write ``item.path`` (warped to ``job.output.crs`` if asked)."""
     job, opts, layout, comps = run.job, run.opts, run.layout, run.comps
     grid = layout.grid
-    warp = job.output.crs is not None and parse_crs(job.output.crs) != parse_crs(grid.crs)
-    target = temp_sibling(item.path, "native") if warp else item.path
-    overwrite = job.output.overwrite or warp
+    out = native_output(item.path, job.output.crs, grid.crs, overwrite=job.output.overwrite)
+    target, overwrite = out.path, out.write_overwrite
     low = LowRes(item.stack, item.window)
     decode_tile = (
         (opts.diffusion.decode_tile // layout.factor) if opts.diffusion.decode_tile else layout.window
@@ -403,11 +396,4 @@ def _write(run: _Run, latents: torch.Tensor, item: SRInput, tags: dict[str, str]
                 progress=run.progress(f"consistency{label}"),
             )
         del raw  # no view of the scratch array may outlive it
-    if warp:
-        warp_output(
-            target,
-            item.path,
-            job.output.crs,  # type: ignore[arg-type]
-            overwrite=job.output.overwrite,
-            progress=run.progress(f"reproject{label}"),
-        )
+    out.finish(run.progress(f"reproject{label}"))

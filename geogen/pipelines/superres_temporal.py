@@ -49,13 +49,14 @@ from geogen.engines.temporal_controlnet.loading import (
 )
 from geogen.engines.temporal_controlnet.models import DEFAULT_BASE, TemporalModels, base_for, resolve_models
 from geogen.engines.temporal_controlnet.options import TemporalEngineOptions
-from geogen.errors import EngineError, JobSpecError, ModelError
+from geogen.errors import JobSpecError, ModelError
 from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
-from geogen.io.geotiff import prepare_output, temp_sibling
-from geogen.io.outputs import warp_output
+from geogen.io.geotiff import prepare_output
+from geogen.io.outputs import native_output
 from geogen.io.tags import provenance_tags
 from geogen.metadata import Metadata
 from geogen.pipelines.superres_inputs import job_inputs
+from geogen.pipelines.typed_options import options_as
 from geogen.progress import Reporter
 from geogen.records import OutputRecord, PipelineOutput, stage_seconds
 from geogen.spec import SuperresJob
@@ -76,12 +77,9 @@ def _options(engine: TemporalSREngine) -> SRTemporalOptions:
     Raises:
         EngineError: the engine's options model does not derive from ``SRTemporalOptions``.
     """
-    if not isinstance(engine.options, SRTemporalOptions):
-        raise EngineError(
-            f"superres engine {engine.name!r}: the temporal SR pipeline reads options derived from "
-            f"SRTemporalOptions (it has {type(engine.options).__qualname__})"
-        )
-    return engine.options
+    return options_as(
+        engine, SRTemporalOptions, "the temporal SR pipeline reads options derived from SRTemporalOptions"
+    )
 
 
 def _check_job(job: SuperresJob) -> None:
@@ -307,21 +305,13 @@ def _write(
     job: SuperresJob, frame: StackFrame, layout: LatentLayout, final: Path, reporter: Reporter
 ) -> OutputRecord:
     """``frame`` written at ``final`` on the output grid, warped onto ``output.crs`` when that differs."""
-    crs = job.output.crs
-    warp = crs is not None and parse_crs(crs) != parse_crs(layout.grid.crs)
-    path = temp_sibling(final, "native") if warp else final
+    out = native_output(final, job.output.crs, layout.grid.crs, overwrite=job.output.overwrite)
     reporter.progress(0, 1, "write")
-    record = write_frame(frame, layout, path, overwrite=job.output.overwrite or warp)
+    record = write_frame(frame, layout, out.path, overwrite=out.write_overwrite)
     reporter.progress(1, 1, "write")
-    if not warp:
+    g = out.finish(lambda d, n: reporter.progress(d, n, "reproject"))
+    if g is None:
         return record
-    g = warp_output(
-        path,
-        final,
-        crs,  # type: ignore[arg-type]
-        overwrite=job.output.overwrite,
-        progress=lambda d, n: reporter.progress(d, n, "reproject"),
-    )
     return dataclasses.replace(
         record, path=str(final), crs=g.crs, bounds=g.bounds, width=g.width, height=g.height
     )

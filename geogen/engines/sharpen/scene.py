@@ -67,7 +67,13 @@ def lcm(values: Sequence[int]) -> int:
 
 
 def expand_window(window: Window, shape: tuple[int, int], halo: int, align: int) -> Window:
-    """``window`` grown by ``halo``, snapped outwards to multiples of ``align`` and clipped to ``shape``."""
+    """``window`` grown by ``halo``, snapped outwards to multiples of ``align`` and clipped to ``shape``.
+
+    An engine that sharpens a window from the window grown by ``halo(factor)`` (at most ``halo``) and snapped
+    to ``align`` reads nothing outside this region, so a stack cut to the region (its origin on the
+    ``align`` lattice, its edges the scene's or beyond the engine's reach) gives the engine the same pixels
+    as the whole scene.
+    """
     rows, cols = shape
     c0 = max(0, (window.col_off - halo) // align * align)
     r0 = max(0, (window.row_off - halo) // align * align)

@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
-from geogen.diffusion.options import DiffusionEngineOptions
+from geogen.diffusion.options import CloudCover, ControlNetScale, DiffusionEngineOptions, GuidanceScale
 from geogen.errors import JobSpecError
 from geogen.sensors.consistency import DEFAULT_METHOD, METHODS
 
@@ -55,17 +55,10 @@ class SROptions(DiffusionEngineOptions):
         "ControlNet, else the store's diffusionsat-512, else the only DiffusionSat model installed)",
     )
     prompt: str = Field(default=DEFAULT_PROMPT, description="text prompt of every window")
-    guidance_scale: float = Field(
-        default=1.0, ge=0.0, le=100.0, description="classifier-free guidance; above 1 doubles the work"
-    )
-    controlnet_scale: float = Field(
-        default=1.0, ge=0.0, le=10.0, description="multiplier of the ControlNet residuals"
-    )
-    cloud_cover: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="cloud cover written into each window's metadata (default: unknown)",
+    guidance_scale: GuidanceScale = 1.0
+    controlnet_scale: ControlNetScale = 1.0
+    cloud_cover: CloudCover = Field(
+        default=None, description="cloud cover written into each window's metadata (default: unknown)"
     )
 
     @field_validator("consistency", mode="before")

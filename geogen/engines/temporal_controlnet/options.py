@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from geogen.diffusion.options import DiffusionEngineOptions
+from geogen.diffusion.options import CloudCover, ControlNetScale, DiffusionEngineOptions, GuidanceScale
 from geogen.timeseries.sequence import DEFAULT_FRAMES
 
 MAX_FRAMES = 16
@@ -32,17 +32,10 @@ class TemporalEngineOptions(DiffusionEngineOptions):
         le=MAX_FRAMES,
         description="conditioning frames per generated frame (T of the ControlNet's (B, C, T, H, W) input)",
     )
-    guidance_scale: float = Field(
-        default=1.0, ge=0.0, le=100.0, description="classifier-free guidance; above 1 doubles the work"
-    )
-    controlnet_scale: float = Field(
-        default=1.0, ge=0.0, le=10.0, description="multiplier of the ControlNet residuals"
-    )
-    cloud_cover: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="cloud cover written into the generated frames' metadata (default: unknown)",
+    guidance_scale: GuidanceScale = 1.0
+    controlnet_scale: ControlNetScale = 1.0
+    cloud_cover: CloudCover = Field(
+        default=None, description="cloud cover written into the generated frames' metadata (default: unknown)"
     )
 
     @field_validator("controlnet", "base_model")
