@@ -74,6 +74,12 @@ def file_output(output: PathLike, overwrite: bool, crs: str | None = None) -> di
         JobSpecError: ``output`` is not a .tif path.
     """
     path = Path(abspath(output))
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # a name the OS refuses (too long...): the job spec's name rule says why
+        is_dir = False
+    if is_dir:
+        raise JobSpecError(f"output {path} is a folder; give a .tif file path, e.g. {path / 'output.tif'}")
     if path.suffix.lower() not in TIF_SUFFIXES:
         raise JobSpecError(f"output must be a .tif file, got {path.name!r}")
     return {

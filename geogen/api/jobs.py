@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 from geogen.api.control import Cancel, Progress, cancel_token, reporter_for
 from geogen.api.result import Result
+from geogen.errors import GeogenError, os_error, os_limit_reason
 from geogen.job.runner import run_job
 from geogen.spec import Job, SketchJob, SuperresJob, TemporalJob, TextJob, load_job, parse_job
 
@@ -61,5 +62,12 @@ def run(job: JobLike, *, progress: Progress = None, cancel: Cancel = None) -> Re
     """
     parsed = as_job(job)
     token = cancel_token(cancel, parsed.output.dir)
-    record, result_path = run_job(parsed, reporter_for(progress, token), token)
+    try:
+        record, result_path = run_job(parsed, reporter_for(progress, token), token)
+    except GeogenError:
+        raise
+    except Exception as exc:  # an OS limit met where no reader or writer named it: still the user's to fix
+        if os_limit_reason(exc) is None:
+            raise
+        raise os_error(exc, parsed.output.dir) from None
     return Result.from_job_result(record, result_path)

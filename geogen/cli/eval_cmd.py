@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import numpy as np
 
 from geogen.errors import GeogenError
+
+WALD_MAX_PIXELS = 40_000_000
+"""Largest fine grid `eval wald` takes (it holds every band of the scene, degraded and sharpened)."""
 
 
 def _emit(d: dict[str, Any], as_json: bool, render) -> None:
@@ -21,12 +24,52 @@ def _emit(d: dict[str, Any], as_json: bool, render) -> None:
 
 
 def _guard(fn):
-    """Run ``fn``; user mistakes print one line and exit 2, as in every geogen command."""
+    """Run ``fn``; every failure prints one line ``geogen: error: ...`` and exits non-zero, never a traceback.
+
+    User mistakes exit with their code (2); running out of memory says so; anything else is reported as a bug
+    (GEOGEN_DEBUG=1 prints the traceback). Library warnings raised meanwhile are held back: they go out as
+    ``warning:`` lines after a success, never before an error line.
+    """
+    import os
+    import traceback
+
+    from geogen.io.gdal_env import bounded_gdal_cache
+    from geogen.progress import capture_library_warnings
+
+    def fail(message: str, code: int) -> NoReturn:
+        click.echo(f"geogen: error: {message}", err=True)
+        sys.exit(code)
+
+    held: list[str] = []
     try:
-        return fn()
+        with capture_library_warnings(held), bounded_gdal_cache():  # memory bounded whatever the raster size
+            out = fn()
     except GeogenError as exc:
-        click.echo(f"geogen: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        fail(str(exc), exc.exit_code)
+    except MemoryError:
+        fail("not enough memory to score these rasters; crop them first (e.g. gdal_translate -srcwin)", 1)
+    except KeyboardInterrupt:
+        fail("cancelled", 130)
+    except Exception as exc:  # a bug, not a user mistake
+        if os.environ.get("GEOGEN_DEBUG"):
+            traceback.print_exc()
+        fail(
+            f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); this is a "
+            "bug in geogen, please report it (set GEOGEN_DEBUG=1 to see the traceback)",
+            1,
+        )
+    if isinstance(out, dict):
+        out.setdefault("warnings", [])
+        out["warnings"].extend(m for m in held if m not in out["warnings"])
+        for message in out["warnings"]:
+            click.echo(f"warning: {message}", err=True)
+    return out
+
+
+def _data_range(value: str | None) -> float | None:
+    from geogen.eval.compare import check_data_range
+
+    return check_data_range(value, "--data-range")
 
 
 def _fmt(v: Any) -> str:
@@ -50,22 +93,25 @@ def eval_() -> None:
 )
 @click.option(
     "--data-range",
-    type=float,
+    type=str,
     default=None,
     help="value range for PSNR/SSIM (default: 255 for 8-bit, 10000 for 16-bit, 1 for float)",
 )
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def compare(
-    prediction: Path, reference: Path, lr_path: Path | None, data_range: float | None, as_json: bool
+    prediction: Path, reference: Path, lr_path: Path | None, data_range: str | None, as_json: bool
 ) -> None:
     """PSNR, SSIM, SAM, ERGAS, RMSE of PREDICTION against REFERENCE (same grid)."""
     from geogen.eval.compare import compare_rasters
 
-    d = _guard(lambda: compare_rasters(prediction, reference, lr_path=lr_path, data_range=data_range))
+    d = _guard(
+        lambda: compare_rasters(prediction, reference, lr_path=lr_path, data_range=_data_range(data_range))
+    )
 
     def render(d: dict[str, Any]) -> None:
         click.echo(
             f"bands: {', '.join(d['bands'])}; data range {d['data_range']:g}; {d['pixels']} valid pixels"
+            + (f" ({d['nonfinite_pixels']} NaN/inf left out)" if d.get("nonfinite_pixels") else "")
         )
         click.echo(f"{'':<12}{'PSNR dB':>10}{'SSIM':>10}{'SAM deg':>10}{'ERGAS':>10}{'RMSE':>12}")
         for name in ("bicubic", "prediction"):
@@ -98,8 +144,22 @@ def wald_cmd(input_path: Path, engines: tuple[str, ...], factor: int, seed: int,
     from geogen.io.sentinel2 import open_s2
 
     def run() -> dict[str, Any]:
+        from geogen.errors import RasterError
+
         with open_s2(input_path) as stack:
-            return wald(stack, list(engines), factor=factor, seed=seed).to_json()
+            rows, cols = stack.grid.shape
+            if rows * cols > WALD_MAX_PIXELS:
+                raise RasterError(
+                    f"{input_path} is {cols} x {rows} px; Wald's protocol holds the whole scene in memory and "
+                    f"takes at most {WALD_MAX_PIXELS // 10**6} million pixels: crop it first (--aoi in superres, "
+                    "or gdal_translate -srcwin)"
+                )
+            try:
+                return wald(stack, list(engines), factor=factor, seed=seed).to_json()
+            except ValueError as exc:
+                if isinstance(exc, GeogenError):
+                    raise
+                raise RasterError(f"{input_path}: {exc}") from None
 
     d = _guard(run)
 
@@ -142,7 +202,12 @@ def fidelity_cmd(
         with open_raster(path) as ds:
             if ds.count < max(bands):
                 raise RasterError(f"{path} has {ds.count} band(s), {max(bands)} needed")
-            return ds.read(bands)
+            if bands == [1]:  # a class map: codes as stored
+                return _read_native(ds, path)
+            data = _read_f32(ds, bands, None, path)
+            if not np.isfinite(data).all():
+                raise RasterError(f"{path} has NaN or infinite values; class fidelity needs finite colours")
+            return data
 
     def run() -> dict[str, Any]:
         try:
@@ -178,12 +243,12 @@ def fidelity_cmd(
 @click.argument("lr_path", metavar="LR", type=click.Path(path_type=Path))
 @click.option(
     "--data-range",
-    type=float,
+    type=str,
     default=None,
     help="divide values by this to get reflectance (default: 10000 for 16-bit, 255 for 8-bit, 1 for float)",
 )
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_json: bool) -> None:
+def consistency_cmd(sr_path: Path, lr_path: Path, data_range: str | None, as_json: bool) -> None:
     """opensr-test consistency of a super-resolved SR against its low-resolution input LR (RGB bands).
 
     Reflectance L1 and spectral angle (degrees) between SR degraded to LR's grid and LR, and the spatial shift
@@ -195,6 +260,7 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
     from geogen.io.raster import dataset_grid, open_raster
 
     def run() -> dict[str, Any]:
+        dr = _data_range(data_range)
         with open_raster(sr_path) as s, open_raster(lr_path) as lo:
             sg, lg = dataset_grid(s), dataset_grid(lo)
             scale = lg.res[0] / sg.res[0]
@@ -205,15 +271,39 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
             sr_bands, lr_bands = _rgb_indexes(s), _rgb_indexes(lo)
             n = min(len(sr_bands), len(lr_bands))
             sr_bands, lr_bands = sr_bands[:n], lr_bands[:n]
-            sr = s.read(sr_bands).astype(np.float64) / (data_range or default_data_range(s.dtypes[0]))
-            lr = lo.read(lr_bands, window=lo.window(*sg.bounds)).astype(np.float64)
-            lr /= data_range or default_data_range(lo.dtypes[0])
+            sr = _read_f32(s, sr_bands, None, sr_path) / (dr or default_data_range(s.dtypes[0]))
+            lr = _read_f32(lo, lr_bands, lo.window(*sg.bounds), lr_path)
+            lr /= dr or default_data_range(lo.dtypes[0])
         k = round(scale)
         h, w = lr.shape[1] * k, lr.shape[2] * k
         if sr.shape[1] < h or sr.shape[2] < w:
             raise RasterError(f"{sr_path} does not cover {lr_path} on the same footprint")
-        out = consistency_metrics(lr, sr[:, :h, :w], k, rgb_bands=(0, 1, 2) if n == 3 else (0, 0, 0))
-        return {"scale": k, **{key: float(v) for key, v in out.items()}}
+        sr = sr[:, :h, :w]
+        lr_ok = np.isfinite(lr).all(axis=0)
+        sr_ok = np.isfinite(sr).all(axis=0).reshape(lr.shape[1], k, lr.shape[2], k).all(axis=(1, 3))
+        valid = lr_ok & sr_ok
+        if not valid.any():
+            raise RasterError(f"no pixel of {sr_path} and {lr_path} can be scored: every pixel is NaN/inf")
+        bad = int((~valid).sum())
+        for a in (lr, sr):  # NaN/inf filled with the band's mean for the shift; left out of the other scores
+            for band in a:
+                f = np.isfinite(band)
+                band[~f] = band[f].mean() if f.any() else 0.0
+        out = consistency_metrics(
+            lr, sr, k, rgb_bands=(0, 1, 2) if n == 3 else (0, 0, 0), valid=valid if bad else None
+        )
+        notes: list[str] = []
+        if bad:
+            notes.append(
+                f"{bad} pixel(s) of {lr_path}'s grid with NaN or infinite values left out of the reflectance "
+                "and spectral scores"
+            )
+        return {
+            "scale": k,
+            **{key: float(v) for key, v in out.items()},
+            "nonfinite_pixels": bad,
+            "warnings": notes,
+        }
 
     d = _guard(run)
 
@@ -224,6 +314,29 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: float | None, as_j
         )
 
     _emit(d, as_json, render)
+
+
+def _read_f32(ds, bands: list[int], window, path: Path) -> np.ndarray:
+    """Bands of ``ds`` as float32 (a truncated or corrupt file is a one-line error naming it)."""
+    from rasterio.errors import RasterioError
+
+    from geogen.errors import RasterError
+
+    try:
+        return ds.read(bands, window=window, out_dtype="float32")
+    except RasterioError as exc:
+        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
+
+
+def _read_native(ds, path: Path) -> np.ndarray:
+    from rasterio.errors import RasterioError
+
+    from geogen.errors import RasterError
+
+    try:
+        return ds.read([1])
+    except RasterioError as exc:
+        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
 def _rgb_indexes(ds) -> list[int]:

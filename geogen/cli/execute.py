@@ -19,7 +19,7 @@ import click
 from geogen.api import CancelToken, Result
 from geogen.errors import CancelledError, GeogenError
 from geogen.job.runner import install_signal_handlers
-from geogen.progress import BarReporter, JsonlReporter, NullReporter, Reporter
+from geogen.progress import BarReporter, JsonlReporter, NullReporter, Reporter, capture_library_warnings
 
 PROGRESS_MODES = ("auto", "bar", "jsonl", "none")
 
@@ -28,10 +28,11 @@ ApiCall = Callable[[Reporter, CancelToken], Result]
 
 
 def make_reporter(mode: str) -> Reporter:
+    """The reporter of a ``--progress`` mode; in every mode warnings also go to stderr as ``warning:`` lines."""
     if mode == "jsonl":
-        return JsonlReporter(sys.stdout)
+        return JsonlReporter(sys.stdout, warn_stream=sys.stderr)
     if mode == "none" or (mode == "auto" and not sys.stderr.isatty()):
-        return NullReporter()
+        return NullReporter(warn_stream=sys.stderr)
     return BarReporter(sys.stderr)
 
 
@@ -42,6 +43,20 @@ def fail(message: str, *, mode: str, code: int, error: str) -> NoReturn:
     sys.exit(code)
 
 
+def _pixel_unit(crs: str) -> str:
+    """ "m/px", or "deg/px" in a geographic CRS (EPSG:4326...), or the CRS's own linear unit."""
+    try:
+        from pyproj import CRS
+
+        c = CRS.from_user_input(crs)
+    except Exception:
+        return "m/px"
+    if c.is_geographic:
+        return "deg/px"
+    unit = c.axis_info[0].unit_name if c.axis_info else "metre"
+    return "m/px" if unit in ("metre", "meter") else f"{unit}/px"
+
+
 def describe(result: Result) -> str:
     """One line per output for people."""
     lines = []
@@ -50,8 +65,8 @@ def describe(result: Result) -> str:
         res = (right - left) / o.width if o.width else 0
         date = f", {o.date}" if o.date else ""
         lines.append(
-            f"{o.path}: {len(o.bands)} band(s), {o.width} x {o.height} px at {res:g} m/px, {o.crs}{date}"
-            + (", SYNTHETIC" if o.synthetic else "")
+            f"{o.path}: {len(o.bands)} band(s), {o.width} x {o.height} px at {res:g} {_pixel_unit(o.crs)}, "
+            f"{o.crs}{date}" + (", SYNTHETIC" if o.synthetic else "")
         )
     return "\n".join(lines)
 
@@ -64,8 +79,13 @@ def execute(call: ApiCall, progress: str) -> Result:
     reporter = make_reporter(progress)
     token = CancelToken()
     install_signal_handlers(token)
+    # Library warnings (rasterio, shapely, pyproj...) are kept for the result record as they come, and printed
+    # only once the job succeeded: never before the one-line error.
+    held: list[str] = []
+    kept = getattr(reporter, "warnings", None)
     try:
-        result = call(reporter, token)
+        with capture_library_warnings(held, kept.append if isinstance(kept, list) else None):
+            result = call(reporter, token)
     except CancelledError as exc:
         fail(str(exc), mode=progress, code=exc.exit_code, error="CancelledError")
     except GeogenError as exc:
@@ -84,6 +104,10 @@ def execute(call: ApiCall, progress: str) -> Result:
             code=1,
             error="InternalError",
         )
+    for message in held:
+        if progress == "jsonl":
+            JsonlReporter(sys.stdout).event({"type": "log", "level": "warning", "message": message})
+        click.echo(f"warning: {message}", err=True)
     if progress == "jsonl":
         JsonlReporter(sys.stdout).event(
             {"type": "result", "result_path": str(result.result_path), "result": result.to_json()}

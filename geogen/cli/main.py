@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 import geogen
+from geogen.cli.clean_cmd import clean
 from geogen.cli.demo_cmd import demo
 from geogen.cli.info_cmd import info, job_schema
 from geogen.cli.run_cmd import run
 from geogen.cli.superres_cmd import superres
 
-COMMANDS = [run, superres, demo, info, job_schema]
+COMMANDS = [run, superres, demo, info, job_schema, clean]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,3 +49,7 @@ _register_optional()
 
 def main() -> None:
     cli(prog_name="geogen")
+
+
+if __name__ == "__main__":
+    main()

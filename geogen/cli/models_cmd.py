@@ -48,6 +48,15 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _store(*, keep_resumable: bool = True) -> Store:
+    """The store, after removing what dead add/pull commands left in it (reported in one stderr line)."""
+    store = Store()
+    message = store.sweep(keep_resumable=keep_resumable).message()
+    if message:
+        click.echo(f"geogen: {message}", err=True)
+    return store
+
+
 def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -74,7 +83,7 @@ def models() -> None:
 @_user_errors
 def list_(as_json: bool, available: bool) -> None:
     """List installed models."""
-    store = Store()
+    store = _store()
     entries = store.entries()
     if as_json:
         click.echo(
@@ -138,7 +147,7 @@ def add(
             )
         kind = published.kind
         meta = {"facts": dict(published.facts), "licence": published.licence, "catalog": published.name}
-    entry = Store().add(
+    entry = _store().add(
         name,
         path,
         kind=kind,
@@ -163,13 +172,15 @@ def add(
 @_user_errors
 def verify(name: str) -> None:
     """Re-hash NAME's files and name every file that changed or is missing."""
-    report = Store().verify(name)
+    report = _store().verify(name)
     if not report.ok:
         parts = []
         if report.changed:
             parts.append(f"{len(report.changed)} file(s) changed: {', '.join(report.changed)}")
         if report.missing:
             parts.append(f"{len(report.missing)} file(s) missing: {', '.join(report.missing)}")
+        if report.damaged:
+            parts.append(f"{len(report.damaged)} file(s) truncated or damaged: {', '.join(report.damaged)}")
         fail(f"model {name!r} is damaged: {'; '.join(parts)}", mode="none", code=1, error="ModelError")
     extra = f" ({len(report.extra)} file(s) not recorded: {', '.join(report.extra)})" if report.extra else ""
     click.echo(f"{name}: OK{extra}")
@@ -181,12 +192,18 @@ def verify(name: str) -> None:
 @click.option(
     "--trust-pickle",
     is_flag=True,
-    help="allow pickles that weights-only loading refuses (they can run code: trusted sources only)",
+    help="allow pickles that weights-only loading refuses (they can run code: trusted sources only); "
+    "needed again even if the model was added with --trust-pickle",
 )
 @_user_errors
 def convert(name: str, keep_bin: bool, trust_pickle: bool) -> None:
-    """Convert NAME's pickle weights (.bin/.pt/.ckpt) to .safetensors."""
-    result = Store().convert(name, keep_bin=keep_bin, trust_pickle=trust_pickle)
+    """Convert NAME's pickle weights (.bin/.pt/.ckpt) to .safetensors.
+
+    Converting unpickles the files: a pickle that weights-only loading refuses is converted only with
+    --trust-pickle on this command. The trust given at `models add --trust-pickle` lets geogen load the
+    model; it is not reused here.
+    """
+    result = _store().convert(name, keep_bin=keep_bin, trust_pickle=trust_pickle)
     if not result.converted:
         click.echo(f"{name}: no pickle weights to convert")
     for src, dst in result.converted:
@@ -204,7 +221,7 @@ def convert(name: str, keep_bin: bool, trust_pickle: bool) -> None:
 @_user_errors
 def remove(name: str) -> None:
     """Uninstall NAME (a linked model's files stay where they are)."""
-    entry = Store().remove(name)
+    entry = _store().remove(name)
     where = f"files left in place at {entry.path}" if entry.linked else f"deleted {entry.path}"
     click.echo(f"removed {name} ({where})")
 
@@ -214,8 +231,17 @@ def remove(name: str) -> None:
 @progress_option
 @_user_errors
 def pull(name: str, progress: str) -> None:
-    """Download the published model NAME into the store (`geogen models list --available` lists them)."""
+    """Download the published model NAME into the store (`geogen models list --available` lists them).
+
+    An interrupted pull (lost connection, Ctrl-C, crash) is resumed by the next pull of NAME where the
+    server supports it; its partial files are otherwise removed by any `geogen models` command a day later.
+    """
     reporter = make_reporter(progress)
+    message = Store().sweep().message()
+    if message and progress == "jsonl":
+        reporter.log(message)
+    elif message:
+        click.echo(f"geogen: {message}", err=True)
     entry, downloaded = pull_model(name, reporter=reporter)
     if progress == "jsonl":  # the plugin reads JSON lines only
         reporter.event({"type": "result", "downloaded": downloaded, "model": entry.to_json(with_files=False)})
@@ -247,7 +273,7 @@ def _describe(entry: ModelEntry) -> list[str]:
 @_user_errors
 def info(name_or_path: str, as_json: bool) -> None:
     """Show an installed model (or what geogen detects in a folder)."""
-    entry = resolve(name_or_path)
+    entry = resolve(name_or_path, store=_store())
     if as_json:
         click.echo(json.dumps(entry.to_json(), indent=2))
     else:

@@ -27,7 +27,7 @@ output_option = click.option(
     "--output",
     "output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a folder is refused in one line by prepare_output, not by click
     help="output GeoTIFF path",
 )
 aoi_option = click.option(
@@ -49,12 +49,25 @@ date_option = click.option(
 out_crs_option = click.option("--out-crs", default=None, help="CRS to write in (default: the input's)")
 
 
+def _all_numbers(parts: list[str]) -> bool:
+    try:
+        [float(p) for p in parts]
+    except ValueError:
+        return False
+    return True
+
+
 def parse_aoi(aoi: str | None) -> tuple[float, float, float, float] | Path | None:
     """--aoi as ``left,bottom,right,top`` bounds or a vector file path (the API checks either)."""
     if aoi is None:
         return None
     parts = aoi.split(",")
     if len(parts) != 4:
+        if not Path(aoi).exists() and _all_numbers(parts):  # "5,45" is a mistyped box, not a file name
+            raise click.BadParameter(
+                f"expected 4 numbers left,bottom,right,top (or a vector file), got {len(parts)}: {aoi!r}",
+                param_hint="--aoi",
+            )
         return Path(aoi)
     try:
         left, bottom, right, top = (float(p) for p in parts)

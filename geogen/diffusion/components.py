@@ -198,17 +198,26 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _load_text_encoder(folder: Path, dtype: torch.dtype) -> torch.nn.Module:
+def _load_text_encoder(folder: Path, dtype: torch.dtype, trust_pickle: bool = False) -> torch.nn.Module:
+    import pickle
+
     from transformers import CLIPTextModel
 
+    from geogen.models.loading import check_folder_weights
+
+    full_unpickle = check_folder_weights(folder, trust_pickle=trust_pickle)  # one-line refusal of a pickle
     try:
         with _quiet_transformers():
             # (model, loading info) with output_loading_info; transformers types it as the model alone.
             loaded: Any = CLIPTextModel.from_pretrained(
-                str(folder), local_files_only=True, dtype=dtype, output_loading_info=True
+                str(folder),
+                local_files_only=True,
+                dtype=dtype,
+                output_loading_info=True,
+                weights_only=not full_unpickle,
             )
             model, info = loaded
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
         raise ModelError(f"cannot load the text encoder in {folder}: {exc}") from None
     # Unexpected keys are harmless leftovers (e.g. position_ids buffers of older transformers); missing or
     # resized ones would mean a randomly initialised encoder.
@@ -281,7 +290,7 @@ def load_components(
     dt = dtype if isinstance(dtype, torch.dtype) else select_dtype(dev, dtype)
     folder = _pipeline_folder(entry)
     tokenizer = _load_tokenizer(folder / "tokenizer")
-    text_encoder = _load_text_encoder(folder / "text_encoder", dt)
+    text_encoder = _load_text_encoder(folder / "text_encoder", dt, entry.trust_pickle)
     vae: Any = load_checked(AutoencoderKL, folder / "vae", trust_pickle=entry.trust_pickle, torch_dtype=dt)
     unet: Any = load_unet(entry.weights_path, trust_pickle=entry.trust_pickle, torch_dtype=dt)
     scheduler = _load_scheduler(folder / "scheduler", entry)

@@ -86,6 +86,7 @@ def consistency_metrics(
     border: int = 16,
     degradation: str = "opensr",
     max_shift: float = 5.0,
+    valid: np.ndarray | None = None,
 ) -> dict[str, float]:
     """opensr-test's consistency scores of ``sr`` against its input ``lr`` (see the module docstring).
 
@@ -97,6 +98,8 @@ def consistency_metrics(
         border: fine pixels dropped at each edge before scoring (opensr-test: 16).
         degradation: "opensr" (antialiased bilinear) or "sensor" (geogen's MTF model).
         max_shift: shifts longer than this (input pixels) count as failed alignments (NaN).
+        valid: (h, w) bool on ``lr``'s grid: pixels left out of the reflectance and spectral scores (e.g.
+            NaN/inf ones, which the caller fills with finite values first).
 
     Returns:
         ``{"reflectance": L1, "spectral": degrees, "spatial": input pixels}``.
@@ -117,10 +120,16 @@ def consistency_metrics(
     if lr_c.shape[1] < 2 or lr_c.shape[2] < 2 or sr_c.shape[1] % scale or sr_c.shape[2] % scale:
         raise ValueError(f"lr {lr.shape} is too small for a {border} px border at scale {scale}")
     down = degrade_bilinear(sr_c, scale) if degradation == "opensr" else mtf.degrade(sr_c, scale)
-    reflectance = float(np.mean(np.abs(lr_c - down)))
+    v = np.ones(lr_c.shape[1:], bool)
+    if valid is not None:
+        b = border // scale
+        v = np.asarray(valid, bool)[b : b + lr_c.shape[1], b : b + lr_c.shape[2]]
+        if not v.any():
+            raise ValueError("no valid pixel is left to score away from the border")
+    reflectance = float(np.mean(np.abs(lr_c - down)[:, v]))
     dot = (lr_c * down).sum(axis=0, dtype=np.float64)
     norms = np.linalg.norm(lr_c.astype(np.float64), axis=0) * np.linalg.norm(down.astype(np.float64), axis=0)
-    ok = norms > 0
+    ok = (norms > 0) & v
     angles = np.degrees(np.arccos(np.clip(dot[ok] / norms[ok], -1.0, 1.0)))
     spectral = float(np.mean(angles)) if angles.size else math.nan
     if lr_c.shape[0] >= 3:

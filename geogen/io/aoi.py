@@ -88,6 +88,61 @@ def centroid_lonlat(area: Area) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
+ANTIMERIDIAN_HINT = (
+    "geogen works on one side of the antimeridian at a time: split the area at 180\u00b0 longitude and run "
+    "one job per side"
+)
+
+
+def crosses_antimeridian(bounds: tuple[float, float, float, float], crs: str) -> bool:
+    """Whether the box ``bounds`` in ``crs`` straddles the antimeridian (180\u00b0 longitude).
+
+    Geographic bounds cross it when they reach past +-180; projected ones when their WGS84 footprint wraps
+    around (pyproj returns a west edge east of the east edge for those).
+    """
+    c = parse_crs(crs)
+    left, bottom, right, top = bounds
+    if c.is_geographic:
+        return left < -180 or right > 180
+    try:
+        tr = Transformer.from_crs(c, CRS.from_epsg(4326), always_xy=True)
+        west, _, east, _ = tr.transform_bounds(left, bottom, right, top, densify_pts=21)
+    except Exception:  # outside the CRS's domain: nothing to say about longitudes
+        return False
+    return bool(west > east)
+
+
+def check_antimeridian(area: Area, what: str = "the area of interest") -> None:
+    """Refuse an area that crosses the antimeridian, or (geographic) spans more than 180\u00b0 of longitude,
+    which is how an area split at +-180 reads.
+
+    Raises:
+        GeometryError: with the reason and what to do.
+    """
+    left, _, right, _ = area.bounds
+    if crosses_antimeridian(area.bounds, area.crs):
+        raise GeometryError(f"{what} crosses the antimeridian (180\u00b0 longitude); {ANTIMERIDIAN_HINT}")
+    if is_geographic(area.crs) and right - left > 180:
+        raise GeometryError(
+            f"{what} spans {right - left:.0f}\u00b0 of longitude ({left:g} to {right:g}): an area split at "
+            f"the antimeridian reads as one spanning the globe; {ANTIMERIDIAN_HINT}"
+        )
+
+
+def check_output_crs(grid: Grid, crs: str | None, what: str = "the output") -> None:
+    """Refuse writing ``grid`` in a geographic ``crs`` when it crosses the antimeridian (the warp would wrap it
+    around the globe), before any work.
+
+    Raises:
+        GeometryError: with the reason and what to do.
+    """
+    if crs is not None and is_geographic(crs) and crosses_antimeridian(grid.bounds, grid.crs):
+        raise GeometryError(
+            f"{what} crosses the antimeridian (180\u00b0 longitude) and cannot be written in {crs}; "
+            "write it in its own projected CRS (leave the output CRS unset) or split the area at 180\u00b0"
+        )
+
+
 def area_from_bounds(bounds: tuple[float, float, float, float], crs: str) -> Area:
     """An Area from (left, bottom, right, top) in ``crs``.
 
@@ -95,10 +150,20 @@ def area_from_bounds(bounds: tuple[float, float, float, float], crs: str) -> Are
         GeometryError: empty/inverted bounds or an invalid CRS.
     """
     left, bottom, right, top = bounds
+    geographic = parse_crs(crs).is_geographic
+    if geographic and top > bottom and 0 < left <= 180 and -180 <= right < 0:
+        raise GeometryError(
+            f"area bounds {bounds} are inverted (west edge {left:g} east of east edge {right:g}): if the area "
+            f"crosses the antimeridian, {ANTIMERIDIAN_HINT}"
+        )
     if not (right > left and top > bottom):
         raise GeometryError(f"area bounds are empty or inverted: {bounds}")
     crs_str = crs_to_str(parse_crs(crs).to_wkt())
-    if parse_crs(crs).is_geographic and not (left >= -180 and right <= 180 and bottom >= -90 and top <= 90):
+    if geographic and (left < -180 or right > 180) and bottom >= -90 and top <= 90:
+        raise GeometryError(
+            f"area bounds {bounds} are out of range: they reach past 180\u00b0 longitude; {ANTIMERIDIAN_HINT}"
+        )
+    if geographic and not (left >= -180 and right <= 180 and bottom >= -90 and top <= 90):
         raise GeometryError(f"geographic bounds out of range (lon -180..180, lat -90..90): {bounds}")
     return Area(box(left, bottom, right, top), crs_str)
 
@@ -129,7 +194,9 @@ def area_from_spec(aoi: AreaSpec) -> Area:
         InputFileError, VectorError, GeometryError: see ``area_from_vector`` and ``area_from_bounds``.
     """
     if aoi.vector:
-        return area_from_vector(aoi.vector, aoi.layer)
+        area = area_from_vector(aoi.vector, aoi.layer)
+        check_antimeridian(area, f"the area of interest {Path(aoi.vector).name}")
+        return area
     return area_from_bounds(aoi.bounds, aoi.crs)  # type: ignore[arg-type]
 
 
@@ -174,6 +241,7 @@ def working_grid(area: Area, gsd: float, *, crs: str | None = None, snap: bool =
         raise GeometryError(f"GSD must be a positive number of metres, got {gsd!r}")
     if area.geometry.is_empty or area.geometry.area == 0:
         raise GeometryError("area of interest is empty")
+    check_antimeridian(area)
     target = crs or working_crs(area)
     left, bottom, right, top = (
         reproject_bounds(area.bounds, area.crs, target) if area.crs != target else area.bounds
@@ -206,5 +274,5 @@ def check_tile_budget(
         )
     raise AreaTooLargeError(
         f"the area needs {n_tiles} {what}{eta}, above the limit of {max_tiles}; "
-        "choose a smaller area or a coarser GSD, or raise max_tiles"
+        'choose a smaller area or a coarser GSD, or raise the limit (--max-tiles, or "max_tiles" in a job file)'
     )

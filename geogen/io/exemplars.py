@@ -13,11 +13,13 @@ import numpy as np
 from scipy import ndimage
 
 from geogen.errors import InputFileError, RasterError
-from geogen.io.raster import dataset_grid, open_raster
+from geogen.io.raster import check_pixels, dataset_grid, open_raster, reading
 from geogen.landcover.mapping import ClassMapping, check_codes
 from geogen.landcover.vocab import FLAIR19, Vocabulary
 
 EXEMPLAR_ROOT = Path(__file__).resolve().parent.parent / "data" / "exemplars"
+MAX_EXEMPLAR_PIXELS = 1 << 26
+"""Largest exemplar image or class raster read (8192 x 8192 px): exemplars are read whole."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,16 @@ def read_exemplar(
                 f"got {ds.count} {ds.dtypes[0]} bands"
             )
         img_grid = dataset_grid(ds, require_crs=False)
-        image = ds.read([1, 2, 3])
+        check_pixels(ds.width, ds.height, MAX_EXEMPLAR_PIXELS, image_path, "exemplar image")
+        with reading(image_path):
+            image = ds.read([1, 2, 3])
     with open_raster(mask_path) as ds:
         if ds.count != 1:
             raise RasterError(f"exemplar class raster {mask_path} must have one band, got {ds.count}")
         mask_grid = dataset_grid(ds, require_crs=False)
-        classes, nodata = ds.read(1), ds.nodata
+        check_pixels(ds.width, ds.height, MAX_EXEMPLAR_PIXELS, mask_path, "exemplar class raster")
+        with reading(mask_path):
+            classes, nodata = ds.read(1), ds.nodata
     if image.shape[1:] != classes.shape or not np.allclose(img_grid.res, mask_grid.res):
         raise RasterError(
             f"exemplar image {image_path} and class raster {mask_path} are not on the same grid"

@@ -15,7 +15,7 @@ from types import TracebackType
 from rasterio.enums import ColorInterp
 from rasterio.warp import Resampling
 
-from geogen.io.aoi import parse_crs
+from geogen.io.aoi import check_output_crs, parse_crs
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output, reproject_file, temp_sibling
 from geogen.io.raster import read_grid
 from tiles import Grid
@@ -30,15 +30,19 @@ def warp_output(src: Path, dst: Path, crs: str, *, overwrite: bool, progress: Pr
     """Reproject the finished ``src`` onto ``crs`` as ``dst`` (bilinear), delete ``src`` even on failure, and
     return ``dst``'s grid (what the output record describes).
 
+    The warp runs strip by strip (``geogen.io.geotiff.reproject_file``), reporting ``progress(done, total)``
+    after each: a job's reporter checks for a cancel there, and the commit checks again, so a cancelled warp
+    leaves nothing under ``dst``.
+
     Raises:
         OutputError: ``dst`` exists and ``overwrite`` is False, or cannot be written.
+        CancelledError: the job was cancelled during the warp.
     """
     progress(0, 1)
     try:
-        reproject_file(src, dst, crs, resampling=Resampling.bilinear, overwrite=overwrite)
+        reproject_file(src, dst, crs, resampling=Resampling.bilinear, overwrite=overwrite, progress=progress)
     finally:
         src.unlink(missing_ok=True)
-    progress(1, 1)
     return read_grid(dst)
 
 
@@ -66,6 +70,9 @@ class RGBAOutput:
         prepare_output(final, overwrite=overwrite)  # "output exists" before any work, not after it
         self.final = final
         self.crs = crs if crs and parse_crs(crs) != parse_crs(grid.crs) else None
+        check_output_crs(
+            grid, self.crs
+        )  # a warp across the antimeridian would wrap the image around the globe
         self.path = temp_sibling(final, "utm") if self.crs else final
         self.overwrite = overwrite
         self.progress = progress

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from geogen.errors import InputFileError, RasterError
+from geogen.io.raster import path_exists
 from geogen.sensors.sentinel2 import NATIVE_RES, OFFSET_BASELINE, REFLECTANCE_SCALE, S2_BANDS, normalise_band
 
 # S2_BANDS is also the band_id order of the offset lists when the metadata does not spell out the mapping
@@ -23,6 +25,8 @@ _IMG = re.compile(
     r"(?:^|/)GRANULE/(?P<granule>[^/]+)/IMG_DATA/(?:(?P<res>R\d+m)/)?[^/]*_(?P<band>B\d\d|B8A)(?:_\d+m)?\.jp2$",
     re.IGNORECASE,
 )
+MAX_METADATA_BYTES = 64 << 20
+"""Largest product metadata XML read (real ones are well under 1 MiB)."""
 _MTD = re.compile(r"(?:^|/)MTD_MSIL(1C|2A)\.xml$", re.IGNORECASE)
 
 
@@ -165,24 +169,38 @@ def read_safe(path: str | Path) -> SafeProduct:
         RasterError: unreadable metadata, several granules, or ambiguous band files.
     """
     p = Path(path)
-    if not p.exists():
+    if not path_exists(p):
         raise InputFileError(f"Sentinel-2 product not found: {p}")
     if p.is_file():
         try:
             with zipfile.ZipFile(p) as zf:
                 names = [n for n in zf.namelist() if not n.endswith("/")]
                 mtd, level, found = _scan(names, str(p))
+                size = zf.getinfo(mtd).file_size
+                if size > MAX_METADATA_BYTES:  # from the zip's directory, before inflating anything
+                    raise InputFileError(
+                        f"{p}: {mtd} declares {size / 2**20:.0f} MiB, far more than product metadata holds "
+                        f"(at most {MAX_METADATA_BYTES >> 20} MiB); the zip is corrupt or hostile"
+                    )
                 xml_bytes = zf.read(mtd)
         except zipfile.BadZipFile:
             raise InputFileError(
                 f"{p} is not a zip file (expected a Sentinel-2 .SAFE folder or its .zip)"
             ) from None
+        except (zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
+            raise InputFileError(f"cannot read the zip file {p}: {exc} (truncated or corrupt?)") from None
         prefix = "/vsizip/" + p.resolve().as_posix() + "/"
         resolve = lambda member: prefix + member  # noqa: E731
     else:
         names = [f.relative_to(p).as_posix() for f in p.rglob("*") if f.is_file()]
         mtd, level, found = _scan(names, str(p))
-        xml_bytes = (p / PurePosixPath(mtd)).read_bytes()
+        mtd_path = p / PurePosixPath(mtd)
+        if mtd_path.stat().st_size > MAX_METADATA_BYTES:
+            raise InputFileError(
+                f"{mtd_path} is {mtd_path.stat().st_size / 2**20:.0f} MiB, far more than product metadata "
+                f"holds (at most {MAX_METADATA_BYTES >> 20} MiB)"
+            )
+        xml_bytes = mtd_path.read_bytes()
         resolve = lambda member: str(p / PurePosixPath(member))  # noqa: E731
     baseline, quant, offsets, warnings = parse_metadata(xml_bytes, level, f"{p.name}/{mtd}")
     members = _pick_native(found, level, str(p))

@@ -31,10 +31,10 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning
 
 from geogen.errors import InputFileError, RasterError
-from geogen.io.raster import dataset_grid
+from geogen.io.raster import GDAL_ERRORS, check_pixels, dataset_grid, gdal_reason, path_exists, reading
 from geogen.io.safe import is_safe, read_safe
 from geogen.sensors.sentinel2 import NATIVE_RES, REFLECTANCE_SCALE, find_band, sort_bands
 from tiles import Grid, Window
@@ -143,12 +143,8 @@ class _FileBand:
     def _read_dn(self, inner: Window) -> np.ndarray:
         if self._ds is None:
             self._ds = _open(self.source.path, self.source.name)
-        try:
+        with reading(self.source.path, f"band {self.source.name}"):
             return self._ds.read(self.source.index, window=inner.to_rasterio())
-        except RasterioIOError as exc:
-            raise RasterError(
-                f"cannot read band {self.source.name} from {self.source.path}: {str(exc).splitlines()[0]}"
-            ) from None
 
     def close(self) -> None:
         if self._ds is not None:
@@ -311,14 +307,30 @@ class S2Stack:
 
 
 def _open(path: str, what: str) -> rasterio.io.DatasetReader:
-    if not path.startswith("/vsi") and not Path(path).exists():
+    if not path.startswith("/vsi") and not path_exists(path):
         raise InputFileError(f"Sentinel-2 file for {what} not found: {path}")
     try:
         with catch_warnings():
             simplefilter("ignore", NotGeoreferencedWarning)  # reported as a RasterError by _grid_of
             return rasterio.open(path)
-    except RasterioIOError as exc:
-        raise RasterError(f"cannot read {path} as a raster: {str(exc).splitlines()[0]}") from None
+    except GDAL_ERRORS as exc:
+        raise RasterError(f"cannot read {path} as a raster: {gdal_reason(exc)}") from None
+
+
+MAX_BAND_PIXELS = 1 << 31
+"""Largest band a stack may have (about 46000 x 46000 px; a whole Sentinel-2 tile at 10 m is 10980 x 10980)."""
+
+
+def _check_size(ds: rasterio.io.DatasetReader, path: str) -> None:
+    """Refuse a file declaring more than ``MAX_BAND_PIXELS`` from its header, before any pixel is read."""
+    check_pixels(
+        ds.width,
+        ds.height,
+        MAX_BAND_PIXELS,
+        path,
+        "Sentinel-2 file",
+        "a Sentinel-2 tile at 10 m is 10980 x 10980 px; cut the input to the area needed",
+    )
 
 
 def _grid_of(ds: rasterio.io.DatasetReader, path: str, band: str) -> Grid:
@@ -345,9 +357,9 @@ def _file_radiometry(ds: rasterio.io.DatasetReader, index: int, path: str, warni
     if dtype.kind in "iu":
         return integer_radiometry(nodata)
     step = max(1, max(ds.width, ds.height) // 256)
-    sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step))).astype(
-        np.float64
-    )
+    with reading(path):
+        sample = ds.read(index, out_shape=(max(1, ds.height // step), max(1, ds.width // step)))
+    sample = sample.astype(np.float64)
     return float_radiometry(sample, nodata, Path(path).name, warnings)
 
 
@@ -355,6 +367,7 @@ def _file_bands(path: Path, warnings: list[str]) -> list[BandSource]:
     """The Sentinel-2 bands in a raster file (named by its file name if single-band, else by descriptions)."""
     p = str(path)
     with _open(p, path.name) as ds:
+        _check_size(ds, p)
         if ds.count == 1:
             band = find_band(path.stem) or find_band(ds.descriptions[0] or "")
             pairs = [(1, band)] if band else []
@@ -415,6 +428,7 @@ def _safe_sources(path: Path) -> tuple[dict[str, BandSource], str, str | None, l
             f"{product.level} baseline {product.baseline}: (DN + {offset:g}) / {product.quantification:g}",
         )
         with _open(gdal_path, band) as ds:
+            _check_size(ds, gdal_path)
             sources[band] = BandSource(band, gdal_path, 1, _grid_of(ds, gdal_path, band), radiometry)
     return sources, product.level, product.baseline, warnings
 
@@ -427,7 +441,7 @@ def open_s2(path: str | Path) -> S2Stack:
         RasterError: a file is unreadable, not georeferenced, 8-bit, or off the common grid (naming the band).
     """
     p = Path(path)
-    if not p.exists():
+    if not path_exists(p):
         raise InputFileError(f"Sentinel-2 input not found: {p}")
     warnings: list[str] = []
     level = baseline = None

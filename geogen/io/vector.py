@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from geogen.errors import InputFileError, VectorError
-from geogen.io.raster import crs_to_str
+from geogen.io.raster import crs_to_str, path_exists
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def read_vector(path: str | Path, layer: str | None = None, *, polygons_only: bo
             (the message names the feature).
     """
     p = Path(path)
-    if not p.exists():
+    if not path_exists(p):
         raise InputFileError(f"vector file not found: {p}")
     try:
         layers = fiona.listlayers(str(p))
@@ -58,6 +58,11 @@ def read_vector(path: str | Path, layer: str | None = None, *, polygons_only: bo
         raise VectorError(f"cannot read {p} as a vector file: {str(exc).splitlines()[0]}") from None
     if layer is not None and layer not in layers:
         raise VectorError(f"layer {layer!r} not found in {p}; layers: {', '.join(layers)}")
+    if layer is None and len(layers) > 1:  # never pick one silently
+        raise VectorError(
+            f"{p} has {len(layers)} layers ({', '.join(layers)}); name the one to use (--layer for sketch's "
+            'classes, "layer" in a job file\'s aoi or classes)'
+        )
     try:
         with fiona.open(str(p), layer=layer) as src:
             if not src.crs:

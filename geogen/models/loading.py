@@ -64,6 +64,46 @@ def weights_file(path: str | Path) -> Path:
     raise ModelError(f"No weights in model folder {folder}: expected {SAFETENSORS_NAME} or {PICKLE_NAME}")
 
 
+def check_folder_weights(path: str | Path, *, trust_pickle: bool = False) -> bool:
+    """Check a model folder's weights before a library loads them (transformers' ``from_pretrained``).
+
+    Every weights file must be structurally sound (safetensors offsets inside the file, pickle zips intact).
+    A folder whose weights are pickles is checked with weights-only loading first, so that a refused pickle
+    is one ``ModelError`` line naming the file rather than the library's multi-line error.
+
+    Returns:
+        True when the pickles need full unpickling and ``trust_pickle`` allows it.
+
+    Raises:
+        ModelError: a truncated or damaged weights file, or a pickle that weights-only loading refuses
+            (nothing in it was executed) without ``trust_pickle``.
+    """
+    from geogen.store.weights import SAFETENSORS_SUFFIX, check_weight_file, is_weight_pickle, load_pickle
+
+    folder = Path(path)
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as exc:
+        raise ModelError(f"cannot read the model folder {folder} ({exc.strerror or exc})") from None
+    safe = [p for p in files if p.suffix.lower() == SAFETENSORS_SUFFIX]
+    for file in safe:
+        check_weight_file(file)
+    if safe:  # transformers and diffusers load the safetensors files when there are any
+        return False
+    needs_full = False
+    for file in files:
+        if not is_weight_pickle(file.name):
+            continue
+        check_weight_file(file)
+        try:
+            load_pickle(file, mmap=True)
+        except ModelError:
+            if not trust_pickle:
+                raise
+            needs_full = True
+    return needs_full
+
+
 def state_dict_keys(path: str | Path, *, trust_pickle: bool = False) -> set[str]:
     """Names of the weights in a model folder, read without loading the tensors where the format allows.
 
@@ -153,10 +193,11 @@ def load_checked(
     Raises:
         ModelError: Unreadable folder, untrusted pickle, or weights that do not match ``cls``'s architecture.
     """
-    from geogen.store.weights import load_pickle, state_dict_of
+    from geogen.store.weights import check_weight_file, load_pickle, state_dict_of
 
     folder = Path(path)
     file = weights_file(folder)
+    check_weight_file(file)  # truncated or damaged: one line naming the file, before any library reads it
     state = None
     if file.suffix == ".bin":
         try:

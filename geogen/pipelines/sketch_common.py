@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
-from geogen.io.aoi import Area, centroid_lonlat
+from geogen.io.aoi import Area, area_from_spec, centroid_lonlat
 from geogen.io.classmap import ClassSource, open_class_source
 from geogen.io.outputs import RGBA_BANDS, RGBAOutput
 from geogen.landcover.mapping import code_lookup
@@ -26,16 +26,28 @@ from tiles import Grid
 if TYPE_CHECKING:
     from geogen.spec import SketchJob
 
+SCAN_PIXELS_PER_TILE = 1 << 20
+"""Class raster pixels a sketch job may read per tile of its budget (a 512 px tile at half the raster's GSD)."""
+
 
 def open_sketch_source(job: SketchJob) -> tuple[Vocabulary, ClassSource]:
     """The job's vocabulary and its land-cover input, mapped to that vocabulary.
 
+    A class raster is read only under the job's area of interest, and at most ``SCAN_PIXELS_PER_TILE`` pixels
+    per tile the job may use (checked from its header, so a huge declared size is refused at once).
+
     Raises:
         ClassMappingError, VectorError, RasterError: see ``open_class_source`` and ``code_lookup``.
+        AreaTooLargeError, GeometryError: a class raster too large for the job, or missing its area.
     """
     vocab = get_vocabulary(job.vocabulary)
     source = open_class_source(
-        job.landcover, code_lookup(job.mapping, vocab), class_field=job.class_field, layer=job.layer
+        job.landcover,
+        code_lookup(job.mapping, vocab),
+        class_field=job.class_field,
+        layer=job.layer,
+        area=area_from_spec(job.aoi) if job.aoi is not None else None,
+        max_pixels=job.max_tiles * SCAN_PIXELS_PER_TILE,
     )
     return vocab, source
 

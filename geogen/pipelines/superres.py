@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from geogen.engines.base import SharpenEngine, SharpenOptions
 from geogen.engines.registry import list_engines
-from geogen.errors import EngineError, JobSpecError
-from geogen.io.aoi import aoi_window, check_tile_budget, parse_crs
+from geogen.errors import EngineError, JobSpecError, RasterError
+from geogen.io.aoi import aoi_window, check_output_crs, check_tile_budget, parse_crs
+from geogen.io.gdal_env import INPUT_BLOCK_ROWS, raise_cache
 from geogen.io.geotiff import GeoTIFFWriter, prepare_output
 from geogen.io.outputs import native_output
 from geogen.io.sentinel2 import S2Stack, open_s2
@@ -112,8 +115,12 @@ def _write(
     tile: int,
     reporter: Reporter,
     overwrite: bool,
-) -> None:
-    """Sharpen ``window`` of the stack tile by tile into a uint16 GeoTIFF at ``target``."""
+) -> tuple[int, int, int]:
+    """Sharpen ``window`` of the stack tile by tile into a uint16 GeoTIFF at ``target``.
+
+    Returns (pixels, valid pixels, saturated band values) for the degenerate-output warnings.
+    """
+    n_valid = n_saturated = 0
     tiles = plan((window.height, window.width), tile, 0)
     writer = GeoTIFFWriter(
         target,
@@ -130,8 +137,34 @@ def _write(
             w = t.window
             scene_window = Window(window.col_off + w.col_off, window.row_off + w.row_off, w.width, w.height)
             reflectance, valid = engine.sharpen(stack, scene_window, bands)
-            writer.write(w, to_dn(reflectance, valid))
+            dn = to_dn(reflectance, valid)
+            n_valid += int(np.count_nonzero(dn.any(axis=0)))
+            n_saturated += int(np.count_nonzero(dn == np.iinfo(np.uint16).max))
+            writer.write(w, dn)
             reporter.progress(i + 1, len(tiles), "sharpen")
+        _refuse_degenerate(job, stack, n_valid, n_saturated, len(bands))  # inside: nothing is committed
+    return window.width * window.height, n_valid, n_saturated
+
+
+def _refuse_degenerate(
+    job: SuperresJob, stack: S2Stack, n_valid: int, n_saturated: int, n_bands: int
+) -> None:
+    """Fail when the output would hold nothing useful: no valid pixel at all, or most values saturated.
+
+    Raises:
+        RasterError: every input pixel is nodata, or most band values exceed the uint16 range.
+    """
+    where = " in the area of interest" if job.aoi is not None else ""
+    if n_valid == 0:
+        raise RasterError(
+            f"nothing to sharpen: every pixel of {stack.source}{where} is nodata (0, NaN or its nodata value)"
+        )
+    if n_saturated > 0.5 * n_valid * n_bands:
+        raise RasterError(
+            f"{stack.source}: {n_saturated} of {n_valid * n_bands} band values ({100 * n_saturated / (n_valid * n_bands):.0f} %) "
+            "saturate at 65535 (reflectance above 6.5535): its values are not Sentinel-2 reflectance or DN "
+            "x 10000 (wrong scale?)"
+        )
 
 
 def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) -> PipelineOutput:
@@ -161,6 +194,8 @@ def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) 
         window = aoi_window(job.aoi, stack.grid)
         n_tiles = count_tiles((window.height, window.width), tile, 0)
         check_tile_budget(n_tiles, job.max_tiles, seconds_per_tile=engine.seconds_per_window)
+        check_output_crs(stack.grid[window], out_crs)
+        raise_cache(window.width * INPUT_BLOCK_ROWS * len(stack.bands) * 2)  # one row of uint16 input blocks
         reporter.log(
             f"{Path(stack.source).name}: {len(stack.bands)} bands, {stack.grid.width} x "
             f"{stack.grid.height} px at {stack.grid.res[0]:g} m; radiometry: "
@@ -170,8 +205,25 @@ def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) 
         grid = stack.grid[window]
         gsd = grid.res[0]
         out = native_output(final, out_crs, grid.crs, overwrite=job.output.overwrite)
-        _write(job, stack, engine, bands, window, out.path, tile, reporter, out.write_overwrite)
+        n_px, n_valid, n_sat = _write(
+            job, stack, engine, bands, window, out.path, tile, reporter, out.write_overwrite
+        )
         source_name = Path(stack.source).name
+        n_sharpened = sum(1 for b in bands if stack.factor(b) > 1)
+    if n_valid == 0:
+        reporter.log(
+            f"every pixel of the output is nodata: {source_name} has no valid value (NaN, nodata or masked) "
+            "over this area",
+            "warning",
+        )
+    elif n_valid < n_px:
+        reporter.log(f"{100 * (n_px - n_valid) / n_px:.1f} % of the output is nodata", "info")
+    if n_sat:
+        reporter.log(
+            f"{n_sat} band value(s) saturated at 65535 (reflectance above 6.5535): the input's values are out "
+            "of range for Sentinel-2 reflectance",
+            "warning",
+        )
     grid = out.finish(lambda d, n: reporter.progress(d, n, "reproject")) or grid
     record = OutputRecord.on_grid(
         final,
@@ -181,8 +233,10 @@ def run_sharpening(job: SuperresJob, engine: SharpenEngine, reporter: Reporter) 
         synthetic=False,
         extra={"gsd_m": gsd, "source": source_name},
     )
-    summary = (
-        f"{len(bands)} Sentinel-2 bands of {source_name} sharpened to {gsd:g} m with engine {engine.name}: "
-        f"{grid.width} x {grid.height} px in {grid.crs}"
+    done = (
+        f"sharpened to {gsd:g} m with engine {engine.name}"
+        if n_sharpened
+        else f"copied at {gsd:g} m (all already at the finest resolution: nothing to sharpen)"
     )
+    summary = f"{len(bands)} Sentinel-2 bands of {source_name} {done}: {grid.width} x {grid.height} px in {grid.crs}"
     return PipelineOutput([record], engine.name, summary)

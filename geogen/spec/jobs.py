@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,9 +23,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from geogen.engines.registry import get_engine, list_engines
-from geogen.errors import InputFileError, JobSpecError
+from geogen.errors import InputFileError, JobSpecError, os_limit_reason
 from geogen.spec.migrate import CURRENT_VERSION, migrate
 
 SPEC_VERSION = CURRENT_VERSION
@@ -52,6 +55,11 @@ class AreaOfInterest(_Strict):
             if self.crs is None:
                 raise ValueError("`bounds` needs a `crs`")
             left, bottom, right, top = self.bounds
+            if top > bottom and 0 < left <= 180 and -180 <= right < 0:
+                raise ValueError(
+                    f"bounds {self.bounds} are inverted (west edge east of east edge): if the area crosses the "
+                    "antimeridian (180\u00b0 longitude), split it at 180\u00b0 and run one job per side"
+                )
             if not right > left or not top > bottom:
                 raise ValueError(
                     f"bounds {self.bounds} are empty or inverted (need left < right, bottom < top)"
@@ -59,18 +67,84 @@ class AreaOfInterest(_Strict):
         return self
 
 
+MAX_NAME_BYTES = 160
+"""Longest output name (UTF-8 bytes): file systems allow 255 per name, and geogen adds up to ~90 (dates, the
+owner tags of its partial files)."""
+_FORBIDDEN_CHARS = '<>:"/\\|?*'
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))}
+NAME_RULE = (
+    'any characters but path separators, control characters and the characters <>:"/\\|?* (refused on '
+    "Windows), not ending in a dot or space, not a Windows device name (CON, NUL, COM1...), at most "
+    f"{MAX_NAME_BYTES} bytes"
+)
+_NAME_SCHEMA: JsonDict = {
+    "pattern": '^[^<>:"/\\\\|?*\\u0000-\\u001f\\u007f]*[^<>:"/\\\\|?*\\u0000-\\u001f\\u007f. ]$'
+}
+
+
+def check_file_name(name: str) -> str:
+    """``name`` when every common OS (Windows, macOS, Linux) can hold it as one file name in a folder.
+
+    Spaces and accents are allowed; refused are path separators and ``..``-style names (nothing may leave the
+    output folder), control characters, Windows' reserved characters and device names, a trailing dot or space
+    (Windows drops them), and names too long for the file system once geogen's suffixes are added.
+
+    Raises:
+        ValueError: the reason, for the spec's validation message.
+    """
+    if not name or not name.strip():
+        raise ValueError("an output name cannot be empty")
+    if set(name) <= {"."}:
+        raise ValueError(f"{name!r} is not a file name")
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise ValueError(f"{name!r} holds the control character U+{ord(control):04X}")
+    bad = sorted({c for c in name if c in _FORBIDDEN_CHARS})
+    if bad:
+        raise ValueError(
+            f"{name!r} holds {' '.join(repr(c) for c in bad)}: output names cannot hold path separators or the characters "
+            '<>:"/\\|?* (refused on Windows); use the output folder for the location'
+        )
+    if name[-1] in ". ":
+        raise ValueError(f"{name!r} ends in a {'dot' if name[-1] == '.' else 'space'}, which Windows drops")
+    if name.split(".")[0].rstrip(" ").upper() in _RESERVED_NAMES:
+        raise ValueError(
+            f"{name!r} is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)"
+        )
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(f"{name[:24]!r}... is {size} bytes long, more than the {MAX_NAME_BYTES} allowed")
+    return name
+
+
 class OutputSpec(_Strict):
     """Where and how results are written."""
 
     dir: str = Field(description="output folder (created if missing)")
-    name: str = Field(default="geogen", description="file stem of the outputs", pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(
+        default="geogen",
+        description=f"file stem of the outputs: {NAME_RULE}",
+        json_schema_extra=_NAME_SCHEMA,
+    )
     crs: str | None = Field(default=None, description="CRS to write in (default: the input's or the area's)")
     overwrite: bool = False
     result: str = Field(
         default="result.json",
-        description="file name of the result record in `dir`",
-        pattern=r"^[A-Za-z0-9._-]+\.json$",
+        description=f"file name of the result record in `dir`, ending in .json: {NAME_RULE}",
+        json_schema_extra={"pattern": '^[^<>:"/\\\\|?*\\u0000-\\u001f\\u007f]*\\.json$'},
     )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_file_name(v)
+
+    @field_validator("result")
+    @classmethod
+    def _result(cls, v: str) -> str:
+        if not v.lower().endswith(".json"):
+            raise ValueError(f"{v!r} must end in .json")
+        return check_file_name(v)
 
 
 class DatedInput(_Strict):
@@ -96,7 +170,7 @@ class _JobBase(_Strict):
     version: Literal[2] = 2
     engine: str | None = Field(default=None, description="engine name; default depends on the task")
     model: str | None = Field(default=None, description="model name in the model store (diffusion engines)")
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     steps: int | None = Field(default=None, ge=1, le=1000)
     output: OutputSpec
     max_tiles: int = Field(
@@ -248,6 +322,8 @@ def parse_job(data: dict[str, Any], base_dir: Path | None = None) -> Job:
         raise JobSpecError(f"job has no `task`; expected one of {', '.join(TASKS)}")
     if data.get("task") not in TASKS:
         raise JobSpecError(f"unknown task {data.get('task')!r}; expected one of {', '.join(TASKS)}")
+    if _depth(data) > MAX_JOB_DEPTH:
+        raise JobSpecError(f"the job nests arrays/objects too deeply (at most {MAX_JOB_DEPTH} levels)")
     data = migrate(data)
     if base_dir is not None:
         data = _resolve_paths(data, base_dir)
@@ -259,26 +335,132 @@ def parse_job(data: dict[str, Any], base_dir: Path | None = None) -> Job:
     return job
 
 
-def load_job(path: str | Path) -> Job:
-    """Read and validate a job file.
+MAX_JOB_FILE_BYTES = 16 << 20
+"""Job files are small JSON documents; anything larger is refused before it is read."""
+MAX_JOB_DEPTH = 64
+"""Deepest nesting of arrays/objects a job may have (real jobs nest 4 levels at most)."""
+_MAX_INT_DIGITS = 30
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _job_encoding(raw: bytes) -> str:
+    """The encoding of a job file: from its byte-order mark, else from where the NUL bytes of its first
+    characters are (RFC 8259, section 8.1, for UTF-16 saved without a BOM), else UTF-8."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return encoding
+    head = raw[:4]
+    if len(head) >= 2 and head[0] == 0 and head[1] != 0:
+        return "utf-16-be"
+    if len(head) >= 2 and head[0] != 0 and head[1] == 0 and not (len(head) == 4 and head[2:] == b"\0\0"):
+        return "utf-16-le"
+    return "utf-8"
+
+
+def _decode_job(raw: bytes, p: Path) -> str:
+    """The text of a job file in UTF-8 (with or without BOM), UTF-16 or UTF-32 (with BOM, or UTF-16 without).
 
     Raises:
-        InputFileError: the file is missing or unreadable.
-        JobSpecError: it is not JSON or not a valid job.
+        JobSpecError: binary content, or text in another encoding.
+    """
+    encoding = _job_encoding(raw)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise JobSpecError(
+            f"job file {p} is not {encoding.upper().removesuffix('-SIG')} text (invalid byte 0x{raw[exc.start]:02x} "
+            f"at offset {exc.start}); save it as UTF-8"
+        ) from None
+    text = text.removeprefix("\ufeff")
+    bad = next((c for c in text if c < " " and c not in "\t\r\n"), None)
+    if bad is not None:
+        raise JobSpecError(
+            f"job file {p} holds control character U+{ord(bad):04X} at offset {text.index(bad)}: it is a binary "
+            "file, not a JSON job"
+        )
+    return text
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(
+            f"integer {text[:12]}... has {len(text.lstrip('-'))} digits; no job field needs more than {_MAX_INT_DIGITS}"
+        )
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:24]} is too large for a float")
+    return value
+
+
+def _parse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _depth(obj: Any) -> int:
+    """The nesting depth of a parsed JSON document (without recursion)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (dict, list)):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def load_job(path: str | Path) -> Job:
+    """Read and validate a job file: JSON in UTF-8 (with or without a BOM), UTF-16 or UTF-32.
+
+    Raises:
+        InputFileError: the file is missing, a folder, too large for a job file, or unreadable (naming the OS's
+            reason: permission denied, name too long...).
+        JobSpecError: not text in those encodings (a binary file), not JSON, nested too deeply, numbers no job
+            field can hold, or not a valid job.
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise InputFileError(f"job file {p} is a folder, not a JSON file")
+        size = p.stat().st_size
+        if size > MAX_JOB_FILE_BYTES:
+            raise InputFileError(
+                f"job file {p} is {size / 2**20:.0f} MiB; a job file is a small JSON document "
+                f"(at most {MAX_JOB_FILE_BYTES >> 20} MiB)"
+            )
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise InputFileError(f"job file not found: {p}") from None
     except OSError as exc:
-        raise InputFileError(f"cannot read job file {p}: {exc.strerror}") from None
+        if isinstance(exc, InputFileError):
+            raise
+        raise InputFileError(
+            f"cannot read job file {p}: {os_limit_reason(exc) or exc.strerror or exc}"
+        ) from None
+    text = _decode_job(raw, p)
     try:
-        data = json.loads(text)
+        data = json.loads(
+            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
     except json.JSONDecodeError as exc:
         raise JobSpecError(
             f"job file {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise JobSpecError(
+            f"job file {p} nests arrays/objects too deeply (at most {MAX_JOB_DEPTH} levels)"
+        ) from None
+    except ValueError as exc:  # from the number hooks (and Python's own limit on integer digits)
+        raise JobSpecError(f"job file {p}: {str(exc).splitlines()[0]}") from None
     return parse_job(data, base_dir=p.resolve().parent)
 
 

@@ -47,15 +47,17 @@ def copy_and_hash(src: Path, dst: Path) -> dict[str, object]:
 
 @dataclass
 class VerifyReport:
-    """Files that differ from the manifest: changed content, missing, and present but not recorded."""
+    """Files that differ from the manifest: changed content, missing, and present but not recorded; and weights
+    files whose structure is broken ("rel (what is wrong)"), e.g. truncated before they were installed."""
 
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.changed or self.missing)
+        return not (self.changed or self.missing or self.damaged)
 
 
 def verify_files(root: Path, expected: FileTable, present: Iterable[str] = ()) -> VerifyReport:

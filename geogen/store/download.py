@@ -2,21 +2,29 @@
 
 Connection failures raise ``OfflineError`` so that ``geogen models pull`` can tell the user what to download
 by hand; an HTTP error from a reachable server is a ``ModelError`` naming the URL and status.
+
+An interrupted download keeps its partial file (``<dest>.part``); the next download to the same ``dest`` asks
+for the rest with an HTTP Range request and appends it when the server answers 206 with the matching range
+(else it starts again from byte 0). The checksum covers the whole file either way. Redirects are followed to
+http(s) URLs only, and never from https down to http.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from geogen import __version__
-from geogen.errors import ModelError
+from geogen.errors import CancelledError, GeogenError, ModelError
 
 CHUNK = 1 << 20
 TIMEOUT_S = 30.0
@@ -27,22 +35,56 @@ class OfflineError(ModelError):
     """The source could not be reached (no network, DNS failure, refused or timed-out connection)."""
 
 
-def _request(url: str, headers: Mapping[str, str] | None) -> urllib.request.Request:
-    req = urllib.request.Request(url, headers={"User-Agent": f"geogen/{__version__}"})
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib also follows ftp://), and never from https to http."""
+
+    @staticmethod
+    def _check(req, fp, newurl):
+        old, new = req.full_url.split(":", 1)[0].lower(), newurl.split(":", 1)[0].lower()
+        if new not in ("http", "https") or (old == "https" and new == "http"):
+            fp.close()
+            raise ModelError(
+                f"refusing the redirect from {req.full_url} to {newurl}: "
+                + ("only http(s) is allowed" if new not in ("http", "https") else "it drops https for http")
+            )
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        self._check(req, fp, newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        # urllib refuses some schemes itself before redirect_request, with a message that reads as an HTTP error
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            self._check(req, fp, urljoin(req.full_url, location))
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_SafeRedirects)
+
+
+def _request(
+    url: str, headers: Mapping[str, str] | None, extra: Mapping[str, str] | None = None
+) -> urllib.request.Request:
+    req = urllib.request.Request(url, headers={"User-Agent": f"geogen/{__version__}", **(extra or {})})
     for key, value in (headers or {}).items():
         # Unredirected: a token for huggingface.co must not follow a redirect to a CDN or another host.
         req.add_unredirected_header(key, value)
     return req
 
 
-def _open(url: str, headers: Mapping[str, str] | None, timeout: float):
-    """Raises OfflineError (unreachable) or ModelError (HTTP error)."""
+def _open(
+    url: str, headers: Mapping[str, str] | None, timeout: float, extra: Mapping[str, str] | None = None
+):
+    """Raises OfflineError (unreachable) or ModelError (HTTP error, refused redirect)."""
     try:
-        return urllib.request.urlopen(_request(url, headers), timeout=timeout)
+        return _OPENER.open(_request(url, headers, extra), timeout=timeout)
     except urllib.error.HTTPError as exc:
         hint = "; it may need an access token (set HF_TOKEN)" if exc.code in (401, 403) else ""
         raise ModelError(f"download failed: {url} answered HTTP {exc.code} {exc.reason}{hint}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise OfflineError(f"cannot reach {url} ({reason})") from None
 
@@ -81,6 +123,30 @@ def _parse_checksum(checksum: str | None) -> tuple[str, str] | None:
     return algo, digest.lower()
 
 
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+
+
+def _hash_prefix(part: Path, hashes: list[Any]) -> int:
+    """Feed the bytes already in ``part`` to ``hashes``; their count."""
+    done = 0
+    with open(part, "rb") as f:
+        while chunk := f.read(CHUNK):
+            for h in hashes:
+                h.update(chunk)
+            done += len(chunk)
+    return done
+
+
+def _resumed_total(resp: Any, offset: int) -> int | None:
+    """The full size when ``resp`` is a 206 continuing at ``offset``; None when it is not one."""
+    if getattr(resp, "status", 200) != 206:
+        return None
+    m = _CONTENT_RANGE.fullmatch((resp.headers.get("Content-Range") or "").strip())
+    if not m or int(m.group(1)) != offset:
+        return None
+    return int(m.group(3)) if m.group(3) != "*" else int(m.group(2)) + 1
+
+
 def download(
     url: str,
     dest: Path,
@@ -94,38 +160,81 @@ def download(
     """Download ``url`` to ``dest`` and return its sha256 (hex).
 
     The bytes go to ``dest`` + ".part" first; ``dest`` appears only once size and checksum
-    (``"sha256:<hex>"`` or ``"md5:<hex>"``, as Zenodo gives) match.
+    (``"sha256:<hex>"`` or ``"md5:<hex>"``, as Zenodo gives) match. A ``.part`` left by an interrupted
+    download is resumed with a Range request where the server supports it. The ``.part`` is kept when the
+    connection is lost or the download is interrupted (so that it can resume), and deleted on any other
+    failure (HTTP error, wrong size or checksum).
 
     Raises:
-        OfflineError: the server cannot be reached. ModelError: HTTP error, size or checksum mismatch.
+        OfflineError: the server cannot be reached. ModelError: HTTP error, refused redirect, size or
+            checksum mismatch.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    check_url(url)
     expected = _parse_checksum(checksum)
-    sha = hashlib.sha256()
-    other = hashlib.new(expected[0]) if expected and expected[0] != "sha256" else None
     part = dest.with_name(dest.name + ".part")
-    done = 0
+    offset = part.stat().st_size if part.is_file() else 0
+    if size is not None and offset > size:
+        offset = 0
+    keep_part = False
     try:
-        with _open(check_url(url), headers, timeout) as resp, open(part, "wb") as out:
+        resp = None
+        if offset:
+            try:
+                resp = _open(url, headers, timeout, {"Range": f"bytes={offset}-"})
+            except ModelError as exc:
+                if isinstance(exc, OfflineError) or "HTTP 416" not in str(exc):
+                    keep_part = isinstance(exc, OfflineError)
+                    raise
+                resp = None  # 416: the range does not fit this file: start again
+            if resp is not None and _resumed_total(resp, offset) is None:
+                if getattr(resp, "status", 200) == 206:  # a range we did not ask for: ask for the whole file
+                    resp.close()
+                    resp = None
+                offset = 0  # else: the server ignored the Range and sends the whole file (200)
+            elif resp is None:
+                offset = 0
+        if resp is None:
+            resp = _open(url, headers, timeout)
+        with resp:
+            sha = hashlib.sha256()
+            other = hashlib.new(expected[0]) if expected and expected[0] != "sha256" else None
+            hashes = [h for h in (sha, other) if h is not None]
+            if offset:
+                _hash_prefix(part, hashes)
             length = resp.headers.get("Content-Length")
-            total = size if size is not None else (int(length) if length and length.isdigit() else None)
-            if progress:
-                progress(0, total)
-            while True:
-                try:
-                    chunk = resp.read(CHUNK)
-                except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
-                    raise OfflineError(f"connection lost while downloading {url} ({exc})") from None
-                if not chunk:
-                    break
-                out.write(chunk)
-                sha.update(chunk)
-                if other:
-                    other.update(chunk)
-                done += len(chunk)
+            # what the server says this response brings the file to (a 206's length is the rest only)
+            announced = offset + int(length) if length and length.isdigit() else None
+            if offset and announced is None:
+                announced = _resumed_total(resp, offset)
+            total = size if size is not None else announced
+            done = offset
+            with open(part, "ab" if offset else "wb") as out:
                 if progress:
                     progress(done, total)
+                while True:
+                    try:
+                        chunk = resp.read(CHUNK)
+                    except (
+                        TimeoutError,
+                        ConnectionError,
+                        urllib.error.URLError,
+                        http.client.HTTPException,
+                    ) as exc:
+                        keep_part = True
+                        raise OfflineError(f"connection lost while downloading {url} ({exc!r})") from None
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    for h in hashes:
+                        h.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        if announced is not None and done < announced:  # the connection closed early
+            keep_part = True
+            raise OfflineError(f"connection lost while downloading {url}: {done} of {announced} bytes")
         if total is not None and done != total:
             raise ModelError(f"download of {url} is incomplete or wrong: {done} bytes, expected {total}")
         if expected:
@@ -134,6 +243,11 @@ def download(
             if got != expected[1]:
                 raise ModelError(f"checksum mismatch for {url}: {expected[0]} {got}, expected {expected[1]}")
         os.replace(part, dest)
+    except (KeyboardInterrupt, GeogenError) as exc:
+        # Interrupted or cut off: keep the bytes so far for the next try; anything else: they are wrong.
+        if not (keep_part or isinstance(exc, (KeyboardInterrupt, CancelledError))):
+            part.unlink(missing_ok=True)
+        raise
     except BaseException:
         part.unlink(missing_ok=True)
         raise

@@ -38,26 +38,85 @@ def _retry(fn, attempts: int = 20, wait: float = 0.05):
             time.sleep(wait)
 
 
+def _os_error(path: Path, exc: OSError, doing: str) -> ModelError:
+    if isinstance(exc, NotADirectoryError) or (path.parent.exists() and not path.parent.is_dir()):
+        return ModelError(
+            f"the model store {path.parent} is a file, not a folder (check GEOGEN_HOME or move that file)"
+        )
+    return ModelError(f"cannot {doing} the model store manifest {path} ({exc.strerror or exc})")
+
+
+def _check_value(where: str, key: str, value: Any, types: tuple[type, ...], expected: str) -> None:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise ModelError(f"{where}: {key!r} is {type(value).__name__} {value!r:.40}, expected {expected}")
+
+
+def check_record(path: Path, name: Any, rec: Any) -> dict[str, Any]:
+    """``rec`` if it is a well-formed manifest record for model ``name``.
+
+    Raises:
+        ModelError: one line naming the manifest, the record and the wrong field.
+    """
+    where = (
+        f"the model store manifest {path} is damaged: the record of {name!r}"
+        if isinstance(name, str)
+        else f"the model store manifest {path} is damaged"
+    )
+    hint = f" (fix it by hand, or `geogen models remove {name}` drops that record)"
+    try:
+        if not isinstance(rec, dict):
+            raise ModelError(f"{where} is {type(rec).__name__}, expected an object")
+        _check_value(where, "kind", rec.get("kind"), (str,), "a string")
+        _check_value(where, "path", rec.get("path"), (str,), "a string")
+        for key in ("facts", "files"):
+            _check_value(where, key, rec.get(key, {}), (dict,), "an object")
+        for key in ("source", "licence", "added", "catalog"):
+            _check_value(where, key, rec.get(key), (str, type(None)), "a string")
+        for key in ("linked", "trust_pickle"):
+            _check_value(where, key, rec.get(key, False), (bool,), "true or false")
+        for rel, info in rec.get("files", {}).items():
+            _check_value(where, f"files.{rel}", info, (dict,), "an object")
+            _check_value(where, f"files.{rel}.sha256", info.get("sha256"), (str,), "a string")
+            _check_value(where, f"files.{rel}.size", info.get("size", 0), (int,), "an integer")
+    except ModelError as exc:
+        raise ModelError(f"{exc}{hint}") from None
+    return rec
+
+
 def read_manifest(root: Path) -> dict[str, Any]:
     """The manifest of the store at ``root`` (an empty one when the store is new).
 
+    Records are checked when they are used (``check_record``), so one damaged record can still be removed.
+
     Raises:
-        ModelError: the manifest is not valid JSON or comes from a newer geogen.
+        ModelError: the manifest is not valid JSON, is unreadable, comes from a newer geogen, or the store
+            folder is a file.
     """
     path = Path(root) / MANIFEST_NAME
+    if Path(root).exists() and not Path(root).is_dir():
+        raise _os_error(path, NotADirectoryError(), "read")
     try:
         text = _retry(lambda: path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return _empty()
+    except UnicodeDecodeError:
+        raise ModelError(f"the model store manifest {path} is damaged (not UTF-8 text)") from None
+    except OSError as exc:
+        raise _os_error(path, exc, "read") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelError(
             f"the model store manifest {path} is damaged ({exc.msg} at line {exc.lineno})"
         ) from None
+    except RecursionError:
+        raise ModelError(f"the model store manifest {path} is damaged (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ModelError(f"the model store manifest {path} is damaged (no 'models' table)")
-    if int(data.get("version", 0)) > SCHEMA_VERSION:
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"the model store manifest {path} is damaged ('version' is {version!r})")
+    if version > SCHEMA_VERSION:
         raise ModelError(
             f"the model store manifest {path} was written by a newer geogen "
             f"(version {data['version']}); upgrade geogen"
@@ -68,7 +127,10 @@ def read_manifest(root: Path) -> dict[str, Any]:
 def write_manifest(root: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as the manifest atomically (temporary file in the same folder, then ``os.replace``)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(root / MANIFEST_NAME, exc, "write") from None
     tmp = root / f".manifest-{uuid.uuid4().hex[:12]}.tmp"
     try:
         with open(tmp, "x", encoding="utf-8") as f:  # "x": exclusive, normal permissions (mkstemp's are 0600)
@@ -77,6 +139,9 @@ def write_manifest(root: Path, data: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         _retry(lambda: os.replace(tmp, root / MANIFEST_NAME))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _os_error(root / MANIFEST_NAME, exc, "write") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

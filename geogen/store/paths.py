@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,11 +38,3 @@ def store_root(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     env = environ.get(ENV_VAR, "").strip()
     return Path(env).expanduser() if env else user_data_dir(environ=environ)
-
-
-def new_staging_dir(parent: Path, prefix: str) -> Path:
-    """A fresh, uniquely named folder in ``parent`` with normal permissions (mkdtemp's are 0700)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    path = parent / f"{prefix}{uuid.uuid4().hex[:12]}"
-    path.mkdir()
-    return path

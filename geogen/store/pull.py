@@ -2,23 +2,27 @@
 
 Files land in a staging folder inside the store (same drive, so installing is a rename); archives are unpacked
 there; the result must be detected as the catalog's kind before it is installed.
+
+A pull that is cut off (lost connection, Ctrl-C, kill -9) leaves its folder ``models/.pull-<name>-<hex>``
+with the partial downloads; the next ``pull`` of the same model takes that folder over and resumes (HTTP
+Range). Other store commands remove such a folder once it has been left alone for a day
+(``geogen.store.staging``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tarfile
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
-from geogen.errors import ModelError
+from geogen.errors import CancelledError, ModelError
 from geogen.progress import NullReporter, Reporter
 from geogen.store import catalog as C
 from geogen.store.download import OfflineError, download, fetch_json
 from geogen.store.entry import ModelEntry
-from geogen.store.paths import new_staging_dir
+from geogen.store.staging import PULL_PREFIX, adopt, discard, new_staging_dir
 from geogen.store.store import Store
 
 _ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -145,7 +149,11 @@ def _fetch_all(entry: C.CatalogEntry, staging: Path, reporter: Reporter, timeout
         if not _inside(staging.resolve(), f.path):
             raise ModelError(f"refusing catalog file name {f.path!r} (outside the model folder)")
 
-        reporter.log(f"downloading {f.url}")
+        if dest.exists():  # downloaded (and unpacked) by the pull this folder was resumed from
+            continue
+        part = dest.with_name(dest.name + ".part")
+        resuming = part.is_file() and part.stat().st_size > 0
+        reporter.log(f"{'resuming' if resuming else 'downloading'} {f.url}")
         download(
             f.url,
             dest,
@@ -158,6 +166,10 @@ def _fetch_all(entry: C.CatalogEntry, staging: Path, reporter: Reporter, timeout
         if dest.name.lower().endswith(_ARCHIVES):
             extract_archive(dest, dest.parent)
             dest.unlink()
+            dest.touch()  # a resumed pull must not fetch it again: the empty marker is removed below
+    for f in files:
+        if f.path.lower().endswith(_ARCHIVES):
+            (staging / f.path).unlink(missing_ok=True)
 
 
 def pull(
@@ -178,7 +190,13 @@ def pull(
     if existing is not None:
         return existing, False
     store.models_dir.mkdir(parents=True, exist_ok=True)
-    staging = new_staging_dir(store.models_dir, ".pull-")
+    prefix = f"{PULL_PREFIX}{name}-"
+    staging = adopt(store.models_dir, prefix)
+    if staging is not None:
+        reporter.log(f"resuming the interrupted download of {name!r} in {staging}")
+    else:
+        staging = new_staging_dir(store.models_dir, prefix)
+    keep = False
     try:
         _fetch_all(entry, staging, reporter, timeout)
         installed = store.add(
@@ -193,9 +211,23 @@ def pull(
             reporter=reporter,
         )
     except OfflineError as exc:
+        keep = _has_partial(staging)
+        again = "; run the same command again to resume" if keep else ""
         raise PullOfflineError(
-            f"cannot download {name!r}: {exc}; see the instructions above", offline_instructions(entry)
+            f"cannot download {name!r}: {exc}{again}; see the instructions above", offline_instructions(entry)
         ) from None
+    except (KeyboardInterrupt, CancelledError):
+        keep = _has_partial(staging)
+        raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not keep:  # else the folder waits for the next pull to resume it
+            discard(staging)
     return installed, True
+
+
+def _has_partial(folder: Path) -> bool:
+    """Whether ``folder`` holds downloaded bytes worth resuming."""
+    try:
+        return any(p.is_file() and p.stat().st_size > 0 for p in folder.rglob("*"))
+    except OSError:
+        return False

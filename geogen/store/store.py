@@ -19,9 +19,16 @@ from geogen.store.checksums import VerifyReport, copy_and_hash, hash_files, veri
 from geogen.store.convert import ConvertResult, convert_folder
 from geogen.store.detect import Detection, detect, list_files
 from geogen.store.entry import ModelEntry
-from geogen.store.manifest import read_manifest, store_lock, update_manifest, write_manifest
-from geogen.store.paths import MODELS_DIR, new_staging_dir, store_root
-from geogen.store.weights import load_pickle, weight_pickles, weights_format
+from geogen.store.manifest import check_record, read_manifest, store_lock, update_manifest, write_manifest
+from geogen.store.paths import ENV_VAR, MANIFEST_NAME, MODELS_DIR, store_root
+from geogen.store.staging import ADD_PREFIX, SweepReport, discard, new_staging_dir, release, sweep
+from geogen.store.weights import (
+    check_weight_file,
+    is_weight_pickle,
+    load_pickle,
+    weight_pickles,
+    weights_format,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _WINDOWS_RESERVED = {
@@ -60,6 +67,21 @@ def check_pickles(root: Path, files: list[str], trust_pickle: bool) -> None:
         load_pickle(Path(root) / rel, mmap=True)
 
 
+def check_weights(root: Path, files: list[str]) -> list[str]:
+    """Structural check of every weights file (safetensors offsets against the file size, pickle zips).
+
+    Raises:
+        ModelError: the first truncated or damaged file, named.
+    """
+    checked = []
+    for rel in files:
+        path = Path(root) / rel
+        if path.suffix.lower() == ".safetensors" or is_weight_pickle(rel):
+            check_weight_file(path)
+            checked.append(rel)
+    return checked
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -73,13 +95,17 @@ class Store:
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = (Path(root).expanduser() if root is not None else store_root()).absolute()
+        if self.root.exists() and not self.root.is_dir():
+            where = f"{ENV_VAR}={self.root}" if root is None else str(self.root)
+            raise ModelError(f"the model store {where} is a file, not a folder; point {ENV_VAR} at a folder")
 
     @property
     def models_dir(self) -> Path:
         return self.root / MODELS_DIR
 
     # -- reading ---------------------------------------------------------------------------------------------
-    def _entry(self, name: str, rec: dict[str, Any]) -> ModelEntry:
+    def _entry(self, name: str, rec: Any) -> ModelEntry:
+        rec = check_record(self.root / MANIFEST_NAME, name, rec)
         path = Path(rec["path"])
         facts = K.empty_facts()
         facts.update(rec.get("facts", {}))
@@ -198,9 +224,10 @@ class Store:
         check_name(name)
         self._check_free(name, read_manifest(self.root)["models"])
         src = Path(path).expanduser().resolve()
-        det = detect(src, kind, trust_pickle=trust_pickle)
-        rels = [src.name] if src.is_file() else list_files(src)
+        rels = [src.name] if src.is_file() else list_files(src) if src.is_dir() else []
         base = src.parent if src.is_file() else src
+        check_weights(base, rels)  # truncated or damaged weights: refused before anything reads them
+        det = detect(src, kind, trust_pickle=trust_pickle)
         check_pickles(base, rels, trust_pickle)
         extra = dict(facts or {})
         if resolution is not None:
@@ -238,8 +265,10 @@ class Store:
                 data["models"][name] = self._record(det, files, linked=False, **record)
         except BaseException:
             if not move:
-                _rmtree(staging)
+                discard(staging)
             raise
+        if not move:
+            release(staging)
         return self.get(name)
 
     def _copy_in(self, base: Path, rels: list[str], name: str, reporter: Reporter) -> tuple[Path, dict]:
@@ -251,7 +280,7 @@ class Store:
                 f"not enough disk space in {self.models_dir}: the model needs {total / 2**30:.2f} GiB, "
                 f"{free / 2**30:.2f} GiB free (or use --link to leave it where it is)"
             )
-        staging = new_staging_dir(self.models_dir, f".add-{name}-")
+        staging = new_staging_dir(self.models_dir, f"{ADD_PREFIX}{name}-")
         files = {}
         try:
             for i, rel in enumerate(rels):
@@ -262,11 +291,18 @@ class Store:
                     raise ModelError(f"cannot copy {base / rel} into the model store ({exc})") from None
             reporter.progress(len(rels), len(rels), "copy")
         except BaseException:
-            _rmtree(staging)
+            discard(staging)
             raise
         return staging, files
 
     # -- maintenance -----------------------------------------------------------------------------------------
+    def sweep(self, *, keep_resumable: bool = True) -> SweepReport:
+        """Remove temporary folders left in the store by add/pull commands that died (kill -9, power loss).
+
+        A live command's folder is never touched; see ``geogen.store.staging``.
+        """
+        return sweep(self.models_dir, keep_resumable=keep_resumable)
+
     def remove(self, name: str) -> ModelEntry:
         """Forget ``name``; delete its folder unless it is linked (the user's files stay).
 
@@ -276,7 +312,19 @@ class Store:
         with update_manifest(self.root) as data:
             if name not in data["models"]:
                 self.get(name)  # raises with the list of installed models
-            entry = self._entry(name, data["models"].pop(name))
+            rec = data["models"].pop(name)
+            try:
+                entry = self._entry(name, rec)
+            except ModelError:  # a damaged record: drop it, delete nothing (its folder is not known for sure)
+                kind = rec.get("kind") if isinstance(rec, dict) else None
+                entry = ModelEntry(
+                    name=name,
+                    kind=kind if isinstance(kind, str) else "unknown",
+                    path=self.models_dir / name,
+                    facts={},
+                    files={},
+                    linked=True,
+                )
             trash = None
             if not entry.linked and entry.path.exists():
                 trash = self.models_dir / f".trash-{name}-{dt.datetime.now().timestamp():.0f}"
@@ -289,28 +337,41 @@ class Store:
         return entry
 
     def verify(self, name: str) -> VerifyReport:
-        """Re-hash ``name``'s files and compare them with the manifest.
+        """Re-hash ``name``'s files and compare them with the manifest; check every weights file's structure
+        (a file truncated before it was installed hashes as recorded but cannot load).
 
         Raises:
             ModelError: not installed.
         """
         entry = self.get(name)
-        present = list_files(entry.path)
+        present = list_files(entry.path) if entry.path.is_dir() else []
         if entry.linked:  # the user's folder may hold other things: only what was recorded counts
             present = [r for r in present if r in entry.files]
-        return verify_files(entry.path, entry.files, present)
+        report = verify_files(entry.path, entry.files, present)
+        bad = set(report.changed) | set(report.missing)
+        for rel in sorted(entry.files):
+            if rel in bad:
+                continue
+            try:
+                check_weights(entry.path, [rel])
+            except ModelError as exc:
+                report.damaged.append(f"{rel} ({str(exc).replace(str(entry.path / rel), '').strip()})")
+        return report
 
     def convert(self, name: str, *, keep_bin: bool = False, trust_pickle: bool = False) -> ConvertResult:
         """Convert ``name``'s weight pickles to safetensors, re-hash and update the manifest.
 
         A linked model's pickles are always kept: geogen never deletes files it does not own.
+        The trust given at ``add`` time (``--trust-pickle``, recorded in the manifest) lets geogen *load* the
+        model; it is not reused here: unpickling a pickle that weights-only loading refuses needs
+        ``trust_pickle=True`` again, as an explicit decision for this conversion.
 
         Raises:
             ModelError: not installed, modified since install (run verify), or a pickle refused as unsafe.
         """
         entry = self.get(name)
         report = self.verify(name)
-        if not report.ok:
+        if report.changed or report.missing:
             raise ModelError(
                 f"model {name!r} has changed since it was installed "
                 f"(`geogen models verify {name}` lists the files); not converting it"
@@ -320,7 +381,7 @@ class Store:
             entry.path,
             pickles,
             keep_bin=keep_bin or entry.linked,
-            trust_pickle=trust_pickle or entry.trust_pickle,
+            trust_pickle=trust_pickle,
         )
         if not pickles:
             return result

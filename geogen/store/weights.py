@@ -76,6 +76,135 @@ def safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
+# Bytes per element of every safetensors dtype with a whole number of bytes (sub-byte ones are not checked).
+_DTYPE_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "C64": 8,
+    "F64": 8,
+    "I64": 8,
+    "U64": 8,
+}
+
+
+def _is_uint(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def check_safetensors(path: Path) -> None:
+    """Check a .safetensors file's layout against its size without reading the tensors.
+
+    Every tensor's ``data_offsets`` must lie inside the file, match ``dtype`` x ``shape``, and the tensors
+    must tile the data section exactly (what the safetensors loader demands at load time).
+
+    Raises:
+        ModelError: one line naming the file and what is wrong (truncated, bad offsets, bad header).
+    """
+    path = Path(path)
+    header = safetensors_header(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+    except (OSError, struct.error) as exc:
+        raise ModelError(f"cannot read {path} ({exc})") from None
+    available = size - 8 - n
+    if available < 0:
+        raise ModelError(f"{path} is truncated: its header needs {8 + n} bytes, the file has {size}")
+    spans = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict):
+            raise ModelError(f"{path} is damaged: tensor {name!r} has no dtype/shape/offsets record")
+        offsets, shape, dtype = info.get("data_offsets"), info.get("shape"), info.get("dtype")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(map(_is_uint, offsets))
+            and offsets[0] <= offsets[1]
+        ):
+            raise ModelError(f"{path} is damaged: tensor {name!r} has invalid data_offsets {offsets!r:.60}")
+        if not (isinstance(shape, list) and all(map(_is_uint, shape))) or not isinstance(dtype, str):
+            raise ModelError(f"{path} is damaged: tensor {name!r} has an invalid shape or dtype")
+        begin, end = offsets
+        if end > available:
+            raise ModelError(
+                f"{path} is truncated: tensor {name!r} needs bytes up to {8 + n + end}, "
+                f"the file has {size} (download or copy it again)"
+            )
+        if dtype in _DTYPE_BYTES:
+            numel = 1
+            for dim in shape:
+                numel *= dim
+            if numel * _DTYPE_BYTES[dtype] != end - begin:
+                raise ModelError(
+                    f"{path} is damaged: tensor {name!r} ({dtype} {shape}) needs "
+                    f"{numel * _DTYPE_BYTES[dtype]} bytes, its offsets span {end - begin}"
+                )
+        spans.append((begin, end, name))
+    pos = 0
+    for begin, end, name in sorted(spans):
+        if begin != pos:
+            what = "overlaps another tensor" if begin < pos else f"leaves a gap at byte {8 + n + pos}"
+            raise ModelError(f"{path} is damaged: tensor {name!r} {what}")
+        pos = end
+    if pos != available:
+        raise ModelError(f"{path} is damaged: {available - pos} byte(s) after the last tensor")
+
+
+def check_pickle_file(path: Path) -> None:
+    """Cheap structural check of a PyTorch pickle: a zip-format file (torch >= 1.6) must have an intact central
+    directory with every member inside the file; the legacy format is not checked here.
+
+    Raises:
+        ModelError: one line naming the file and what is wrong.
+    """
+    import zipfile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic != b"PK\x03\x04":
+            return
+        size = path.stat().st_size
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.header_offset + info.compress_size > size:
+                    raise ModelError(
+                        f"{path} is truncated: member {info.filename!r} ends past the end of the file"
+                    )
+    except zipfile.BadZipFile as exc:
+        raise ModelError(f"{path} is truncated or damaged (its zip directory is unreadable: {exc})") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read {path} ({exc.strerror or exc})") from None
+
+
+def check_weight_file(path: Path) -> None:
+    """``check_safetensors`` or ``check_pickle_file`` by suffix (other files are not weights: no check).
+
+    Raises:
+        ModelError: a truncated or damaged weights file.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == SAFETENSORS_SUFFIX:
+        check_safetensors(path)
+    elif suffix in PICKLE_SUFFIXES:
+        check_pickle_file(path)
+
+
 def _weights_only_reason(message: str) -> str:
     """The one informative line of torch's weights-only failure message."""
     boiler = (

@@ -7,9 +7,12 @@ whose cloud fraction over the area exceeds ``cloud_max`` is set aside (listed, n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from geogen.errors import GeometryError
 from geogen.io.dates import DatedFile
@@ -52,8 +55,10 @@ def read_known(
         if not valid.any():
             raise GeometryError(f"{f.path} does not overlap the area (no valid pixel of it falls inside)")
         if valid.mean() < 1.0:
+            missing = int(valid.size - np.count_nonzero(valid))
+            cover = math.floor(1000 * valid.mean()) / 10  # floored: never "100 %" with pixels missing
             reporter.log(
-                f"{f.path.name} covers {valid.mean():.0%} of the area; the rest is nodata", "warning"
+                f"{f.path.name} covers {cover:g} % of the area; {missing} px of it are nodata", "warning"
             )
         cloud = None
         if pixels.cloud is not None:

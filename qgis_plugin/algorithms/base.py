@@ -42,8 +42,8 @@ from .request import DEFAULT_CHOICE, JobRequest
 
 COMMON_HELP = (
     "<p>The backend runs as a separate process (<code>geogen run job.json</code>) in its own Python "
-    "environment. The output folder becomes the job directory: it holds <code>job.json</code>, the exported "
-    "inputs, the GeoTIFFs and <code>result.json</code>. Outputs are added to the project in one group; "
+    "environment. The output folder becomes the job directory: it holds each run's job file (<code>job-TIME-ID.json</code>; "
+    "<code>job.json</code> is a copy of the latest), the exported inputs, the GeoTIFFs and <code>result.json</code>. Outputs are added to the project in one group; "
     "synthetic images are flagged as such in their names and GeoTIFF tags.</p>"
     "<p><b>Engine</b>: as reported by the installed backend (<code>geogen info</code>). <b>Seed</b>: the "
     "same job and seed give the same pixels.</p>"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,10 +229,18 @@ def parse_dates(text: str) -> list[dt.date]:
 
 
 def write_job(job: dict[str, Any], job_dir: Path) -> Path:
-    """Write ``job`` as ``job_dir/job.json`` (atomically) and return its path."""
+    """Write ``job`` as this run's own file ``job_dir/job-<time>-<random>.json`` and return its path.
+
+    Each run gets its own file, so two runs started in one folder never read each other's job; ``job.json`` is
+    refreshed as a copy of the latest one (what a person re-runs with ``geogen run job.json``). Both are written
+    under unique temporary names, then renamed.
+    """
     job_dir.mkdir(parents=True, exist_ok=True)
-    path = job_dir / JOB_FILE
-    tmp = job_dir / f".{JOB_FILE}.tmp"
-    tmp.write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(job, indent=2) + "\n"
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    path = job_dir / f"job-{stamp}.json"
+    for target in (path, job_dir / JOB_FILE):
+        tmp = job_dir / f".{target.name}.{stamp}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
     return path

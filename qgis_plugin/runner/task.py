@@ -15,13 +15,15 @@ from ..common.compat import TASK_CAN_CANCEL
 from ..common.errors import GeogenPluginError, JobCancelledError
 from ..common.log import log
 from .backend import Backend
-from .process import JobOutcome, run_job
+from .process import JobOutcome, new_job_id, run_job
 
 
 class GeogenTask(QgsTask):
     """Runs ``job_file`` with ``backend``; ``on_finished(task)`` runs on the main thread when it ends.
 
     After it ends, exactly one of ``outcome`` (success), ``error`` (a message) or ``cancelled`` is set.
+    ``job_id`` names the job's cancel and partial files in its output folder (see process.py): Cancel stops
+    this job only, and only its own debris is removed.
     """
 
     def __init__(
@@ -31,8 +33,10 @@ class GeogenTask(QgsTask):
         job_file: Path,
         on_finished: Callable[[GeogenTask], None] | None = None,
         cancel_grace_s: float = 5.0,
+        job_id: str | None = None,
     ) -> None:
         super().__init__(description, TASK_CAN_CANCEL)
+        self.job_id = job_id or new_job_id()
         self.backend = backend
         self.job_file = Path(job_file)
         self.on_finished = on_finished
@@ -58,6 +62,7 @@ class GeogenTask(QgsTask):
                 on_log=lambda level, msg: log(msg, level),
                 is_cancelled=self.isCanceled,
                 cancel_grace_s=self.cancel_grace_s,
+                job_id=self.job_id,
             )
             return True
         except JobCancelledError as exc:

@@ -13,7 +13,7 @@ import pytest
 
 from qgis_plugin.common.errors import BackendError, BackendNotFoundError, JobCancelledError
 from qgis_plugin.common.job import RunOptions, superres_job, write_job
-from qgis_plugin.runner.backend import INSTALL_HINT, STRIPPED_ENV, Backend, clean_environment, find_backend
+from qgis_plugin.runner.backend import INSTALL_HINT, Backend, clean_environment, find_backend
 from qgis_plugin.runner.info import backend_info
 from qgis_plugin.runner.process import remove_partials, run_job
 from qgis_plugin.runner.protocol import LineSplitter, parse_line, progress_percent
@@ -70,6 +70,7 @@ def test_find_backend_order(tmp_path: Path, monkeypatch):
     env_exe, setting_exe = tmp_path / "env-geogen", tmp_path / "setting-geogen"
     for p in (env_exe, setting_exe):
         p.write_text("")
+        p.chmod(0o755)
     assert find_backend(str(setting_exe), {"GEOGEN_BACKEND": str(env_exe)}).command == (str(env_exe),)
     found = find_backend(str(setting_exe), {})
     assert found.command == (str(setting_exe),) and "settings" in found.source
@@ -77,6 +78,7 @@ def test_find_backend_order(tmp_path: Path, monkeypatch):
     exe = venv / ("Scripts/geogen.exe" if sys.platform == "win32" else "bin/geogen")
     exe.parent.mkdir(parents=True)
     exe.write_text("")
+    exe.chmod(0o755)
     assert find_backend(str(venv), {}).command == (str(exe),)  # a venv folder is accepted too
 
 
@@ -95,12 +97,18 @@ def test_find_backend_nothing_found_says_what_to_install(tmp_path: Path, monkeyp
     assert "pip install geogen" in str(err.value)
 
 
-def test_clean_environment_drops_qgis_library_paths():
-    env = {k: "x" for k in STRIPPED_ENV} | {"PATH": "/bin", "HOME": "/home/u", "OMP_NUM_THREADS": "1"}
+def test_clean_environment_is_an_allowlist():
+    qgis_vars = ("PYTHONPATH", "PYTHONHOME", "PROJ_LIB", "GDAL_DATA", "QT_PLUGIN_PATH", "QGIS_PREFIX_PATH")
+    hostile = ("LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "PYTHONINSPECT", "PYTHONWARNINGS")
+    kept = {"PATH": "/bin", "HOME": "/home/u", "OMP_NUM_THREADS": "1", "https_proxy": "http://p:3128"}
+    kept |= {"GEOGEN_HOME": "/m", "HF_HUB_OFFLINE": "1", "LC_ALL": "C.UTF-8", "SYSTEMROOT": "C:\\Windows"}
+    env = {k: "x" for k in (*qgis_vars, *hostile, "SOMETHING_ELSE", "COMSPEC")} | kept
     cleaned = clean_environment(env)
-    assert not set(STRIPPED_ENV) & set(cleaned)
-    assert cleaned["PATH"] == "/bin" and cleaned["OMP_NUM_THREADS"] == "1"
-    assert cleaned["PYTHONUNBUFFERED"] == "1"
+    assert not set(qgis_vars) & set(cleaned) and not set(hostile) & set(cleaned)
+    assert "SOMETHING_ELSE" not in cleaned and "COMSPEC" not in cleaned
+    assert {k: cleaned[k] for k in kept} == kept
+    assert cleaned["PYTHONUNBUFFERED"] == "1" and cleaned["PYTHONIOENCODING"] == "utf-8"
+    assert clean_environment({"PYTHONUNBUFFERED": "0"})["PYTHONUNBUFFERED"] == "1"
 
 
 def test_backend_child_sees_cleaned_environment(monkeypatch):
@@ -148,7 +156,8 @@ def test_hanging_backend_is_killed_on_cancel_and_leaves_nothing(job_file: Path):
     pid = int((out / "pid").read_text())
     assert not process_alive(pid)
     assert not list(out.glob(".*partial*")), "partial files must be removed after a kill"
-    assert not (out / "cancel").exists()
+    assert not list(out.glob(".*.geogen-claim")), "the killed job's claims must be removed"
+    assert not list(out.glob("cancel*"))
 
 
 def test_cooperative_backend_stops_at_the_cancel_file(job_file: Path):
@@ -196,17 +205,32 @@ def test_real_backend_user_error_is_reported(job_file: Path, real_backend_path: 
     assert "/nowhere/s2.tif" in str(err.value) or "not available" in str(err.value)
 
 
-def test_remove_partials_only_touches_hidden_partial_files(tmp_path: Path):
-    keep = [tmp_path / "a.tif", tmp_path / ".hidden", tmp_path / "job.json"]
+def test_remove_partials_only_touches_this_jobs_files(tmp_path: Path):
+    me, other = "0f3c9a7b12de", "77aa88bb99cc"
+    keep = [
+        tmp_path / "a.tif",
+        tmp_path / ".hidden",
+        tmp_path / "job.json",
+        tmp_path / f".a.tif.blocks-1a2b3c4d.{other}-4243-a1b2c3.partial.tif",  # another job, maybe running
+        tmp_path / ".a.tif.0a1b2c3d.partial.tif",  # an older backend's partial: not known to be ours
+        tmp_path / ".b.tif.geogen-claim",  # another job's claim
+        tmp_path / ".c.tif.geogen-claim",  # unreadable claim
+        tmp_path / f"{me}.partial.tif",  # not hidden: a user's file
+        tmp_path / "cancel",
+    ]
     drop = [
-        tmp_path / ".a.tif.0a1b2c3d.partial.tif",
-        tmp_path / ".result.json.99.partial.json",
-        tmp_path / ".a.tif.0a1b2c3d.partial.tif.aux.xml",
+        tmp_path / f".a.tif.blocks-1a2b3c4d.{me}-4242-a1b2c3.partial.tif",
+        tmp_path / f".a.tif.blocks-1a2b3c4d.{me}-4242-a1b2c3.partial.tif.aux.xml",
+        tmp_path / f".result.json.rec-99aa00bb.{me}-4242-a1b2c3.partial.json",
+        tmp_path / ".a.tif.geogen-claim",
     ]
     for p in keep + drop:
         p.write_text("x")
-    assert sorted(remove_partials(tmp_path)) == sorted(drop)
+    (tmp_path / ".a.tif.geogen-claim").write_text(json.dumps({"job": me, "pid": 4242}))
+    (tmp_path / ".b.tif.geogen-claim").write_text(json.dumps({"job": other, "pid": 4243}))
+    assert sorted(remove_partials(tmp_path, me)) == sorted(drop)
     assert all(p.exists() for p in keep)
+    assert remove_partials(tmp_path, "") == []
 
 
 def test_installed_models_are_offered_per_task(real_backend_path: str):

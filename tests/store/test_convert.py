@@ -135,8 +135,11 @@ def test_add_and_convert_refuse_it_and_trust_pickle_accepts_it(store, tmp_path):
     with pytest.raises(ModelError, match="--trust-pickle"):
         convert_folder(store.root / "models" / "evil", ["diffusion_pytorch_model.bin"])
     assert not marker.exists()
+    with pytest.raises(ModelError, match="--trust-pickle"):
+        store.convert("evil")  # trusted at add time, but convert needs the decision again
+    assert not marker.exists()
     with pytest.warns(UntrustedPickleWarning, match="--trust-pickle"):
-        result = store.convert("evil")  # the entry was added as trusted
+        result = store.convert("evil", trust_pickle=True)
     assert marker.exists()  # full unpickling does run the code: that is what the flag allows
     assert result.dropped == {"diffusion_pytorch_model.bin": ["extra"]}
     got = load_file(str(store.root / "models" / "evil" / "diffusion_pytorch_model.safetensors"))

@@ -316,6 +316,10 @@ def test_observed_targets_need_no_model(
     with rasterio.open(result["outputs"][1]["path"]) as ds:
         assert ds.transform == GRID_TRANSFORM and ds.tags()["GEOGEN_SYNTHETIC"] == "NO"
     job["target_dates"] = ["2015-07-31"]  # observed, but too cloudy: it must be generated
+    job["output"] = {
+        **job["output"],
+        "dir": str(tmp_path / "again"),
+    }  # result.json is not replaced (issue 10)
     _fails(job, ModelError, r"2015-07-31 are cloudier than cloud_max.*--model")
 
 
@@ -387,6 +391,10 @@ def test_controlnet_as_the_model_with_its_base_as_an_option(
     ]
     assert result["outputs"][1]["extra"]["controlnet"] == cn.name
     job["options"] = {}
+    job["output"] = {
+        **job["output"],
+        "dir": str(tmp_path / "again"),
+    }  # result.json is not replaced (issue 10)
     _fails(job, ModelError, r"needs the DiffusionSat model it steers and none is installed")
 
 

@@ -56,22 +56,26 @@ def resolve_models(
     Raises:
         ModelError: a model is missing, unknown, or of the wrong kind (the message says what to pass).
     """
-    cn = require_kind(resolve(controlnet), DIFFUSIONSAT_3D) if controlnet else None
+    problems: list[str] = []  # every missing or wrong model named at once, not one per run
+    cn: ModelEntry | None = None
+    if controlnet:
+        try:
+            cn = require_kind(resolve(controlnet), DIFFUSIONSAT_3D)
+        except ModelError as exc:
+            problems.append(str(exc))
     base: ModelEntry | None = None
-    if model:
-        entry = resolve(model)
-        if entry.kind == DIFFUSIONSAT_3D:
-            if cn is not None:
-                raise ModelError(
-                    f"two 3-D ControlNets named: {entry.name!r} (model) and {cn.name!r} (controlnet); "
-                    "pass the "
-                    "DiffusionSat model with --model"
-                )
-            cn, base = entry, base_for(entry, base_model)
-        else:
-            base = require_kind(entry, DIFFUSIONSAT)
-    elif base_model:
-        base = require_kind(resolve(base_model), DIFFUSIONSAT)
+    try:
+        base = _base(model, base_model, cn)
+    except ModelError as exc:
+        problems.append(str(exc))
+    if base is not None and base.kind == DIFFUSIONSAT_3D:  # --model named the 3-D ControlNet
+        cn, base = base, None
+        try:
+            base = base_for(cn, base_model)
+        except ModelError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ModelError("; ".join(problems))
     if base is None:
         raise ModelError(
             "temporal generation needs a DiffusionSat model: pass --model NAME_OR_PATH (a DiffusionSat "
@@ -84,6 +88,23 @@ def resolve_models(
             "--controlnet NAME_OR_PATH (job option `controlnet`)"
         )
     return TemporalModels(base, cn if need_controlnet else None)
+
+
+def _base(model: str | None, base_model: str | None, cn: ModelEntry | None) -> ModelEntry | None:
+    """The entry --model names (a DiffusionSat model, or its 3-D ControlNet), else --base-model's, else None."""
+    if model:
+        entry = resolve(model)
+        if entry.kind == DIFFUSIONSAT_3D:
+            if cn is not None:
+                raise ModelError(
+                    f"two 3-D ControlNets named: {entry.name!r} (model) and {cn.name!r} (controlnet); "
+                    "pass the DiffusionSat model with --model"
+                )
+            return entry
+        return require_kind(entry, DIFFUSIONSAT)
+    if base_model:
+        return require_kind(resolve(base_model), DIFFUSIONSAT)
+    return None
 
 
 def load_controlnet_3d(entry: ModelEntry, dtype: torch.dtype) -> torch.nn.Module:
