@@ -1,8 +1,8 @@
 """`geogen clean [FOLDER]`: remove what crashed or killed jobs left in an output folder.
 
-Partial files (``.<stem>.<tag>-<rand>.<job>-<pid>-<host>.partial<suffix>``) and output claims
-(``.<name>.geogen-claim``) of jobs that no longer run (their PID is gone on this machine, or they are older than
-24 hours), and old per-job cancel files. A running job's files are never touched. Every job start does the same
+Partial files (``.<stem>.<tag>-<rand>.<job>-<pid>-<host>[-<start>].partial<suffix>``) and output claims
+(``.<name>.geogen-claim``) of jobs that no longer run (on this machine: their process is gone; of another machine
+or without an owner: older than 24 hours). A running job's files and cancel files are never touched. Every job start does the same
 in its own output folder; this command is for folders no job will run in again.
 """
 

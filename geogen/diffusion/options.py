@@ -73,8 +73,12 @@ class DiffusionEngineOptions(EngineOptions):
     """The options every diffusion engine has (see ``DiffusionOptions`` for their meaning); engines with keys
     of their own subclass it. A key given as null takes its default, as it always has."""
 
-    device: str = Field(default="auto", description='torch device: "auto", "cpu", "cuda", "cuda:N" or "mps"')
-    dtype: str = Field(
+    device: str = Field(
+        default="auto",
+        pattern=r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
+        description='torch device: "auto", "cpu", "cuda", "cuda:N" or "mps"',
+    )
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         default="auto", description='precision: "auto" (fp16 on GPUs, fp32 on CPU), "fp32", "fp16" or "bf16"'
     )
     window_batch_size: int | None = Field(

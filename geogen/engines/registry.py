@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 from importlib.metadata import entry_points
 from typing import TypeVar
 
-from geogen.engines.base import Engine
+from geogen.engines.base import Engine, EngineOptions
 from geogen.errors import EngineError
 
 TASKS = ("superres", "sketch", "text", "temporal")
@@ -46,6 +47,13 @@ def register_engine(cls: E) -> E:
         raise EngineError(
             f"{cls.task} engine {cls.name!r} cannot be registered: it does not implement {missing}"
         )
+    if not isinstance(getattr(cls, "name", None), str) or not cls.name:
+        raise EngineError(f"engine class {cls.__qualname__} has no name: set the class attribute `name`")
+    if not (isinstance(cls.options_model, type) and issubclass(cls.options_model, EngineOptions)):
+        raise EngineError(
+            f"{cls.task} engine {cls.name!r}: options_model must derive from geogen.EngineOptions "
+            "(frozen, strict, unknown keys refused)"
+        )
     if cls.task not in TASKS:
         raise EngineError(
             f"engine {cls.name!r} declares unknown task {cls.task!r}; tasks: {', '.join(TASKS)}"
@@ -54,6 +62,13 @@ def register_engine(cls: E) -> E:
         other = _ENGINES.get((cls.task, name))
         if other is not None and other is not cls:
             raise EngineError(f"{cls.task} engine name {name!r} is already taken by {other.__qualname__}")
+    default = next(
+        (c for (t, _), c in _ENGINES.items() if t == cls.task and c.default and c is not cls), None
+    )
+    if cls.default and default is not None:
+        raise EngineError(
+            f"{cls.task} engine {cls.name!r} says it is the task's default, but {default.name!r} already is"
+        )
     for name in (cls.name, *cls.aliases):
         _ENGINES[(cls.task, name)] = cls
     _SEQUENCE.setdefault(cls, len(_SEQUENCE))
@@ -71,11 +86,23 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    _loaded = True  # set first: a module being loaded may look engines up
+    try:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+    except BaseException:
+        _loaded = False  # try again next time rather than run with half a registry
+        raise
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+        try:
+            ep.load()
+        except Exception as exc:  # another package's bug must not break geogen: skip it, say so
+            warnings.warn(
+                f"geogen: skipped the engines of entry point {ep.name!r} ({ep.value}): "
+                f"{type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _rank(cls: type[Engine]) -> tuple[int, bool, int, int]:

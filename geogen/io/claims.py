@@ -3,20 +3,23 @@
 A job run by ``geogen.job.runner.run_job`` has an id (``new_job_id``) and runs inside a ``JobScope``:
 
 - **Claims.** Before any work, every final name the job will write (images, the result record) is claimed by
-  creating ``.<name>.geogen-claim`` next to it exclusively; it holds the job's id, PID and host. A second live
-  job claiming the same name gets a one-line ``OutputError``; a claim whose owner is dead (its PID gone on this
-  host, or older than ``STALE_AFTER_S``) is taken over. Claims are removed when the job ends.
+  creating ``.<name>.geogen-claim`` next to it exclusively; it holds the job's id, PID, process start time and
+  host. A second live job claiming the same name gets a one-line ``OutputError``; a claim whose owner is dead is
+  taken over. Claims are removed when the job ends.
 - **Commits** (``geogen.io.geotiff.commit_file``) first check the job's cancel token and that the claim is still
   the job's; without overwrite they never replace a file (a hard link or a Windows rename fails if the name was
-  taken meanwhile). A job that fails or is cancelled after committing some outputs removes them again, so a
-  cancelled job leaves nothing under final names.
-- **Partial names** carry the owner: ``.<stem>.<tag>-<rand>.<job>-<pid>-<host>.partial<suffix>`` (plus GDAL's
-  sidecars), so a job's clean-up removes only its own files and ``sweep`` (run at every job start in its
-  output folder, and by ``geogen clean``) removes only those of dead jobs.
+  taken meanwhile). With overwrite the file replaced is kept under a partial name of the job until it ends. A
+  job that fails or is cancelled after committing some outputs removes them again and puts back the files they
+  replaced, so a cancelled job leaves the final names as they were.
+- **Partial names** carry the owner: ``.<stem>.<tag>-<rand>.<job>-<pid>-<host>[-<start>].partial<suffix>``
+  (plus GDAL's sidecars; ``start``: ``geogen.io.processes.start_tag``, where the OS tells it), so a job's
+  clean-up removes only its own files and ``sweep`` (run at every job start in its output folder, and by
+  ``geogen clean``) removes only those of dead jobs. Cancel files are never swept.
 
-``host`` is the first 6 hex digits of the SHA-1 of the host name: a PID is checked only on its own host (a
-folder shared over the network may hold files of live jobs on other machines; those go stale after
-``STALE_AFTER_S`` only).
+Dead: on this host, the owner's PID is gone, a zombie, or reused by a process started at another time (liveness
+only: a job may run for days). ``host`` is the first 6 hex digits of the SHA-1 of the host name: a PID is checked
+only on its own host (a folder shared over the network may hold files of live jobs on other machines; those, and
+files without a readable owner, go stale after ``STALE_AFTER_S`` only).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from geogen.errors import OutputError
+from geogen.io import processes
+from geogen.io.processes import pid_alive as pid_alive  # the one liveness check, re-exported
 
 PARTIAL_MARK = ".partial"
 CLAIM_SUFFIX = ".geogen-claim"
@@ -46,16 +51,17 @@ JOB_CANCEL_PREFIX = "cancel-"
 """``cancel-<job id>`` in the output folder cancels that job only."""
 JOB_ID_ENV = "GEOGEN_JOB_ID"
 STALE_AFTER_S = 24 * 3600
-"""Partials and claims older than this are stale whoever owns them."""
+"""Partials and claims of another host (or of no known owner) older than this are stale."""
 UNREADABLE_CLAIM_GRACE_S = 30.0
 """An empty or unreadable claim younger than this may be one being written: treated as live."""
 
 _JOB_ID_RE = re.compile(r"^[0-9a-z]{4,32}$")
 _PARTIAL_RE = re.compile(
-    r"^\..*\.(?P<job>[0-9a-z]{4,32})-(?P<pid>[0-9]{1,10})-(?P<host>[0-9a-f]{6})" + re.escape(PARTIAL_MARK)
+    r"^\..*\.(?P<job>[0-9a-z]{4,32})-(?P<pid>[0-9]{1,10})-(?P<host>[0-9a-f]{6})(?:-(?P<start>[0-9a-f]{6}))?"
+    + re.escape(PARTIAL_MARK)
 )
 _LEGACY_PARTIAL_RE = re.compile(r"^\..+\.[0-9a-f]{8}" + re.escape(PARTIAL_MARK))  # geogen <= 0.x: no owner
-_JOB_CANCEL_RE = re.compile("^" + re.escape(JOB_CANCEL_PREFIX) + r"(?P<job>[0-9a-z]{4,32})$")
+_START_TAG_RE = re.compile(rf"^[0-9a-f]{{{processes.START_TAG_LEN}}}$")
 
 
 def host_tag() -> str:
@@ -82,50 +88,6 @@ def new_job_id() -> str:
     return chosen
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie counts as dead). Works on Windows too."""
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":
-        return _pid_alive_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    with contextlib.suppress(OSError, IndexError):  # Linux: a killed process not yet reaped is a zombie
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rindex(")") + 2] in "ZX":
-            return False
-    return True
-
-
-def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - Windows only
-    import ctypes
-    from ctypes import wintypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
-    kernel32.OpenProcess.restype = wintypes.HANDLE
-    kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
-    process_query_limited_information = 0x1000
-    still_active = 259
-    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
-    if not handle:
-        return bool(ctypes.get_last_error() == 5)  # type: ignore[attr-defined,unused-ignore]  # ACCESS_DENIED: exists
-    try:
-        code = wintypes.DWORD()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True
-        return code.value == still_active
-    finally:
-        kernel32.CloseHandle(handle)
-
-
 @dataclass(frozen=True)
 class Owner:
     """Who wrote a partial file or holds a claim."""
@@ -133,18 +95,22 @@ class Owner:
     job: str
     pid: int
     host: str
+    start: str | None = None
+    """The process's start time (``geogen.io.processes.process_start``, or its short ``start_tag`` when read
+    from a partial name); None where the OS does not tell it, or in files of older versions."""
 
     @property
     def tag(self) -> str:
-        """The owner part of a partial name: ``<job>-<pid>-<host>``."""
-        return f"{self.job}-{self.pid}-{self.host}"
+        """The owner part of a partial name: ``<job>-<pid>-<host>`` plus ``-<start tag>`` where known."""
+        st = self.start if self.start and _START_TAG_RE.match(self.start) else processes.start_tag(self.start)
+        return f"{self.job}-{self.pid}-{self.host}" + (f"-{st}" if st else "")
 
 
 _PROCESS_JOB = uuid.uuid4().hex[:12]  # owner of partials written outside any job (library calls)
 
 
 def _process_owner() -> Owner:
-    return Owner(_PROCESS_JOB, os.getpid(), _HOST)
+    return Owner(_PROCESS_JOB, os.getpid(), _HOST, processes.own_start())
 
 
 # --- the current job -------------------------------------------------------------------------------------
@@ -157,6 +123,12 @@ class _Claim:
 
 
 @dataclass
+class _Commit:
+    final: Path
+    previous: Path | None  # the file it replaced, kept under a partial name of the job until the job ends
+
+
+@dataclass
 class JobScope:
     """What one running job owns: its claims, the final files it committed, the folders of its partials."""
 
@@ -164,20 +136,22 @@ class JobScope:
     check: Callable[[], None] = lambda: None
     pid: int = field(default_factory=os.getpid)
     claims: dict[Path, _Claim] = field(default_factory=dict)
-    committed: list[Path] = field(default_factory=list)
+    committed: list[_Commit] = field(default_factory=list)
     folders: set[Path] = field(default_factory=set)
     swept: set[Path] = field(default_factory=set)
     removed: list[Path] = field(default_factory=list)
 
     @property
     def owner(self) -> Owner:
-        return Owner(self.job_id, self.pid, _HOST)
+        start = processes.own_start() if self.pid == os.getpid() else processes.process_start(self.pid)
+        return Owner(self.job_id, self.pid, _HOST, start)
 
     def _payload(self) -> str:
         return json.dumps(
             {
                 "job": self.job_id,
                 "pid": self.pid,
+                "start": self.owner.start,
                 "host": _HOST,
                 "hostname": socket.gethostname(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -244,15 +218,56 @@ class JobScope:
             )
         return overwrite and c.overwrite
 
-    def committed_file(self, final: Path) -> None:
-        self.committed.append(Path(final))
+    def keep_previous(self, final: Path) -> Path | None:
+        """Before ``final`` is replaced (overwrite): keep the file there under a partial name of this job, so that
+        a failed or cancelled job can put it back (``close``); returns that name (None: no file to keep).
+
+        A hard link keeps the final name in place until the atomic replace; where links are not available the
+        file is renamed aside (and put back by ``restore_previous`` if the commit then fails).
+
+        Raises:
+            OutputError: the file cannot be moved (on Windows: it is open elsewhere).
+        """
+        final = Path(final)
+        if final.is_symlink() or not final.is_file():
+            return None
+        aside = partial_name(final, "previous")
+        try:
+            os.link(final, aside)
+            return aside
+        except (OSError, NotImplementedError, AttributeError):
+            pass
+        try:
+            os.replace(final, aside)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            raise OutputError(
+                f"cannot replace {final}: the file is in use or read-only (close it, e.g. remove the layer in "
+                "QGIS, or choose another output name)"
+            ) from None
+        return aside
+
+    @staticmethod
+    def restore_previous(final: Path, previous: Path) -> None:
+        """Put back the file ``keep_previous`` kept (the commit failed, or the job did)."""
+        with contextlib.suppress(OSError):
+            os.replace(previous, final)
+
+    def committed_file(self, final: Path, previous: Path | None = None) -> None:
+        """``final`` was committed by this job; ``previous`` holds the file it replaced (``keep_previous``)."""
+        self.committed.append(_Commit(Path(final), previous))
 
     def close(self, *, ok: bool) -> None:
-        """End of the job: on failure remove what it committed; remove its partials and release its claims."""
+        """End of the job: on failure remove what it committed and put back the files those replaced; remove
+        its partials (the replaced files, on success) and release its claims."""
         if not ok:
-            for f in reversed(self.committed):
-                with contextlib.suppress(OSError):
-                    f.unlink()
+            for done in reversed(self.committed):
+                if done.previous is not None:
+                    self.restore_previous(done.final, done.previous)
+                else:
+                    with contextlib.suppress(OSError):
+                        done.final.unlink()
         self.committed.clear()
         for folder in self.folders:
             remove_own_partials(folder, self.owner)
@@ -344,7 +359,10 @@ def read_claim(cf: Path) -> Owner | None:
     """The owner recorded in claim file ``cf``; None when missing, empty or unreadable."""
     try:
         data: Any = json.loads(cf.read_text(encoding="utf-8"))
-        return Owner(str(data["job"]), int(data["pid"]), str(data["host"]))
+        start = data.get("start")
+        return Owner(
+            str(data["job"]), int(data["pid"]), str(data["host"]), str(start) if start is not None else None
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -375,11 +393,22 @@ def _age_s(path: Path) -> float | None:
 
 
 def _owner_dead(owner: Owner, *, active: set[str]) -> bool:
+    """Whether a same-host owner is gone: its PID is gone or a zombie, or was reused by a process that started
+    at another time, or (this process) no job of it by that id runs now. Another host's owner: False (only
+    the age can tell, see ``_stale``)."""
     if owner.host != _HOST:
-        return False  # another machine's job: only its age can tell
-    if owner.pid == os.getpid():
-        return owner.job not in active  # this process, but no job of it by that id runs now
-    return not pid_alive(owner.pid)
+        return False
+    if owner.pid == os.getpid() and processes.same_start(owner.start, processes.own_start()):
+        return owner.job not in active
+    return not pid_alive(owner.pid, owner.start)
+
+
+def _stale(owner: Owner, age: float, *, active: set[str]) -> bool:
+    """A readable owner on this host is judged by liveness alone (a job may run for days); one on another
+    host by age (``STALE_AFTER_S``)."""
+    if owner.host == _HOST:
+        return _owner_dead(owner, active=active)
+    return age > STALE_AFTER_S
 
 
 def _claim_stale(cf: Path, info: Owner | None, *, active: set[str]) -> bool:
@@ -388,7 +417,7 @@ def _claim_stale(cf: Path, info: Owner | None, *, active: set[str]) -> bool:
         return True  # vanished meanwhile: try again
     if info is None:
         return age > UNREADABLE_CLAIM_GRACE_S
-    return age > STALE_AFTER_S or _owner_dead(info, active=active)
+    return _stale(info, age, active=active)
 
 
 def _take_away(cf: Path, info: Owner | None) -> bool:
@@ -446,17 +475,20 @@ class SweepEntry:
     """A file ``sweep`` looked at: geogen debris, stale (removed) or of a live job (kept)."""
 
     path: Path
-    kind: str  # "partial", "claim" or "cancel"
+    kind: str  # "partial" or "claim"
     stale: bool
     reason: str
 
 
 def scan(folder: Path, *, now: float | None = None) -> list[SweepEntry]:
-    """geogen's partials, claims and per-job cancel files in ``folder``, each judged stale or live.
+    """geogen's partials and claims in ``folder``, each judged stale or live.
 
-    Stale: its owner's PID is gone on this host, or it is older than ``STALE_AFTER_S`` (partials of older geogen
-    versions, which name no owner: by age only). A per-job cancel file is stale when older than an hour and no
-    live claim names its job. Only regular files are considered.
+    Stale: on this host, its owner is not running (PID gone, a zombie, or reused by a later process: see
+    ``geogen.io.processes``), however old the file (a job may run for days); on another host, or without an
+    owner to check (partials of older geogen versions), older than ``STALE_AFTER_S``. Only regular files are
+    considered. Cancel files are not debris: ``cancel`` is the user's, and a job removes its own
+    ``cancel-<job id>`` when it ends (the plugin removes the one it made for a job it had to kill), so neither
+    is ever listed or removed here.
     """
     now = time.time() if now is None else now
     active = _active_jobs()
@@ -465,10 +497,10 @@ def scan(folder: Path, *, now: float | None = None) -> list[SweepEntry]:
     except OSError:
         return []
     out: list[SweepEntry] = []
-    live_jobs: set[str] = set()
-    cancels = []
     for e in entries:
         name = e.name
+        if not name.startswith("."):
+            continue
         try:
             age = now - e.stat(follow_symlinks=False).st_mtime
         except OSError:
@@ -476,39 +508,30 @@ def scan(folder: Path, *, now: float | None = None) -> list[SweepEntry]:
         path = Path(e.path)
         m = _PARTIAL_RE.match(name)
         if m:
-            owner = Owner(m["job"], int(m["pid"]), m["host"])
-            if age > STALE_AFTER_S:
-                out.append(SweepEntry(path, "partial", True, "older than 24 h"))
-            elif _owner_dead(owner, active=active):
-                out.append(SweepEntry(path, "partial", True, f"its job (pid {owner.pid}) is not running"))
-            else:
+            owner = Owner(m["job"], int(m["pid"]), m["host"], m["start"])
+            if not _stale(owner, age, active=active):
                 out.append(
                     SweepEntry(path, "partial", False, f"job {owner.job} (pid {owner.pid}) is running")
                 )
+            elif owner.host != _HOST:
+                out.append(SweepEntry(path, "partial", True, "of another computer, older than 24 h"))
+            else:
+                out.append(SweepEntry(path, "partial", True, f"its job (pid {owner.pid}) is not running"))
         elif _LEGACY_PARTIAL_RE.match(name):
             stale = age > STALE_AFTER_S
             out.append(SweepEntry(path, "partial", stale, "older than 24 h" if stale else "recent, no owner"))
-        elif name.startswith(".") and name.endswith(CLAIM_SUFFIX):
+        elif name.endswith(CLAIM_SUFFIX):
             info = read_claim(path)
             if info is None:
                 stale = age > UNREADABLE_CLAIM_GRACE_S
                 out.append(SweepEntry(path, "claim", stale, "unreadable" if stale else "being written"))
-            elif age > STALE_AFTER_S or _owner_dead(info, active=active):
-                out.append(SweepEntry(path, "claim", True, f"its job (pid {info.pid}) is not running"))
+            elif _stale(info, age, active=active):
+                why = "of another computer, older than 24 h" if info.host != _HOST else "is not running"
+                out.append(SweepEntry(path, "claim", True, f"its job (pid {info.pid}) {why}"))
             else:
-                live_jobs.add(info.job)
                 out.append(SweepEntry(path, "claim", False, f"job {info.job} (pid {info.pid}) is running"))
-        elif name.startswith(".") and CLAIM_SUFFIX + ".stale-" in name and age > UNREADABLE_CLAIM_GRACE_S:
+        elif CLAIM_SUFFIX + ".stale-" in name and age > UNREADABLE_CLAIM_GRACE_S:
             out.append(SweepEntry(path, "claim", True, "left by a claim take-over"))
-        else:
-            mc = _JOB_CANCEL_RE.match(name)
-            if mc:
-                cancels.append((path, mc["job"], age))
-    for path, job, age in cancels:
-        stale = job not in live_jobs and job not in active and age > 3600
-        out.append(
-            SweepEntry(path, "cancel", stale, "old cancel request" if stale else "recent cancel request")
-        )
     return out
 
 

@@ -4,15 +4,19 @@ GDAL keeps every block it has read or written in a process-wide cache (``GDAL_CA
 RAM), so a job that streams a raster tile band by tile band would still grow with the area it has read. geogen
 caps the cache while a job runs: twice the bytes of one row of input blocks across the area (the blocks that
 neighbouring windows share; ``INPUT_BLOCK_ROWS`` rows, every band), within ``MIN_CACHE``..``MAX_CACHE``
-(64..256 MiB), and restores the previous value afterwards. A ``GDAL_CACHEMAX`` set in
-the environment is the user's choice and is left alone.
+(64..256 MiB), and restores the previous value afterwards (a process that runs many jobs, e.g. QGIS, gets its own
+cache size back). A ``GDAL_CACHEMAX`` the user set, in whatever form GDAL accepts ("512", "512MB", "10%"), in the
+environment, in a ``rasterio.Env`` or as a GDAL config option, is the user's choice and is left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 MIB = 2**20
 MIN_CACHE = 64 * MIB
@@ -20,26 +24,108 @@ MAX_CACHE = 256 * MIB
 INPUT_BLOCK_ROWS = 256
 """Rows of a typical input block (tiled GeoTIFFs, COGs: 256 or 512; Sentinel-2 JP2: larger, then the cap)."""
 
+_KEY = "GDAL_CACHEMAX"
+_LOCK = threading.RLock()
+_ours: int | None = None  # the size geogen set and has not restored yet
+
 
 def cache_bound(tile_band_bytes: int = 0) -> int:
     """The cache size (bytes) for a job whose band of input blocks (every band) is ``tile_band_bytes``."""
     return int(min(MAX_CACHE, max(MIN_CACHE, 2 * int(tile_band_bytes))))
 
 
+def _config() -> Any:
+    """GDAL_CACHEMAX as rasterio reports it: rasterio >= 1.4 the cache size in bytes (an int, always), older
+    versions the config option's text (None when unset)."""
+    from rasterio.env import get_gdal_config
+
+    with contextlib.suppress(Exception):
+        return get_gdal_config(_KEY)
+    return None
+
+
+def _rasterio_env_value() -> Any:
+    """GDAL_CACHEMAX of the ``rasterio.Env`` in force, if it sets one."""
+    from rasterio.env import getenv, hasenv
+
+    with contextlib.suppress(Exception):
+        if hasenv():
+            return getenv().get(_KEY)
+    return None
+
+
+def _is_ours(value: Any) -> bool:
+    return _ours is not None and value is not None and str(value).strip() == str(_ours)
+
+
 def user_set() -> bool:
-    """Whether the user chose GDAL_CACHEMAX in the environment (then geogen does not touch it)."""
-    return bool(os.environ.get("GDAL_CACHEMAX"))
+    """Whether the user chose GDAL_CACHEMAX (environment, ``rasterio.Env``, GDAL config option): then geogen does
+    not touch it."""
+    if os.environ.get(_KEY):
+        return True
+    if _rasterio_env_value() is not None:
+        return True
+    value = _config()
+    return isinstance(value, str) and bool(value.strip()) and not _is_ours(value)  # rasterio < 1.4: an option
 
 
-def set_cache(nbytes: int) -> int | None:
-    """Set GDAL's block cache to ``nbytes`` unless the user set GDAL_CACHEMAX; returns the previous size (bytes)."""
-    if user_set():
-        return None
-    from rasterio.env import get_gdal_config, set_gdal_config
+def configured() -> Any:
+    """GDAL_CACHEMAX when geogen (inside a job) or the user set it: an int (bytes, rasterio >= 1.4) or the text
+    of the option (older rasterio); None when it is GDAL's machine-dependent default."""
+    with _LOCK:
+        if _ours is None and not user_set():
+            return None
+        value = _config()
+        if isinstance(value, str) and not value.strip():
+            return None
+        if value is None and os.environ.get(_KEY):
+            return os.environ[_KEY]
+        return value
 
-    previous = get_gdal_config("GDAL_CACHEMAX")
-    set_gdal_config("GDAL_CACHEMAX", int(nbytes))  # rasterio calls GDALSetCacheMax64: applies at once
-    return int(previous) if previous is not None else None
+
+@dataclass(frozen=True)
+class Saved:
+    """What ``set_cache`` replaced: the value to put back (None: there was none) and geogen's own cap then."""
+
+    value: Any
+    ours: int | None
+
+
+def _apply(value: Any) -> None:
+    from rasterio.env import set_gdal_config
+
+    if value is None:  # rasterio < 1.4: the option was unset
+        from rasterio._env import del_gdal_config
+
+        del_gdal_config(_KEY)
+        return
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        set_gdal_config(_KEY, value)  # a text form only older rasterio reports (and accepts back)
+    else:
+        set_gdal_config(_KEY, n)  # rasterio >= 1.4 calls GDALSetCacheMax64: applies at once
+
+
+def set_cache(nbytes: int) -> Saved | None:
+    """Set GDAL's block cache to ``nbytes`` unless the user set GDAL_CACHEMAX; returns what to restore (None: the
+    user's setting was left alone)."""
+    global _ours
+    with _LOCK:
+        if user_set():
+            return None
+        saved = Saved(_config(), _ours)
+        _apply(int(nbytes))
+        _ours = int(nbytes)
+        return saved
+
+
+def restore_cache(saved: Saved) -> None:
+    """Put back what ``set_cache`` replaced (unset GDAL_CACHEMAX again where it was unset)."""
+    global _ours
+    with _LOCK:
+        _apply(saved.value)
+        _ours = saved.ours
 
 
 @contextlib.contextmanager
@@ -48,17 +134,22 @@ def bounded_gdal_cache(tile_band_bytes: int = 0) -> Iterator[int]:
 
     Yields the bound in bytes (the user's own GDAL_CACHEMAX, when set, is kept and yielded as 0).
     """
-    previous = set_cache(cache_bound(tile_band_bytes))
+    bound = cache_bound(tile_band_bytes)
+    saved = set_cache(bound)
     try:
-        yield 0 if user_set() else cache_bound(tile_band_bytes)
+        yield 0 if saved is None else bound
     finally:
-        if previous is not None:
-            from rasterio.env import set_gdal_config
-
-            set_gdal_config("GDAL_CACHEMAX", previous)
+        if saved is not None:
+            restore_cache(saved)
 
 
 def raise_cache(tile_band_bytes: int) -> None:
-    """Inside a job, widen the cap to ``cache_bound(tile_band_bytes)`` once the tile band is known."""
-    if not user_set():
-        set_cache(cache_bound(tile_band_bytes))
+    """Inside a job (``bounded_gdal_cache``), widen the cap to ``cache_bound(tile_band_bytes)`` once the tile band
+    is known; outside one (a library call) GDAL's cache is not touched."""
+    global _ours
+    with _LOCK:
+        if _ours is None or user_set():
+            return
+        n = cache_bound(tile_band_bytes)
+        _apply(n)
+        _ours = n

@@ -85,7 +85,8 @@ def commit_file(tmp: Path, final: Path, *, overwrite: bool = True) -> None:
     Inside a job (``geogen.io.claims.job_scope``) the job's cancel token is checked first and the name must
     still be the job's claim; ``overwrite`` is then limited by the claim's (the job's ``output.overwrite``).
     Without overwrite an existing file is never replaced, even one created since the job started: the move is a
-    hard link (POSIX) or a rename (Windows), both of which fail when the name exists.
+    hard link (POSIX) or a rename (Windows), both of which fail when the name exists. With overwrite, inside a
+    job, the file replaced is kept (``JobScope.keep_previous``) and put back if the job fails or is cancelled.
 
     Raises:
         CancelledError: the job was cancelled (nothing is moved).
@@ -94,20 +95,31 @@ def commit_file(tmp: Path, final: Path, *, overwrite: bool = True) -> None:
     """
     tmp, final = Path(tmp), Path(final)
     scope = claims.current()
+    previous = None
     if scope is not None:
         overwrite = scope.before_commit(final, overwrite)
-    try:
         if overwrite:
-            os.replace(tmp, final)
-        else:
-            _move_no_replace(tmp, final)
+            previous = scope.keep_previous(final)  # put back if the job fails or is cancelled later
+    try:
+        try:
+            if overwrite:
+                os.replace(tmp, final)
+            else:
+                _move_no_replace(tmp, final)
+        except BaseException:
+            if previous is not None:
+                if os.path.lexists(final):
+                    _remove(previous)  # a hard link: the final name still holds it
+                else:
+                    claims.JobScope.restore_previous(final, previous)
+            raise
     except PermissionError:
         raise OutputError(
             f"cannot replace {final}: the file is in use or read-only (close it, e.g. remove the layer in QGIS, "
             "or choose another output name)"
         ) from None
     if scope is not None:
-        scope.committed_file(final)
+        scope.committed_file(final, previous)
 
 
 def _move_no_replace(tmp: Path, final: Path) -> None:
@@ -304,25 +316,56 @@ class GeoTIFFWriter:
 _TILE = 256  # block size of the tiled GeoTIFFs written here
 
 
-def _gdal_cache_bytes() -> int:
-    """GDAL's block cache size now (GDAL_CACHEMAX: MB below 100000, bytes above, or a percentage of RAM)."""
-    from rasterio.env import get_gdal_config
+DEFAULT_CACHE_BYTES = 16 * 2**30 * 5 // 100
+"""GDAL's default cache (5 % of the RAM) on a 16 GiB machine: the warp's strips when no one set GDAL_CACHEMAX, so
+that a library call reads the same windows (and writes the same pixels) on every machine."""
+_ASSUMED_RAM = 16 * 2**30  # for a user's "NN%" where the OS does not tell the RAM (Windows: no os.sysconf)
+_UNITS = {
+    "": 0,
+    "B": 1,
+    "K": 2**10,
+    "KB": 2**10,
+    "M": 2**20,
+    "MB": 2**20,
+    "G": 2**30,
+    "GB": 2**30,
+    "T": 2**40,
+}
 
-    ram = 0
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    ram = ram or 16 * 2**30
-    value = get_gdal_config("GDAL_CACHEMAX")
-    if value is None:
-        return ram * 5 // 100
-    text = str(value).strip()
+
+def _ram_bytes() -> int:
+    sysconf = getattr(os, "sysconf", None)
+    if sysconf is not None:
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            return int(sysconf("SC_PHYS_PAGES")) * int(sysconf("SC_PAGE_SIZE"))
+    return _ASSUMED_RAM
+
+
+def _gdal_cache_bytes() -> int:
+    """GDAL's block cache size as set by geogen (inside a job) or the user; ``DEFAULT_CACHE_BYTES`` when no one set
+    it (GDAL's own default depends on the machine's RAM). GDAL_CACHEMAX: MB below 100000, bytes above, a size
+    with a unit ("512MB"), or a percentage of the RAM."""
+    from geogen.io.gdal_env import configured
+
+    value = configured()
+    if value is None or isinstance(value, bool):
+        return DEFAULT_CACHE_BYTES
+    if isinstance(value, int):
+        return value  # rasterio >= 1.4: GDAL's cache size in bytes
+    text = str(value).strip().upper().replace(" ", "")
     try:
         if text.endswith("%"):
-            return int(ram * float(text[:-1]) / 100)
-        n = int(float(text))
+            return int(_ram_bytes() * float(text[:-1]) / 100)
+        num = text.rstrip("KMGTB")
+        unit = _UNITS.get(text[len(num) :])
+        n = float(num)
     except ValueError:
-        return ram * 5 // 100
-    return n * 1024 * 1024 if n < 100000 else n
+        return DEFAULT_CACHE_BYTES
+    if unit is None:
+        return DEFAULT_CACHE_BYTES
+    if unit:
+        return int(n * unit)
+    return int(n) * 1024 * 1024 if n < 100000 else int(n)
 
 
 def _copy_swath(width: int, height: int, pixel_bytes: int, src_block: tuple[int, int]) -> tuple[int, int]:

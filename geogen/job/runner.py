@@ -187,9 +187,8 @@ def preflight(job: Job) -> Engine:
     if not engine.needs_weights():
         return engine
     if not job.model:
-        if (
-            not engine.model_optional
-        ):  # e.g. temporal with observed dates only: the pipeline says what is missing
+        # a model_optional engine (temporal with observed dates only) lets its pipeline say what is missing
+        if not engine.model_optional:
             raise ModelError(
                 f"the {engine.name} engine needs a model: pass --model NAME_OR_PATH (installed models: "
                 "`geogen models list`; published ones: `geogen models pull NAME`)"
@@ -198,9 +197,13 @@ def preflight(job: Job) -> Engine:
     from geogen.store import resolve
 
     names = [job.model]
-    controlnet = (job.options or {}).get("controlnet") if isinstance(job.options, dict) else None
-    if isinstance(controlnet, str) and controlnet:
-        names.append(controlnet)
+    for (
+        field
+    ) in engine.field_model_kinds:  # the other model fields the engine declares, e.g. options.controlnet
+        key = field.removeprefix("options.")
+        value = job.options.get(key) if field.startswith("options.") else None
+        if isinstance(value, str) and value:
+            names.append(value)
     problems = []  # every missing model named at once, not one per run
     for name in names:
         try:

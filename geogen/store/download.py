@@ -3,10 +3,15 @@
 Connection failures raise ``OfflineError`` so that ``geogen models pull`` can tell the user what to download
 by hand; an HTTP error from a reachable server is a ``ModelError`` naming the URL and status.
 
-An interrupted download keeps its partial file (``<dest>.part``); the next download to the same ``dest`` asks
-for the rest with an HTTP Range request and appends it when the server answers 206 with the matching range
-(else it starts again from byte 0). The checksum covers the whole file either way. Redirects are followed to
-http(s) URLs only, and never from https down to http.
+An interrupted download keeps its partial file (``<dest>.part``) and, beside it, ``<dest>.part.json``: the URL,
+the server's validators (ETag, Last-Modified) and the full size. The next download to the same ``dest`` asks
+for the rest with an HTTP Range request plus ``If-Range`` (the strong ETag, else Last-Modified), and appends
+only when the server answers 206 with the matching range; a 200 means the file changed (or the server ignores
+ranges) and the download starts again from byte 0, as it does when the URL or the size differs from the
+recorded ones. Without a validator (the server sent neither header, or a ``.part`` without its record) the
+bytes so far are reused only when a checksum is known, since the checksum then catches a mix of two versions;
+otherwise the download starts again from byte 0. The checksum covers the whole file either way. Redirects are
+followed to http(s) URLs only, and never from https down to http.
 """
 
 from __future__ import annotations
@@ -147,6 +152,95 @@ def _resumed_total(resp: Any, offset: int) -> int | None:
     return int(m.group(3)) if m.group(3) != "*" else int(m.group(2)) + 1
 
 
+def partial_files(dest: Path) -> tuple[Path, Path]:
+    """The partial file of a download to ``dest`` and its record (URL, validators, size)."""
+    part = Path(dest).with_name(Path(dest).name + ".part")
+    return part, part.with_name(part.name + ".json")
+
+
+def discard_partial(dest: Path) -> None:
+    """Delete what an interrupted download to ``dest`` left (partial file and its record)."""
+    for path in partial_files(dest):
+        path.unlink(missing_ok=True)
+
+
+def file_matches(path: Path, *, size: int | None = None, checksum: str | None = None) -> bool:
+    """Whether ``path`` is a file of ``size`` bytes with ``checksum`` (each checked when given)."""
+    expected = _parse_checksum(checksum)
+    try:
+        if not path.is_file() or (size is not None and path.stat().st_size != size):
+            return False
+        if expected is None:
+            return True
+        h = hashlib.new(expected[0])
+        _hash_prefix(path, [h])
+    except OSError:
+        return False
+    return h.hexdigest() == expected[1]
+
+
+def _read_record(record: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_record(record: Path, url: str, resp: Any, total: int | None, old: dict[str, Any] | None) -> None:
+    old = old or {}
+    data = {
+        "url": url,
+        "etag": resp.headers.get("ETag") or old.get("etag"),
+        "last_modified": resp.headers.get("Last-Modified") or old.get("last_modified"),
+        "size": total,
+    }
+    tmp = record.with_name(record.name + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, record)
+
+
+def _if_range(record: dict[str, Any]) -> str | None:
+    """The ``If-Range`` validator: the strong ETag (a weak one is not allowed there), else Last-Modified."""
+    etag = record.get("etag")
+    if isinstance(etag, str) and etag.startswith('"'):
+        return etag
+    modified = record.get("last_modified")
+    return modified if isinstance(modified, str) and modified else None
+
+
+def _resume_offset(
+    url: str, part: Path, record: dict[str, Any] | None, size: int | None, checksum_known: bool
+) -> tuple[int, str | None]:
+    """(bytes of ``part`` to keep, If-Range validator): 0 when they may not belong to the current file."""
+    offset = part.stat().st_size if part.is_file() else 0
+    if not offset or (size is not None and offset > size):
+        return 0, None
+    if record is not None:
+        if record.get("url") != url:  # the catalog now points elsewhere: another file
+            return 0, None
+        known = record.get("size")
+        if size is not None and isinstance(known, int) and known != size:  # the catalog's size changed
+            return 0, None
+    validator = _if_range(record) if record is not None else None
+    if validator is None and not checksum_known:
+        return 0, None  # nothing could tell old bytes from new ones: start again
+    return offset, validator
+
+
+def _continues(resp: Any, offset: int, record: dict[str, Any] | None) -> bool:
+    """Whether ``resp`` is a 206 continuing at ``offset`` the same file as the one recorded."""
+    total = _resumed_total(resp, offset)
+    if total is None:
+        return False
+    record = record or {}
+    known, etag = record.get("size"), record.get("etag")
+    if isinstance(known, int) and known != total:
+        return False
+    got = resp.headers.get("ETag")
+    return not (got and isinstance(etag, str) and got != etag)
+
+
 def download(
     url: str,
     dest: Path,
@@ -173,26 +267,30 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     check_url(url)
     expected = _parse_checksum(checksum)
-    part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.is_file() else 0
-    if size is not None and offset > size:
-        offset = 0
+    part, record_path = partial_files(dest)
+    record = _read_record(record_path) if part.is_file() else None
+    offset, validator = _resume_offset(url, part, record, size, expected is not None)
     keep_part = False
     try:
         resp = None
         if offset:
+            extra = {"Range": f"bytes={offset}-"}
+            if validator:
+                extra["If-Range"] = validator  # a changed file comes back whole (200), not as a range
             try:
-                resp = _open(url, headers, timeout, {"Range": f"bytes={offset}-"})
+                resp = _open(url, headers, timeout, extra)
             except ModelError as exc:
                 if isinstance(exc, OfflineError) or "HTTP 416" not in str(exc):
                     keep_part = isinstance(exc, OfflineError)
                     raise
                 resp = None  # 416: the range does not fit this file: start again
-            if resp is not None and _resumed_total(resp, offset) is None:
-                if getattr(resp, "status", 200) == 206:  # a range we did not ask for: ask for the whole file
+            if resp is not None and not _continues(resp, offset, record):
+                if (
+                    getattr(resp, "status", 200) == 206
+                ):  # not the range or file we asked for: ask for all of it
                     resp.close()
                     resp = None
-                offset = 0  # else: the server ignored the Range and sends the whole file (200)
+                offset = 0  # else: changed, or no Range support: the server sends the whole file (200)
             elif resp is None:
                 offset = 0
         if resp is None:
@@ -203,6 +301,8 @@ def download(
             hashes = [h for h in (sha, other) if h is not None]
             if offset:
                 _hash_prefix(part, hashes)
+            else:
+                record_path.unlink(missing_ok=True)  # no record may outlive the bytes it describes
             length = resp.headers.get("Content-Length")
             # what the server says this response brings the file to (a 206's length is the rest only)
             announced = offset + int(length) if length and length.isdigit() else None
@@ -211,6 +311,8 @@ def download(
             total = size if size is not None else announced
             done = offset
             with open(part, "ab" if offset else "wb") as out:
+                # written once the part holds (only) bytes of this response's file
+                _write_record(record_path, url, resp, total, record if offset else None)
                 if progress:
                     progress(done, total)
                 while True:
@@ -243,12 +345,13 @@ def download(
             if got != expected[1]:
                 raise ModelError(f"checksum mismatch for {url}: {expected[0]} {got}, expected {expected[1]}")
         os.replace(part, dest)
+        record_path.unlink(missing_ok=True)
     except (KeyboardInterrupt, GeogenError) as exc:
         # Interrupted or cut off: keep the bytes so far for the next try; anything else: they are wrong.
         if not (keep_part or isinstance(exc, (KeyboardInterrupt, CancelledError))):
-            part.unlink(missing_ok=True)
+            discard_partial(dest)
         raise
     except BaseException:
-        part.unlink(missing_ok=True)
+        discard_partial(dest)
         raise
     return sha.hexdigest()

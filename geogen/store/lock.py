@@ -1,7 +1,7 @@
 """A lock file that works on every platform, and owner records for the store's temporary folders.
 
 fcntl/msvcrt locks differ per platform and vanish on network drives; creating a file with O_EXCL is atomic
-everywhere. The lock file records its owner (PID, host, time): a lock whose owner is a dead process on this
+everywhere. The lock file records its owner (PID and its start time, host, time): a lock whose owner is a dead process on this
 host is taken over at once; one whose owner cannot be checked (another host, an unreadable record) is taken
 to belong to a crashed process once it is older than ``stale_after`` seconds.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,47 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from geogen.errors import ModelError
+from geogen.io.processes import own_start
+from geogen.io.processes import pid_alive as pid_alive  # the one liveness check, re-exported
 
 # A lock is held for a rename and a manifest write: one that was never filled in is dead after this long.
 _EMPTY_LOCK_S = 10.0
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (stdlib only; a zombie counts as alive on POSIX)."""
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":
-        import ctypes
-        from ctypes import wintypes
-
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        kernel32.OpenProcess.restype = wintypes.HANDLE
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: it exists, it is not ours
-        try:
-            code = wintypes.DWORD()
-            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-                return True
-            return code.value == 259  # STILL_ACTIVE
-        finally:
-            kernel32.CloseHandle(handle)
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists but belongs to another user
-        return True
-    return True
-
-
 def owner_record() -> str:
-    """This process as an owner record (one JSON line: pid, host, time, a unique token)."""
+    """This process as an owner record (one JSON line: pid, its start time where the OS tells it, host, time, a
+    unique token)."""
     return json.dumps(
         {
             "pid": os.getpid(),
+            "start": own_start(),
             "host": socket.gethostname(),
             "time": round(time.time()),
             "token": uuid.uuid4().hex,
@@ -86,9 +58,11 @@ def read_owner(path: Path) -> tuple[str, dict[str, Any] | None] | None:
 
 
 def owner_dead(rec: dict[str, Any] | None, age_s: float, stale_after: float) -> bool:
-    """Whether an owner is gone: a dead PID on this host, or (when the PID cannot be checked) an old record."""
+    """Whether an owner is gone: on this host a dead PID (gone, a zombie, or reused by a process started at another
+    time: ``geogen.io.processes``); when the PID cannot be checked, an old record."""
     if rec is not None and rec["host"] == socket.gethostname():
-        return not pid_alive(int(rec["pid"]))
+        start = rec.get("start")
+        return not pid_alive(int(rec["pid"]), start if isinstance(start, str) else None)
     return age_s > stale_after
 
 

@@ -1,17 +1,21 @@
 """``geogen models pull NAME``: download a published model into the store, or say how to get it by hand.
 
 Files land in a staging folder inside the store (same drive, so installing is a rename); archives are unpacked
-there; the result must be detected as the catalog's kind before it is installed.
+there (into a temporary folder first, whose files are then moved into place); the result must be detected as
+the catalog's kind before it is installed.
 
 A pull that is cut off (lost connection, Ctrl-C, kill -9) leaves its folder ``models/.pull-<name>-<hex>``
 with the partial downloads; the next ``pull`` of the same model takes that folder over and resumes (HTTP
-Range). Other store commands remove such a folder once it has been left alone for a day
-(``geogen.store.staging``).
+Range, see ``geogen.store.download``). The files found complete there are checked again (size, and checksum
+when the catalog has one) and fetched again when they do not match; an archive counts as unpacked only once
+its marker ``.<archive>.unpacked`` exists, so an unpacking that was cut off is done again from the archive.
+Other store commands remove such a folder once it has been left alone for a day (``geogen.store.staging``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -20,7 +24,7 @@ from urllib.parse import quote
 from geogen.errors import CancelledError, ModelError
 from geogen.progress import NullReporter, Reporter
 from geogen.store import catalog as C
-from geogen.store.download import OfflineError, download, fetch_json
+from geogen.store.download import OfflineError, discard_partial, download, fetch_json, file_matches
 from geogen.store.entry import ModelEntry
 from geogen.store.staging import PULL_PREFIX, adopt, discard, new_staging_dir
 from geogen.store.store import Store
@@ -142,34 +146,78 @@ def _progress_in_mib(reporter: Reporter, stage: str):
     return progress
 
 
+def _unpacked_marker(archive: Path) -> Path:
+    return archive.with_name(f".{archive.name}.unpacked")
+
+
+def _unpacking_dir(archive: Path) -> Path:
+    return archive.with_name(f".{archive.name}.unpacking")
+
+
+def _move_into(src: Path, dest: Path) -> None:
+    """Move the tree ``src`` into ``dest`` file by file (merging folders, replacing files), then remove it."""
+    for dirpath, _dirs, files in os.walk(src):
+        target = dest / Path(dirpath).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.replace(os.path.join(dirpath, name), target / name)
+    shutil.rmtree(src)
+
+
+def _unpack(archive: Path, reporter: Reporter) -> None:
+    """Unpack ``archive`` next to itself, all or nothing per file: into a temporary folder first, whose files
+    are then moved into place (each one whole); the marker says it is done. Redone in full when cut off.
+
+    Raises:
+        ModelError: see ``extract_archive``; a file that cannot be moved into place.
+    """
+    reporter.log(f"unpacking {archive.name}")
+    tmp = _unpacking_dir(archive)
+    shutil.rmtree(tmp, ignore_errors=True)  # what an unpacking that was cut off left
+    tmp.mkdir()
+    extract_archive(archive, tmp)
+    try:
+        _move_into(tmp, archive.parent)
+    except OSError as exc:
+        raise ModelError(f"cannot unpack {archive.name} ({exc})") from None
+    _unpacked_marker(archive).touch()
+    archive.unlink()  # the marker stands for it from now on (a resumed pull neither fetches nor unpacks it again)
+
+
 def _fetch_all(entry: C.CatalogEntry, staging: Path, reporter: Reporter, timeout: float) -> None:
     files = zenodo_files(entry, timeout) if entry.zenodo_record else entry.files
     for f in files:
         dest = staging / f.path
         if not _inside(staging.resolve(), f.path):
             raise ModelError(f"refusing catalog file name {f.path!r} (outside the model folder)")
-
-        if dest.exists():  # downloaded (and unpacked) by the pull this folder was resumed from
+        archive = dest.name.lower().endswith(_ARCHIVES)
+        if archive and _unpacked_marker(dest).is_file():  # unpacked by the pull this folder was resumed from
             continue
-        part = dest.with_name(dest.name + ".part")
-        resuming = part.is_file() and part.stat().st_size > 0
-        reporter.log(f"{'resuming' if resuming else 'downloading'} {f.url}")
-        download(
-            f.url,
-            dest,
-            size=f.size,
-            checksum=f.checksum,
-            headers=_auth_headers(entry, f.url),
-            progress=_progress_in_mib(reporter, Path(f.path).name),
-            timeout=timeout,
-        )
-        if dest.name.lower().endswith(_ARCHIVES):
-            extract_archive(dest, dest.parent)
-            dest.unlink()
-            dest.touch()  # a resumed pull must not fetch it again: the empty marker is removed below
+        if dest.exists() and file_matches(dest, size=f.size, checksum=f.checksum):
+            discard_partial(dest)  # downloaded by the pull this folder was resumed from
+        else:
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            else:
+                dest.unlink(missing_ok=True)  # not (or no longer) the catalog's file
+            part = dest.with_name(dest.name + ".part")
+            resuming = part.is_file() and part.stat().st_size > 0
+            reporter.log(f"{'resuming' if resuming else 'downloading'} {f.url}")
+            download(
+                f.url,
+                dest,
+                size=f.size,
+                checksum=f.checksum,
+                headers=_auth_headers(entry, f.url),
+                progress=_progress_in_mib(reporter, Path(f.path).name),
+                timeout=timeout,
+            )
+        if archive:
+            _unpack(dest, reporter)
     for f in files:
         if f.path.lower().endswith(_ARCHIVES):
             (staging / f.path).unlink(missing_ok=True)
+            _unpacked_marker(staging / f.path).unlink(missing_ok=True)
 
 
 def pull(

@@ -173,7 +173,7 @@ def write_datacube(
     tmp = temp_sibling(out, "cube")
     try:
         ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
-        commit_file(tmp, out)
+        commit_file(tmp, out, overwrite=overwrite)
     except OSError as exc:
         raise OutputError(f"cannot write the datacube {out}: {exc}") from None
     finally:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InputError
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # the backend still reads version 1 files (geogen.spec.migrate)
 JOB_FILE = "job.json"
 RESULT_FILE = "result.json"
 TASKS = ("sketch", "superres", "text", "temporal")

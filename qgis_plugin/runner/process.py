@@ -298,8 +298,12 @@ def run_job(
                 if "job_id" not in follower.start_event:  # a backend older than job ids: folder-wide file
                     cancel_file = output_dir / LEGACY_CANCEL_FILE
                     legacy_cancel = not cancel_file.exists()  # delete only a file this run created
-                cancel_file.touch()  # this job (only) stops at its next cancellation point
-                cancel_at = now
+                try:
+                    cancel_file.touch()  # this job (only) stops at its next cancellation point
+                    cancel_at = now
+                except OSError:  # e.g. a read-only folder: no cooperative cancel, stop the process instead
+                    proc.kill()
+                    killed = True
             elif cancel_at is None or now - cancel_at > cancel_grace_s:
                 # not started (nothing written yet), or deaf to the file: kill (TerminateProcess on Windows)
                 proc.kill()

@@ -138,3 +138,31 @@ def test_an_engine_registered_from_outside_runs_everywhere(toy_engine, scene: Pa
             assert ds.tags()["GEOGEN_ENGINE"] == "toy-flat" and set(np.unique(ds.read(1))) == {1000}
     bad = invoke("superres", scene, "-o", tmp_path / "o.tif", "--engine", "toy-flat", "-O", "tile=1")
     assert bad.exit_code == 2 and "options.tile" in bad.stderr
+
+
+def test_registration_refuses_what_would_break_the_contract() -> None:
+    from pydantic import BaseModel
+
+    from geogen.errors import EngineError
+
+    class Nameless(ToySharpen):
+        name = ""
+
+    class LooseOptions(BaseModel):
+        tile: int = 1024
+
+    class Loose(ToySharpen):
+        name: ClassVar[str] = "loose"
+        options_model = LooseOptions  # type: ignore[assignment]
+
+    class SecondDefault(ToySharpen):
+        name: ClassVar[str] = "second-default"
+        default: ClassVar[bool] = True
+
+    with pytest.raises(EngineError, match="has no name"):
+        geogen.register_engine(Nameless)
+    with pytest.raises(EngineError, match=r"options_model must derive from geogen\.EngineOptions"):
+        geogen.register_engine(Loose)
+    with pytest.raises(EngineError, match="already is"):
+        geogen.register_engine(SecondDefault)
+    assert geogen.get_engine("superres").name == "sharpen"

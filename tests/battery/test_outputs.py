@@ -417,3 +417,29 @@ def test_clean_removes_a_dead_jobs_partials_not_a_live_ones(tmp_path: Path, big_
     rc, _, err = finish(live)
     assert rc == 0, err  # and it finishes normally
     assert listing(d) == {"live.tif", "live.result.json"}
+
+
+# --- overwrite that fails: the previous files come back (review fix) ---------------------------------------
+
+
+def test_failed_overwrite_puts_the_previous_image_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from geogen.cli.main import cli
+    from geogen.job import runner
+
+    d = tmp_path / "out"
+    r = geogen("sketch", MASK, "-o", d / "m.tif", "--seed", 1)
+    assert r.returncode == 0, r.stderr
+    before = {n: (d / n).read_bytes() for n in ("m.tif", "m.result.json")}
+
+    def no_record(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")  # the record fails after the image was committed
+
+    monkeypatch.setattr(runner, "write_json_atomic", no_record)
+    res = CliRunner().invoke(cli, ["sketch", str(MASK), "-o", str(d / "m.tif"), "--seed", "2", "--overwrite"])
+    assert res.exit_code != 0
+    assert listing(d) == {"m.tif", "m.result.json"}
+    assert {n: (d / n).read_bytes() for n in before} == before  # byte-identical: nothing of the failed job

@@ -528,18 +528,34 @@ def test_truncated_weights_refused_at_load(tmp_path):
 # -- downloads: Range resume, no-Range restart, redirects ---------------------------------------------------------
 class _Handler(SimpleHTTPRequestHandler):
     """Serves a folder; ``ranges`` honours Range requests; ``cut`` closes the connection after that many bytes;
-    ``redirects`` maps a path to a Location."""
+    ``redirects`` maps a path to a Location; ``validators`` ("etag", "last-modified" or None) sends that header
+    and honours If-Range with it (a Range whose If-Range does not match gets the whole file, 200)."""
 
     ranges = True
     cut: int | None = None
+    validators: str | None = None
     redirects: dict[str, str] = {}  # noqa: RUF012
     seen: list[tuple[str, str | None]] = []  # noqa: RUF012
+    if_ranges: list[str | None] = []  # noqa: RUF012
+    answers: list[int] = []  # noqa: RUF012
 
     def log_message(self, *args):
         pass
 
+    def send_response(self, code, message=None):
+        self.answers.append(code)
+        super().send_response(code, message)
+
+    def _validator(self, path: Path, data: bytes) -> tuple[str, str] | None:
+        if self.validators == "etag":
+            return "ETag", '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.validators == "last-modified":
+            return "Last-Modified", self.date_time_string(int(path.stat().st_mtime))
+        return None
+
     def do_GET(self):
         self.seen.append((self.path, self.headers.get("Range")))
+        self.if_ranges.append(self.headers.get("If-Range"))
         if self.path in self.redirects:
             self.send_response(302)
             self.send_header("Location", self.redirects[self.path])
@@ -550,7 +566,11 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_error(404)
             return
         data = path.read_bytes()
+        validator = self._validator(path, data)
         m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+        if_range = self.headers.get("If-Range")
+        if m and if_range is not None and (validator is None or if_range != validator[1]):
+            m = None  # RFC 9110 If-Range: the file changed (or cannot be compared): send all of it
         start = int(m.group(1)) if (m and self.ranges) else 0
         if m and self.ranges and start >= len(data):
             self.send_response(416)
@@ -561,6 +581,8 @@ class _Handler(SimpleHTTPRequestHandler):
         if start:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.send_header("Content-Length", str(len(data) - start))
+        if validator:
+            self.send_header(*validator)
         self.end_headers()
         body = data[start:]
         if self.cut is not None:
@@ -576,7 +598,9 @@ def serve(tmp_path):
     def start(**attrs: Any):
         www = tmp_path / f"www{len(servers)}"
         www.mkdir()
-        handler = type("H", (_Handler,), {"seen": [], "redirects": {}, **attrs})
+        handler = type(
+            "H", (_Handler,), {"seen": [], "if_ranges": [], "answers": [], "redirects": {}, **attrs}
+        )
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
         threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         servers.append(httpd)
@@ -622,6 +646,70 @@ def test_resume_past_the_end_restarts(serve, tmp_path):
     dest.with_name("w.bin.part").write_bytes(b"\0" * (len(PAYLOAD) + 10))  # 416 from the server
     download(f"{base}/w.bin", dest, checksum="sha256:" + hashlib.sha256(PAYLOAD).hexdigest())
     assert dest.read_bytes() == PAYLOAD
+
+
+def _cut_download(serve, tmp_path, **attrs: Any):
+    """A first download of w.bin cut off after 300 kB (no checksum given); (url, dest, handler)."""
+    base, www, handler = serve(cut=300_000, **attrs)
+    (www / "w.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "out" / "w.bin"
+    with pytest.raises(OfflineError, match="connection lost"):
+        download(f"{base}/w.bin", dest)
+    assert dest.with_name("w.bin.part").stat().st_size == 300_000
+    handler.cut = None
+    return f"{base}/w.bin", dest, handler
+
+
+def _no_partials(dest: Path) -> bool:
+    return not list(dest.parent.glob("w.bin.*"))
+
+
+@pytest.mark.parametrize("validator", ["etag", "last-modified"])
+def test_resume_unchanged_file_sends_if_range_and_appends(serve, tmp_path, validator):
+    url, dest, handler = _cut_download(serve, tmp_path, validators=validator)
+    record = json.loads(dest.with_name("w.bin.part.json").read_text())
+    assert record["url"] == url and record["size"] == len(PAYLOAD)
+    assert record["etag" if validator == "etag" else "last_modified"]
+    download(url, dest, size=len(PAYLOAD))
+    assert handler.seen[-1] == ("/w.bin", "bytes=300000-") and handler.answers[-1] == 206
+    assert handler.if_ranges[-1] == record["etag" if validator == "etag" else "last_modified"]
+    assert dest.read_bytes() == PAYLOAD and _no_partials(dest)
+
+
+@pytest.mark.parametrize("validator", ["etag", "last-modified"])
+def test_resume_after_the_file_changed_restarts(serve, tmp_path, validator):
+    """The server's file changed between the two tries: If-Range gets a 200 and the download starts again
+    (no checksum known: without If-Range, old and new bytes would be mixed unnoticed)."""
+    url, dest, handler = _cut_download(serve, tmp_path, validators=validator)
+    new = bytes(reversed(PAYLOAD))  # same size: only a validator can tell
+    www_file = next(tmp_path.glob("www*/w.bin"))
+    www_file.write_bytes(new)
+    later = time.time() + 10
+    os.utime(www_file, (later, later))
+    assert download(url, dest, size=len(new)) == hashlib.sha256(new).hexdigest()
+    assert handler.if_ranges[-1] and handler.answers[-1] == 200  # asked for the rest, got the whole new file
+    assert dest.read_bytes() == new and _no_partials(dest)
+
+
+@pytest.mark.parametrize("checksum", [False, True], ids=["no checksum: restart", "checksum: resume"])
+def test_resume_without_validators(serve, tmp_path, checksum):
+    """A server that sends neither ETag nor Last-Modified: without a checksum the bytes so far cannot be trusted
+    and the download starts again from 0; with one, it resumes (the checksum catches a mix of versions)."""
+    url, dest, handler = _cut_download(serve, tmp_path)
+    sha = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest() if checksum else None
+    download(url, dest, checksum=sha)
+    assert handler.seen[-1] == ("/w.bin", "bytes=300000-" if checksum else None)
+    assert handler.if_ranges[-1] is None
+    assert dest.read_bytes() == PAYLOAD and _no_partials(dest)
+
+
+def test_resume_from_another_url_restarts(serve, tmp_path):
+    url, dest, handler = _cut_download(serve, tmp_path, validators="etag")
+    (next(tmp_path.glob("www*")) / "v2.bin").write_bytes(PAYLOAD[::-1])
+    other = url.replace("/w.bin", "/v2.bin")
+    download(other, dest, checksum="sha256:" + hashlib.sha256(PAYLOAD[::-1]).hexdigest())
+    assert handler.seen[-1] == ("/v2.bin", None)  # the bytes so far belong to another URL: not resumed
+    assert dest.read_bytes() == PAYLOAD[::-1] and _no_partials(dest)
 
 
 @pytest.mark.parametrize(
@@ -709,6 +797,71 @@ def test_pull_cut_off_keeps_its_folder_and_the_next_pull_finishes(pull_env):
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in (home / "models").iterdir()) == ["seg2sat"]
     assert any(rng and rng.startswith("bytes=") for _, rng in handler.seen)
+
+
+def test_pull_rechecks_files_left_by_the_interrupted_pull(pull_env):
+    """A file found complete in the adopted folder that no longer matches the catalog is fetched again."""
+    home, www, handler = pull_env()
+    folder = home / "models" / ".pull-seg2sat-0123456789ab"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"an": "older version"}')  # complete, but not the catalog's file
+    (home / "models" / (folder.name + OWNER_SUFFIX)).write_text(owner(dead_pid()))
+    r = _run("models", "pull", "seg2sat", "--progress", "none")
+    assert r.exit_code == 0, r.stderr
+    assert ("/repo/config.json", None) in handler.seen
+    installed = home / "models" / "seg2sat"
+    assert (installed / "config.json").read_bytes() == (www / "repo" / "config.json").read_bytes()
+    assert sorted(p.name for p in installed.iterdir()) == ["config.json", WEIGHTS]
+    assert _run("models", "verify", "seg2sat").exit_code == 0
+
+
+def test_pull_killed_while_unpacking_unpacks_again(serve, tmp_path, monkeypatch):
+    """kill -9 during the unpacking of an archive: the resumed pull unpacks it again, in full."""
+    import geogen.store.pull as P
+    from geogen.store.pull import pull
+
+    base, www, handler = serve()
+    src = controlnet(tmp_path / "src", fmt="safetensors")
+    with zipfile.ZipFile(www / "seg2sat.zip", "w") as z:
+        for p in sorted(src.iterdir()):
+            z.write(p, f"model/{p.name}")
+    archive = C.CatalogFile(
+        "seg2sat.zip",
+        f"{base}/seg2sat.zip",
+        (www / "seg2sat.zip").stat().st_size,
+        "sha256:" + hashlib.sha256((www / "seg2sat.zip").read_bytes()).hexdigest(),
+    )
+    monkeypatch.setitem(C.CATALOG, "seg2sat", dataclasses.replace(C.CATALOG["seg2sat"], files=(archive,)))
+    home = tmp_path / "geogen_home"
+    monkeypatch.setenv("GEOGEN_HOME", str(home))
+    real = P.extract_archive
+
+    def killed_half_way(arch: Path, dest: Path) -> None:
+        real(arch, dest)
+        [weights] = dest.rglob(WEIGHTS)
+        with open(weights, "r+b") as f:  # the file being written when the process died
+            f.truncate(weights.stat().st_size // 2)
+        raise KeyboardInterrupt  # stands for kill -9: nothing after this runs
+
+    monkeypatch.setattr(P, "extract_archive", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        pull("seg2sat")
+    [left] = [p for p in (home / "models").iterdir() if p.is_dir()]
+    (home / "models" / (left.name + OWNER_SUFFIX)).write_text(owner(dead_pid()))
+    monkeypatch.setattr(P, "extract_archive", real)
+    r = _run("models", "pull", "seg2sat", "--progress", "none")
+    assert r.exit_code == 0, r.stderr
+    assert [path for path, _ in handler.seen] == [
+        "/seg2sat.zip"
+    ]  # the verified archive was not fetched again
+    installed = home / "models" / "seg2sat"
+    assert sorted(p.relative_to(installed).as_posix() for p in installed.rglob("*") if p.is_file()) == [
+        "model/config.json",
+        f"model/{WEIGHTS}",
+    ]
+    assert (installed / "model" / WEIGHTS).read_bytes() == (src / WEIGHTS).read_bytes()
+    assert sorted(p.name for p in (home / "models").iterdir()) == ["seg2sat"]
+    assert _run("models", "verify", "seg2sat").exit_code == 0
 
 
 def test_pull_redirect_to_file_is_refused(pull_env):

@@ -75,3 +75,12 @@ def test_the_alias_is_accepted_in_v2_and_the_canonical_name_is_reported() -> Non
 
     assert get_engine("superres", "diffusionsat") is get_engine("superres", "diffusionsat-sr")
     assert get_engine("superres", "diffusionsat").name == "diffusionsat-sr"
+
+
+def test_the_plugin_writes_the_current_version() -> None:
+    """The QGIS plugin builds job dicts without importing geogen: its version constant must follow the spec's."""
+    import re
+
+    plugin_job = Path(__file__).resolve().parents[2] / "qgis_plugin" / "common" / "job.py"
+    found = re.search(r"^SPEC_VERSION = (\d+)", plugin_job.read_text(encoding="utf-8"), re.M)
+    assert found is not None and int(found.group(1)) == SPEC_VERSION
