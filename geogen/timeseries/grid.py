@@ -16,7 +16,7 @@ from shapely.geometry import box
 
 from geogen.errors import JobSpecError
 from geogen.io.aoi import Area, parse_crs, working_grid
-from geogen.io.raster import read_grid
+from geogen.timeseries.render import frame_grid
 from tiles import Grid
 
 
@@ -49,7 +49,7 @@ def target_grid(area: Area | None, gsd: float | None, out_crs: str | None, refer
             "written on "
             "one metric grid (leave it out to use the area's or the frames' CRS)"
         )
-    ref = read_grid(reference) if reference is not None else None
+    ref = frame_grid(reference) if reference is not None else None  # S2 folders/.SAFE too
     if area is None:
         if ref is None:
             raise JobSpecError(

@@ -181,3 +181,13 @@ def open_rgb(path: str | Path) -> RgbSource:
     except BaseException:
         ds.close()
         raise
+
+
+def frame_grid(path: str | Path) -> Grid:
+    """The grid a frame is read on (a Sentinel-2 stack's 10 m grid, or the raster's own), as ``open_rgb`` reads it.
+
+    Raises:
+        InputFileError, RasterError: as ``open_rgb``.
+    """
+    with open_rgb(path) as source:
+        return source.grid
