@@ -117,6 +117,17 @@ class DiffusionEngineOptions(EngineOptions):
             return {k: v for k, v in data.items() if not (v is None and k in _DIFFUSION_KEYS)}
         return data
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """The schema says what validation accepts: a diffusion key may be null (its default)."""
+        schema: dict[str, Any] = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for key, prop in target.get("properties", {}).items():
+            if key in _DIFFUSION_KEYS and not any(alt.get("type") == "null" for alt in prop.get("anyOf", [])):
+                keep = {k: prop.pop(k) for k in ("default", "description", "title") if k in prop}
+                target["properties"][key] = {"anyOf": [prop, {"type": "null"}], **keep}
+        return schema
+
     @property
     def diffusion(self) -> DiffusionOptions:
         """The diffusion core's view of these options (the engine's own keys left out)."""

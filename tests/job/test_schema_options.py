@@ -37,10 +37,24 @@ def _valid(job: dict[str, Any]) -> bool:
         ({**SKETCH, "engine": "controlnet", "options": {"controlnet": "seg2sat"}}, True),
         ({**SKETCH, "engine": "controlnet", "options": {}}, False),  # the ControlNet is required
         ({**SKETCH, "options": {"patch": 16}}, False),  # exemplar has no options
+        # diffusion keys: null means "the default" to the validator, and so to the schema
+        ({**SR, "engine": "diffusionsat-sr", "options": {"device": None, "window": None}}, True),
+        ({**SR, "engine": "diffusionsat-sr", "options": {"device": "gpu"}}, False),
+        ({**SR, "engine": "diffusionsat-sr", "options": {"dtype": "fp8"}}, False),
     ],
 )
 def test_options_are_checked_by_the_schema(job: dict[str, Any], ok: bool) -> None:
     assert _valid(job) is ok
+
+
+@pytest.mark.parametrize(
+    "options", [{"device": None, "window": None}, {"dtype": "bf16"}, {"device": "cuda:1"}]
+)
+def test_what_the_schema_accepts_the_engine_accepts(options: dict[str, Any]) -> None:
+    from geogen.engines.registry import get_engine
+
+    assert _valid({**SR, "engine": "diffusionsat-sr", "options": options})
+    get_engine("superres", "diffusionsat-sr").parse_options(options)  # raises if it disagrees
 
 
 def test_every_registered_engine_has_its_options_in_the_schema() -> None:
