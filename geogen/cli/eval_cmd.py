@@ -318,25 +318,17 @@ def consistency_cmd(sr_path: Path, lr_path: Path, data_range: str | None, as_jso
 
 def _read_f32(ds, bands: list[int], window, path: Path) -> np.ndarray:
     """Bands of ``ds`` as float32 (a truncated or corrupt file is a one-line error naming it)."""
-    from rasterio.errors import RasterioError
+    from geogen.io.raster import reading
 
-    from geogen.errors import RasterError
-
-    try:
+    with reading(path):
         return ds.read(bands, window=window, out_dtype="float32")
-    except RasterioError as exc:
-        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
 def _read_native(ds, path: Path) -> np.ndarray:
-    from rasterio.errors import RasterioError
+    from geogen.io.raster import reading
 
-    from geogen.errors import RasterError
-
-    try:
+    with reading(path):
         return ds.read([1])
-    except RasterioError as exc:
-        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
 def _rgb_indexes(ds) -> list[int]:

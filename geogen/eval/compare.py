@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from geogen.errors import JobSpecError, RasterError
 from geogen.eval import metrics
-from geogen.io.raster import dataset_grid, open_raster
+from geogen.io.raster import dataset_grid, open_raster, reading
 from geogen.sensors.mtf import upsample_cubic
 from geogen.sensors.sentinel2 import REFLECTANCE_SCALE
 
@@ -134,17 +133,13 @@ def _strips(height: int, width: int, n_bands: int) -> Iterator[tuple[int, int]]:
 
 
 def _read(ds: Any, bands: list[int], r0: int, r1: int, path: str) -> np.ndarray:
-    try:
+    with reading(path):
         return ds.read([b + 1 for b in bands], window=Window(0, r0, ds.width, r1 - r0), out_dtype="float32")
-    except RasterioError as exc:
-        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
 def _read_mask(ds: Any, r0: int, r1: int, path: str) -> np.ndarray:
-    try:
+    with reading(path):
         return ds.dataset_mask(window=Window(0, r0, ds.width, r1 - r0)) > 0
-    except RasterioError as exc:
-        raise RasterError(f"cannot read {path} (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
 def compare_rasters(

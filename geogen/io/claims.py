@@ -139,7 +139,6 @@ class JobScope:
     committed: list[_Commit] = field(default_factory=list)
     folders: set[Path] = field(default_factory=set)
     swept: set[Path] = field(default_factory=set)
-    removed: list[Path] = field(default_factory=list)
 
     @property
     def owner(self) -> Owner:
@@ -165,7 +164,7 @@ class JobScope:
         if folder not in self.swept:
             self.swept.add(folder)
             with contextlib.suppress(OSError):
-                self.removed.extend(sweep(folder))
+                sweep(folder)
 
     def claim(self, final: Path, *, overwrite: bool, label: str | None = None) -> None:
         """Claim ``final`` for this job (idempotent); ``label`` names it in the error (default: its path).

@@ -25,6 +25,7 @@ from rasterio.warp import Resampling
 
 from geogen.errors import OutputError
 from geogen.io import claims
+from geogen.io.gdal_env import cache_bytes
 from tiles import Grid, Window
 
 PARTIAL_SUFFIX = ".partial"
@@ -316,58 +317,6 @@ class GeoTIFFWriter:
 _TILE = 256  # block size of the tiled GeoTIFFs written here
 
 
-DEFAULT_CACHE_BYTES = 16 * 2**30 * 5 // 100
-"""GDAL's default cache (5 % of the RAM) on a 16 GiB machine: the warp's strips when no one set GDAL_CACHEMAX, so
-that a library call reads the same windows (and writes the same pixels) on every machine."""
-_ASSUMED_RAM = 16 * 2**30  # for a user's "NN%" where the OS does not tell the RAM (Windows: no os.sysconf)
-_UNITS = {
-    "": 0,
-    "B": 1,
-    "K": 2**10,
-    "KB": 2**10,
-    "M": 2**20,
-    "MB": 2**20,
-    "G": 2**30,
-    "GB": 2**30,
-    "T": 2**40,
-}
-
-
-def _ram_bytes() -> int:
-    sysconf = getattr(os, "sysconf", None)
-    if sysconf is not None:
-        with contextlib.suppress(ValueError, OSError, TypeError):
-            return int(sysconf("SC_PHYS_PAGES")) * int(sysconf("SC_PAGE_SIZE"))
-    return _ASSUMED_RAM
-
-
-def _gdal_cache_bytes() -> int:
-    """GDAL's block cache size as set by geogen (inside a job) or the user; ``DEFAULT_CACHE_BYTES`` when no one set
-    it (GDAL's own default depends on the machine's RAM). GDAL_CACHEMAX: MB below 100000, bytes above, a size
-    with a unit ("512MB"), or a percentage of the RAM."""
-    from geogen.io.gdal_env import configured
-
-    value = configured()
-    if value is None or isinstance(value, bool):
-        return DEFAULT_CACHE_BYTES
-    if isinstance(value, int):
-        return value  # rasterio >= 1.4: GDAL's cache size in bytes
-    text = str(value).strip().upper().replace(" ", "")
-    try:
-        if text.endswith("%"):
-            return int(_ram_bytes() * float(text[:-1]) / 100)
-        num = text.rstrip("KMGTB")
-        unit = _UNITS.get(text[len(num) :])
-        n = float(num)
-    except ValueError:
-        return DEFAULT_CACHE_BYTES
-    if unit is None:
-        return DEFAULT_CACHE_BYTES
-    if unit:
-        return int(n * unit)
-    return int(n) * 1024 * 1024 if n < 100000 else int(n)
-
-
 def _copy_swath(width: int, height: int, pixel_bytes: int, src_block: tuple[int, int]) -> tuple[int, int]:
     """(columns, lines) of the windows GDAL's CreateCopy reads from a source into a compressed, tiled,
     pixel-interleaved GeoTIFF (GDALCopyWholeRasterGetSwathSize, GDAL 3.x): the warp reads the same windows, so
@@ -376,7 +325,7 @@ def _copy_swath(width: int, height: int, pixel_bytes: int, src_block: tuple[int,
     src_by, src_bx = src_block
     max_bx, max_by = max(_TILE, src_bx), max(_TILE, src_by)
     cols, lines = width, max_by
-    target = min(2**31 - 1, _gdal_cache_bytes() // 4)
+    target = min(2**31 - 1, cache_bytes() // 4)
     ideal = cols * lines * pixel_bytes
     if ideal < target and ideal < 10_000_000:
         ideal = 10_000_000

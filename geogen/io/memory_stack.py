@@ -111,10 +111,8 @@ def array_radiometry(
         RasterError: 8-bit or boolean data (a display rendering or a mask, not reflectance).
     """
     gain, bias = float(1.0 if scale is None else scale), float(0.0 if offset is None else offset)
-    if (gain, bias) != (
-        1.0,
-        0.0,
-    ):  # as GDAL's: an identity scale/offset says nothing (rioxarray always sets one)
+    # as GDAL's: an identity scale/offset says nothing (rioxarray always sets one)
+    if (gain, bias) != (1.0, 0.0):
         return Radiometry(gain, bias, nodata, f"scale {gain:g} / offset {bias:g}")
     dtype = np.dtype(data.dtype)
     if dtype.kind == "b" or dtype.itemsize == 1:

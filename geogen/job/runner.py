@@ -197,9 +197,8 @@ def preflight(job: Job) -> Engine:
     from geogen.store import resolve
 
     names = [job.model]
-    for (
-        field
-    ) in engine.field_model_kinds:  # the other model fields the engine declares, e.g. options.controlnet
+    # the other model fields the engine declares, e.g. options.controlnet
+    for field in engine.field_model_kinds:
         key = field.removeprefix("options.")
         value = job.options.get(key) if field.startswith("options.") else None
         if isinstance(value, str) and value:
@@ -262,7 +261,7 @@ def run_job(job: Job, reporter: Reporter, token: CancelToken | None = None) -> t
             )
             write_json_atomic(result_path, result.to_json(), overwrite=job.output.overwrite)
     except BaseException:
-        token.release()
+        token.release()  # before the rmdir: its cancel-<job id> file would keep the folder
         if created:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()  # only if empty

@@ -18,7 +18,6 @@ import math
 from functools import cache
 
 import numpy as np
-from scipy import ndimage
 
 from geogen.sensors.sentinel2 import MTF_GAIN_AT_NYQUIST
 
@@ -43,6 +42,8 @@ def gaussian_kernel(factor: int, gain: float = MTF_GAIN_AT_NYQUIST) -> np.ndarra
 
 def _filter2d(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Separable correlation of the last two axes with a symmetric 1-D ``kernel`` (mirrored edges)."""
+    from scipy import ndimage  # imported on first filter: the options models that import this stay cheap
+
     y = ndimage.correlate1d(x, kernel, axis=-1, mode="reflect")
     return ndimage.correlate1d(y, kernel, axis=-2, mode="reflect")
 

@@ -285,9 +285,8 @@ def download(
                     raise
                 resp = None  # 416: the range does not fit this file: start again
             if resp is not None and not _continues(resp, offset, record):
-                if (
-                    getattr(resp, "status", 200) == 206
-                ):  # not the range or file we asked for: ask for all of it
+                # a 206 of another range or file: ask for all of it
+                if getattr(resp, "status", 200) == 206:
                     resp.close()
                     resp = None
                 offset = 0  # else: changed, or no Range support: the server sends the whole file (200)

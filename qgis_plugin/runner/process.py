@@ -135,9 +135,9 @@ def remove_partials(output_dir: Path, job_id: str, *, committed_since: float | N
             final = output_dir / name[1 : -len(CLAIM_SUFFIX)]
             if committed_since is not None and final.is_file() and final.stat().st_mtime >= committed_since:
                 unlink(final)
-                for sidecar in (final.with_name(final.name + ".aux.xml"),):
-                    if sidecar.is_file():
-                        unlink(sidecar)
+                sidecar = final.with_name(final.name + ".aux.xml")
+                if sidecar.is_file():
+                    unlink(sidecar)
             unlink(p)
     return removed
 

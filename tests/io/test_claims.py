@@ -19,7 +19,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import Resampling
 
 from geogen.errors import CancelledError, OutputError
-from geogen.io import claims, gdal_env, geotiff, processes
+from geogen.io import claims, gdal_env, processes
 from geogen.io.geotiff import GeoTIFFWriter, commit_file, prepare_output, reproject_file, temp_sibling
 from geogen.job.runner import CancelToken
 from tiles import Grid
@@ -342,7 +342,7 @@ def test_a_user_gdal_cachemax_in_any_form_is_left_alone(monkeypatch: pytest.Monk
         assert bound == 0 and get_gdal_config("GDAL_CACHEMAX") == before
         gdal_env.raise_cache(10**9)
         assert get_gdal_config("GDAL_CACHEMAX") == before
-        assert geotiff._gdal_cache_bytes() > 0
+        assert gdal_env.cache_bytes() > 0
     assert get_gdal_config("GDAL_CACHEMAX") == before
 
 
@@ -351,11 +351,11 @@ def test_gdal_cache_cap_is_restored_and_rasterio_env_is_the_users(monkeypatch: p
 
     monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
     before = get_gdal_config("GDAL_CACHEMAX")
-    assert geotiff._gdal_cache_bytes() == geotiff.DEFAULT_CACHE_BYTES  # the same windows on every machine
+    assert gdal_env.cache_bytes() == gdal_env.DEFAULT_CACHE_BYTES  # the same windows on every machine
     with gdal_env.bounded_gdal_cache() as bound:
-        assert bound == gdal_env.MIN_CACHE and geotiff._gdal_cache_bytes() == gdal_env.MIN_CACHE
+        assert bound == gdal_env.MIN_CACHE and gdal_env.cache_bytes() == gdal_env.MIN_CACHE
         gdal_env.raise_cache(200 * gdal_env.MIB)
-        assert geotiff._gdal_cache_bytes() == 256 * gdal_env.MIB
+        assert gdal_env.cache_bytes() == 256 * gdal_env.MIB
     assert get_gdal_config("GDAL_CACHEMAX") == before  # a long-lived process gets its own size back
     gdal_env.raise_cache(10**9)  # outside a job: not touched
     assert get_gdal_config("GDAL_CACHEMAX") == before
@@ -370,6 +370,6 @@ def test_gdal_cache_bytes_without_sysconf(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delattr(os, "sysconf", raising=False)  # Windows
     for text, expected in [("10%", 16 * 2**30 // 10), ("512MB", 512 * 2**20), ("512", 512 * 2**20)]:
         monkeypatch.setattr(gdal_env, "configured", lambda text=text: text)  # rasterio < 1.4 reports text
-        assert geotiff._gdal_cache_bytes() == expected
+        assert gdal_env.cache_bytes() == expected
     monkeypatch.setattr(gdal_env, "configured", lambda: None)
-    assert geotiff._gdal_cache_bytes() == geotiff.DEFAULT_CACHE_BYTES
+    assert gdal_env.cache_bytes() == gdal_env.DEFAULT_CACHE_BYTES
